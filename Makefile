@@ -1,0 +1,42 @@
+# The lab's commands. Every target sets itself up when needed.
+#   make report   run the notebooks at the default scale and build the report
+#   make test     pytest (labkit) + nbval (every notebook at tiny scale)
+#   make lab      JupyterLab on the notebooks
+#   make setup    the virtual environment only (idempotent)
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SCALE  ?= small
+PYTEST_ARGS ?=
+
+.PHONY: setup java test report lab lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "error: Python 3.10+ is needed, found " + sys.version.split()[0])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing labkit and its dependencies into $(VENV) (first time: a few minutes)"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+java:
+	@$(PYTHON) labkit/_java.py
+
+test: setup java
+	$(BIN)/ruff check labkit tests notebooks
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+report: setup java
+	$(BIN)/labkit report --scale $(SCALE)
+
+lab: setup java
+	$(BIN)/jupyter lab notebooks/
+
+lint: setup
+	$(BIN)/ruff check labkit tests notebooks
+
+clean:
+	rm -rf reports spark-warehouse metastore_db derby.log

@@ -1,0 +1,93 @@
+"""Compare variants that differ in one knob: warm-up, interleaved repeats, medians, ratios."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from labkit.measure import Measurement, measure
+
+__all__ = ["compare"]
+
+_FIELDS = ("wall_s", "task_max_ms", "task_p50_ms", "skew_ratio", "shuffle_read_bytes",
+           "shuffle_write_bytes", "disk_spill_bytes", "input_bytes", "tasks")
+
+
+def compare(
+    variants: Mapping[str, Callable[[], Any]],
+    repeats: int = 3,
+    warmup: int = 1,
+    *,
+    baseline: str | None = None,
+    spark=None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run variants interleaved (A B A B ...) and summarise each by its median.
+
+    Parameters
+    ----------
+    variants : mapping of name to callable
+        Each callable forces one run of its variant. Build and cache inputs
+        before calling ``compare``; the callables should hold only the work.
+    repeats : int
+        Measured runs per variant (>= 1).
+    warmup : int
+        Unmeasured rounds first (JIT, caches, broadcast of small tables).
+    baseline : str, optional
+        The variant the ratios are taken against; the first one by default.
+    spark : SparkSession, optional
+        The active session by default.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per variant, indexed by name: ``median_s``, ``min_s``,
+        ``max_s``, ``runs``, ``speedup`` (baseline median / variant median,
+        > 1 is faster than the baseline), and the median of the task metrics
+        (``task_max_ms``, ``skew_ratio``, shuffle bytes, ...). ``df.attrs["runs"]``
+        holds every :class:`~labkit.measure.Measurement`, and
+        ``df.attrs["baseline"]`` the baseline's name.
+
+    Raises
+    ------
+    ValueError
+        For no variants, ``repeats < 1``, ``warmup < 0`` or an unknown baseline.
+    """
+    from pyspark.sql import SparkSession
+    from tqdm.auto import tqdm
+
+    if not variants:
+        raise ValueError("compare needs at least one variant")
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+    baseline = baseline or next(iter(variants))
+    if baseline not in variants:
+        raise ValueError(f"baseline {baseline!r} is not one of the variants {list(variants)}")
+    spark = spark or SparkSession.getActiveSession()
+    for _ in range(warmup):
+        for fn in variants.values():
+            fn()
+    runs: list[tuple[str, Measurement]] = []
+    bar = tqdm(total=repeats * len(variants), desc="compare", disable=not progress, leave=False)
+    for r in range(repeats):
+        for name, fn in variants.items():
+            bar.set_postfix_str(f"{name} (round {r + 1}/{repeats})")
+            runs.append((name, measure(spark, fn, label=name)))
+            bar.update()
+    bar.close()
+    rows = []
+    for name in variants:
+        ms = [m for n, m in runs if n == name]
+        walls = pd.Series([m.wall_s for m in ms])
+        row = {"variant": name, "median_s": walls.median(), "min_s": walls.min(), "max_s": walls.max(), "runs": len(ms)}
+        row.update({f: pd.Series([getattr(m, f) for m in ms]).median() for f in _FIELDS if f != "wall_s"})
+        rows.append(row)
+    out = pd.DataFrame(rows).set_index("variant")
+    out["speedup"] = out.loc[baseline, "median_s"] / out["median_s"]
+    out.attrs["runs"] = [m for _, m in runs]
+    out.attrs["baseline"] = baseline
+    return out

@@ -1,0 +1,93 @@
+"""Project measured task durations onto N cores, to show what a cluster would see.
+
+Spark hands a stage's tasks to free cores in partition order: that is list
+scheduling. Given the measured task durations of a stage, the makespan on
+``cores`` cores is the time at which the last core finishes. The projection
+assumes each task would take as long as it did here (no change in per-task
+speed, no network): it isolates the effect of parallelism and skew.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+
+__all__ = ["project_job", "project_makespan", "projected_speedup"]
+
+
+def project_makespan(task_durations_ms: Sequence[float], cores: int) -> float:
+    """Makespan of one stage on ``cores`` cores by list scheduling.
+
+    Parameters
+    ----------
+    task_durations_ms : sequence of float
+        Task durations (>= 0) in the order Spark launches them (partition order).
+    cores : int
+        Task slots (>= 1).
+
+    Returns
+    -------
+    float
+        Time (ms) until the last task finishes. Bounded by
+        ``max(longest, total / cores) <= result <= total / cores + longest``.
+
+    Raises
+    ------
+    ValueError
+        For ``cores < 1`` or a negative duration.
+
+    Examples
+    --------
+    >>> project_makespan([4, 1, 1, 1, 1], cores=2)
+    4.0
+    >>> project_makespan([4, 1, 1, 1, 1], cores=1)
+    8.0
+    """
+    if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
+        raise ValueError(f"cores must be an integer >= 1, got {cores!r}")
+    if any(d < 0 for d in task_durations_ms):
+        raise ValueError("task durations must be >= 0")
+    free_at = [0.0] * min(cores, max(1, len(task_durations_ms)))
+    for d in task_durations_ms:
+        start = heapq.heappop(free_at)
+        heapq.heappush(free_at, start + float(d))
+    return max(free_at)
+
+
+def project_job(stage_tasks_ms: Mapping[int, Sequence[float]], cores: int) -> float:
+    """Projected time of a job whose stages run one after another.
+
+    Parameters
+    ----------
+    stage_tasks_ms : mapping of stage id to task durations (ms)
+        For example ``Measurement.stage_tasks_ms``.
+    cores : int
+
+    Returns
+    -------
+    float
+        Sum over stages of :func:`project_makespan` (ms). Stages that could
+        overlap (two independent scans) are serialised, so this is an upper bound.
+    """
+    return sum(project_makespan(list(t), cores) for _, t in sorted(stage_tasks_ms.items()))
+
+
+def projected_speedup(before_ms: Mapping[int, Sequence[float]], after_ms: Mapping[int, Sequence[float]],
+                      cores: Iterable[int]) -> dict[int, float]:
+    """Projected speedup ``before / after`` of two jobs for each core count.
+
+    Parameters
+    ----------
+    before_ms, after_ms : mapping of stage id to task durations (ms)
+    cores : iterable of int
+
+    Returns
+    -------
+    dict
+        ``{cores: projected(before) / projected(after)}``.
+    """
+    out = {}
+    for n in cores:
+        after = project_job(after_ms, n)
+        out[n] = project_job(before_ms, n) / after if after > 0 else float("nan")
+    return out

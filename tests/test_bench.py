@@ -1,0 +1,34 @@
+import pytest
+
+from labkit.bench import compare
+
+
+def test_compare_interleaves_variants_and_reports_medians_and_speedups(spark):
+    calls = []
+    small = spark.range(0, 1_000, 1, 2)
+    big = spark.range(0, 3_000_000, 1, 2)
+
+    def variant(name, df):
+        def run():
+            calls.append(name)
+            return df.selectExpr("sum(id)").collect()
+        return run
+
+    out = compare({"big": variant("big", big), "small": variant("small", small)}, repeats=3, warmup=1,
+                  spark=spark, progress=False)
+    assert calls == ["big", "small"] * 4  # one warm-up round, then A B A B A B
+    assert list(out.index) == ["big", "small"] and (out["runs"] == 3).all()
+    assert out.loc["big", "speedup"] == 1.0
+    assert out.loc["small", "speedup"] > 1.0
+    assert (out["min_s"] <= out["median_s"]).all() and (out["median_s"] <= out["max_s"]).all()
+    assert len(out.attrs["runs"]) == 6 and out.attrs["baseline"] == "big"
+    assert out.loc["big", "tasks"] == 3  # two partial sums and the final one
+
+
+def test_compare_rejects_bad_arguments(spark):
+    with pytest.raises(ValueError, match="at least one variant"):
+        compare({}, spark=spark)
+    with pytest.raises(ValueError, match="baseline 'c' is not one of"):
+        compare({"a": lambda: None}, baseline="c", spark=spark)
+    with pytest.raises(ValueError, match="repeats must be >= 1"):
+        compare({"a": lambda: None}, repeats=0, spark=spark)

@@ -1,0 +1,41 @@
+import json
+
+import pytest
+
+from labkit import report
+from labkit.cli import main
+
+NOTEBOOKS = report.REPO / "tests" / "notebooks"
+
+
+def test_discover_filters_by_name_or_prefix_and_rejects_unknown_names():
+    assert [p.stem for p in report.discover(NOTEBOOKS)] == ["01_ok", "02_broken", "03_after_broken"]
+    assert [p.stem for p in report.discover(NOTEBOOKS, ["02", "01_ok"])] == ["01_ok", "02_broken"]
+    with pytest.raises(ValueError, match="matches no notebook"):
+        report.discover(NOTEBOOKS, ["99_missing"])
+
+
+def test_a_failing_notebook_is_marked_failed_and_the_others_still_run(tmp_path):
+    outcome = report.run(scale="tiny", out=tmp_path, notebook_dir=NOTEBOOKS, timeout=120)
+    status = {nb.name: nb.status for nb in outcome.notebooks}
+    assert status == {"01_ok": "ok", "02_broken": "failed", "03_after_broken": "ok"}
+    assert not outcome.ok
+    broken = next(nb for nb in outcome.notebooks if nb.name == "02_broken")
+    assert "ValueError" in broken.error and "broken on purpose" in broken.error
+    run_dir = outcome.run_dir
+    assert (tmp_path / "latest").resolve() == run_dir.resolve()
+    for name in ("01_ok", "02_broken", "03_after_broken"):
+        assert (run_dir / f"{name}.ipynb").exists() and (run_dir / f"{name}.html").exists()
+    assert json.loads((run_dir / "01_ok.json").read_text())["results"]["scale"]["value"] == "tiny"
+    page = (run_dir / "index.html").read_text()
+    assert "broken on purpose" in page and 'class="failed"' in page and page.count('class="ok"') == 2
+
+
+def test_cli_exits_non_zero_when_a_notebook_fails_and_rejects_bad_arguments(tmp_path, capsys):
+    common = ["--scale", "tiny", "--out", str(tmp_path), "--notebooks", str(NOTEBOOKS)]
+    assert main(["report", *common, "--only", "01_ok"]) == 0
+    assert main(["report", *common, "--only", "02"]) == 1
+    assert main(["report", *common, "--only", "99_nothing"]) == 2
+    assert "matches no notebook" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["report", "--scale", "huge"])
