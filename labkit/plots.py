@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-__all__ = ["projection_bars", "task_histogram"]
+__all__ = ["lines", "projection_bars", "task_histogram"]
 
 
 def task_histogram(durations_ms: Mapping[str, Sequence[float]] | Sequence[float], title: str = "Task durations",
@@ -64,5 +64,43 @@ def projection_bars(projected_ms: Mapping[int, float], measured_ms: float | None
     ax.set_ylabel("ms")
     ax.set_title(title)
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def lines(frame, x: str, y: str, by: str, title: str = "", xlabel: str | None = None, ylabel: str | None = None,
+          logx: bool = False, hline: float | None = None, hline_label: str = ""):
+    """One line per group of a tidy table (for example speedup against skew, one line per technique).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    x, y, by : str
+        Columns for the x axis, the y axis, and the line grouping.
+    title, xlabel, ylabel : str
+    logx : bool
+        Logarithmic x axis (core counts, sizes).
+    hline : float, optional
+        A horizontal reference line (for example speedup 1 = no gain).
+    hline_label : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    for name, part in frame.groupby(by, sort=False):
+        part = part.sort_values(x)
+        ax.plot(part[x], part[y], marker="o", label=str(name))
+    if hline is not None:
+        ax.axhline(hline, color="grey", linestyle=":", label=hline_label or None)
+    if logx:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return fig

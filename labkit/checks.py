@@ -1,0 +1,53 @@
+"""Result checks that run inside Spark, so they scale past what fits on the driver."""
+
+from __future__ import annotations
+
+__all__ = ["assert_same_rows"]
+
+
+def assert_same_rows(actual, expected, what: str = "result") -> int:
+    """Assert two DataFrames hold the same multiset of rows (order ignored, duplicates counted).
+
+    Parameters
+    ----------
+    actual, expected : pyspark.sql.DataFrame
+        Frames with the same column names (``actual`` is reordered to match).
+    what : str
+        Names the check in the error message.
+
+    Returns
+    -------
+    int
+        The number of rows (checked equal).
+
+    Raises
+    ------
+    AssertionError
+        Naming how many rows are missing and how many are extra, with a few examples.
+
+    Notes
+    -----
+    Uses ``exceptAll`` both ways, so it runs as Spark jobs and needs no
+    ``collect`` of the data; for small frames with floats, prefer
+    ``pyspark.testing.assertDataFrameEqual`` with ``rtol``.
+
+    Examples
+    --------
+    >>> a = spark.createDataFrame([(1, "x"), (1, "x"), (2, "y")], ["k", "v"])
+    >>> assert_same_rows(a.orderBy("k", ascending=False), a)
+    3
+    """
+    if sorted(actual.columns) != sorted(expected.columns):
+        raise AssertionError(f"{what}: columns differ: {actual.columns} vs {expected.columns}")
+    if actual.columns != expected.columns:
+        if len(set(expected.columns)) != len(expected.columns):
+            raise AssertionError(f"{what}: duplicate column names {expected.columns} in a different order "
+                                 f"({actual.columns}); rename them before comparing")
+        actual = actual.select(*expected.columns)
+    missing = expected.exceptAll(actual)
+    extra = actual.exceptAll(expected)
+    n_missing, n_extra = missing.count(), extra.count()
+    if n_missing or n_extra:
+        raise AssertionError(f"{what}: {n_missing} expected rows missing, {n_extra} unexpected rows; "
+                             f"missing e.g. {missing.limit(3).collect()}, extra e.g. {extra.limit(3).collect()}")
+    return expected.count()
