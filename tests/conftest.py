@@ -27,3 +27,11 @@ def cache_root(tmp_path, monkeypatch):
     root = tmp_path / "cache"
     monkeypatch.setenv("LABKIT_CACHE_DIR", str(root))
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_report(tmp_path_factory):
+    """Every notebook of the lab run once at tiny scale through `labkit report` (papermill)."""
+    from labkit import report
+
+    return report.run(scale="tiny", out=tmp_path_factory.mktemp("reports"), timeout=900)
