@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from labkit.measure import Measurement, measure
+from labkit.session import spark_conf
 
 __all__ = ["compare"]
 
@@ -23,6 +24,7 @@ def compare(
     baseline: str | None = None,
     spark=None,
     progress: bool = True,
+    conf: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> pd.DataFrame:
     """Run variants interleaved (A B A B ...) and summarise each by its median.
 
@@ -31,6 +33,10 @@ def compare(
     variants : mapping of name to callable
         Each callable forces one run of its variant. Build and cache inputs
         before calling ``compare``; the callables should hold only the work.
+        Force the work with ``df.write.format("noop").mode("overwrite").save()``
+        or ``df.count()``, which plan afresh on every call: ``df.collect()``
+        reuses the physical plan the DataFrame was first planned with, so a
+        setting changed afterwards would not reach it.
     repeats : int
         Measured runs per variant (>= 1).
     warmup : int
@@ -41,6 +47,10 @@ def compare(
         The active session by default.
     progress : bool
         Show a progress bar.
+    conf : mapping of variant name to settings, optional
+        Spark SQL settings applied (with :func:`labkit.session.spark_conf`,
+        outside the timed body) while that variant runs, e.g. AQE on for the
+        AQE variant only. A variant with no entry runs with the session's settings.
 
     Returns
     -------
@@ -55,7 +65,8 @@ def compare(
     Raises
     ------
     ValueError
-        For no variants, ``repeats < 1``, ``warmup < 0`` or an unknown baseline.
+        For no variants, ``repeats < 1``, ``warmup < 0``, an unknown baseline, or
+        ``conf`` naming a variant that does not exist.
     """
     from pyspark.sql import SparkSession
     from tqdm.auto import tqdm
@@ -67,16 +78,22 @@ def compare(
     baseline = baseline or next(iter(variants))
     if baseline not in variants:
         raise ValueError(f"baseline {baseline!r} is not one of the variants {list(variants)}")
+    conf = conf or {}
+    unknown = sorted(set(conf) - set(variants))
+    if unknown:
+        raise ValueError(f"conf names variants that do not exist: {unknown}")
     spark = spark or SparkSession.getActiveSession()
     for _ in range(warmup):
-        for fn in variants.values():
-            fn()
+        for name, fn in variants.items():
+            with spark_conf(spark, conf.get(name, {})):
+                fn()
     runs: list[tuple[str, Measurement]] = []
     bar = tqdm(total=repeats * len(variants), desc="compare", disable=not progress, leave=False)
     for r in range(repeats):
         for name, fn in variants.items():
             bar.set_postfix_str(f"{name} (round {r + 1}/{repeats})")
-            runs.append((name, measure(spark, fn, label=name)))
+            with spark_conf(spark, conf.get(name, {})):
+                runs.append((name, measure(spark, fn, label=name)))
             bar.update()
     bar.close()
     rows = []

@@ -29,6 +29,7 @@ class PlanSummary:
     """What an executed physical plan did."""
 
     joins: list[str]  # join strategies in the final plan, in plan order
+    initial_joins: list[str]  # join strategies AQE planned before it saw runtime statistics
     skew_split: bool  # AQE split a skewed partition (SortMergeJoin(skew=true) / skewed AQEShuffleRead)
     partition_filters: list[str]  # PartitionFilters of the scans (pruning)
     pushed_filters: list[str]  # PushedFilters of the scans (pushdown to the source)
@@ -67,6 +68,7 @@ class Measurement:
     input_records: int
     input_files: int  # files the scans opened (SQL metric "number of files read")
     files_read_bytes: int  # their size (SQL metric "size of files read"): what pruning saves
+    broadcast_bytes: int  # size of the broadcast relations built (SQL metric "data size" of BroadcastExchange)
     heaviest_stage: int | None  # most total task time
     shuffle_stage: int | None  # the stage that read the most shuffle bytes: where key skew lands
     shuffle_skew_ratio: float  # max / median task duration of shuffle_stage (0 when no shuffle)
@@ -244,6 +246,9 @@ def measure(spark, action: Callable[[], Any], label: str = "action") -> Measurem
         input_records=total("inputRecords"),
         input_files=_sql_metric(sqls, "number of files read", _metric_number),
         files_read_bytes=_sql_metric(sqls, "size of files read", _metric_bytes),
+        broadcast_bytes=_sql_metric([{"nodes": [n for ex in sqls for n in ex.get("nodes", [])
+                                                if n.get("nodeName") == "BroadcastExchange"]}],
+                                    "data size", _metric_bytes),
         heaviest_stage=heaviest,
         shuffle_stage=shuffle_stage,
         shuffle_skew_ratio=_ratio(stage_tasks.get(shuffle_stage, [])),
@@ -266,6 +271,11 @@ def _tree(text: str) -> str:
     """The tree of a plan, without the numbered node details of the formatted mode."""
     head = text.split("\n\n(1) ", 1)[0]
     return head
+
+
+def _join_nodes(tree: str) -> list[str]:
+    """Join strategy node names in a plan tree, in order."""
+    return [m.group(1) for m in re.finditer(rf"\b({'|'.join(JOIN_NODES)})\b", tree)]
 
 
 def _filters(text: str, name: str) -> list[str]:
@@ -309,10 +319,12 @@ def plan_summary(plan) -> PlanSummary:
         return plan.plan
     text = plan if isinstance(plan, str) else _executed_plan_text(plan)
     final = _tree(_final_part(text))
-    joins = [m.group(1) for m in re.finditer(rf"\b({'|'.join(JOIN_NODES)})\b", final)]
+    joins = _join_nodes(final)
+    initial = _join_nodes(_tree(text.split("== Initial Plan ==", 1)[1])) if "== Initial Plan ==" in text else joins
     skew = bool(re.search(r"skew=true", final)) or bool(re.search(r"AQEShuffleRead[^\n]*skewed", final))
     return PlanSummary(
         joins=joins,
+        initial_joins=initial,
         skew_split=skew,
         partition_filters=_filters(text, "PartitionFilters"),
         pushed_filters=_filters(text, "PushedFilters"),

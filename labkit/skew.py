@@ -423,8 +423,7 @@ def sweep(spark, datasets: Mapping[str, Any], variants: Mapping[str, Callable[[A
     variants : mapping of name to callable
         ``fn(df)`` returns the DataFrame to run for one dataset.
     conf : mapping of variant name to settings, optional
-        Settings applied (with :func:`labkit.session.spark_conf`) while that
-        variant runs, e.g. AQE on for the AQE variant only.
+        Settings applied while that variant runs (see :func:`labkit.bench.compare`).
     repeats, warmup, baseline, progress
         As in :func:`labkit.bench.compare`.
 
@@ -435,25 +434,15 @@ def sweep(spark, datasets: Mapping[str, Any], variants: Mapping[str, Callable[[A
         plus ``dataset``; ``attrs["runs"]`` maps dataset to its measurements.
     """
     from labkit.bench import compare
-    from labkit.session import spark_conf
-
-    conf = conf or {}
-    unknown = set(conf) - set(variants)
-    if unknown:
-        raise ValueError(f"conf names variants that do not exist: {sorted(unknown)}")
 
     def runner(name, df):
         frame = variants[name](df)
-
-        def run():
-            with spark_conf(spark, conf.get(name, {})):
-                frame.write.format("noop").mode("overwrite").save()
-        return run
+        return lambda: frame.write.format("noop").mode("overwrite").save()
 
     frames, runs = [], {}
     for label, df in datasets.items():
         table = compare({name: runner(name, df) for name in variants}, repeats=repeats, warmup=warmup,
-                        baseline=baseline, spark=spark, progress=progress)
+                        baseline=baseline, spark=spark, progress=progress, conf=conf)
         runs[label] = table.attrs["runs"]
         frames.append(table.assign(dataset=label).reset_index())
     out = pd.concat(frames, ignore_index=True)

@@ -14,13 +14,16 @@ def _heavy(col):
 
 
 def _stage_after_shuffle(df):
-    """Work on the rows of each shuffle partition, forced into the write."""
-    return lambda: df.select(_heavy(F.col("id")).alias("h")).write.format("noop").mode("overwrite").save()
+    """Work on the rows of each shuffle partition, forced into the write; run once to warm up (codegen, JIT)."""
+    def run():
+        df.select(_heavy(F.col("id")).alias("h")).write.format("noop").mode("overwrite").save()
+    run()
+    return run
 
 
 @pytest.fixture(scope="module")
 def rows(spark):
-    return spark.range(0, 120_000, 1, 2).cache()
+    return spark.range(0, 240_000, 1, 2).cache()
 
 
 def test_a_skewed_stage_has_skew_ratio_above_3(spark, rows):
@@ -82,12 +85,13 @@ def test_plan_summary_names_the_join_strategy(spark):
 
 
 def test_plan_summary_runs_an_adaptive_plan_to_its_final_form(spark):
-    big = spark.range(0, 20_000).withColumnRenamed("id", "k")
-    small = spark.range(0, 100_000).withColumnRenamed("id", "k").filter("k < 10")  # small only after the filter
+    big = spark.range(0, 3_000_000).withColumnRenamed("id", "k")  # ~24 MB estimated
+    small = spark.range(0, 3_000_000).withColumnRenamed("id", "k").filter("k % 100000 = 7")  # 30 rows at runtime
     with spark_conf(spark, {"spark.sql.autoBroadcastJoinThreshold": "10MB"}):
         summary = plan_summary(big.join(small, "k"))
     assert summary.adaptive and summary.final
     assert summary.joins == ["BroadcastHashJoin"]
+    assert summary.initial_joins == ["SortMergeJoin"]  # AQE switched once it saw the filtered size
 
 
 def test_plan_summary_sees_an_aqe_skew_split(spark):
@@ -108,6 +112,6 @@ def test_plan_summary_sees_an_aqe_skew_split(spark):
 
 
 def test_plan_summary_of_a_measurement_without_sql_is_an_error():
-    m = Measurement("rdd", 0.1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, None, None, 0.0)
+    m = Measurement("rdd", 0.1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, None, 0.0)
     with pytest.raises(ValueError, match="ran no SQL"):
         plan_summary(m)
