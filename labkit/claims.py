@@ -157,7 +157,7 @@ def evaluate(claims: list[Claim], runs: Mapping[str, Mapping[str, Any] | None], 
     Parameters
     ----------
     claims : list of Claim
-    runs : mapping of notebook name to its results document (or None if it failed)
+    runs : mapping of notebook name to its results document (None if it failed; absent if it was not run)
     present : set of str
         Notebooks that exist in this lab; a claim whose notebook is not written
         yet is "not measured yet", never left out.
@@ -178,8 +178,10 @@ def evaluate(claims: list[Claim], runs: Mapping[str, Mapping[str, Any] | None], 
         kind = entry.get("kind", "measured") if entry else ""
         if c.notebook not in present:
             status, why = "not measured yet", f"notebook {c.notebook} is planned"
+        elif c.notebook not in runs:
+            status, why = "not measured yet", f"notebook {c.notebook} was not run in this report"
         elif doc is None:
-            status, why = "not measured yet", f"notebook {c.notebook} did not run or failed"
+            status, why = "not measured yet", f"notebook {c.notebook} failed in this run"
         elif entry is None:
             status, why = ("not measurable here", "needs a cluster") if c.cluster else (
                 "not measured yet", f"{c.notebook} recorded no {c.key}")

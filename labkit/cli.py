@@ -24,7 +24,17 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--timeout-per-notebook", type=int, default=3600, help="seconds per notebook (default: 3600)")
     rep.add_argument("--compare", default=None, help="a reference run folder to compare with")
     rep.add_argument("--notebooks", default=str(report.NOTEBOOKS), help="folder of NN_topic.ipynb notebooks")
+    ref = sub.add_parser("reference", help="keep a report run as benchmarks/reference and refresh the README table")
+    ref.add_argument("run_dir", help="a report run folder, e.g. reports/latest")
+    ref.add_argument("--to", default=str(report.REPO / "benchmarks" / "reference"), help="destination folder")
     args = parser.parse_args(argv)
+    if args.command == "reference":
+        try:
+            print(report.save_reference(args.run_dir, args.to))
+        except ValueError as exc:
+            print(f"labkit reference: {exc}", file=sys.stderr)
+            return 2
+        return 0
     if args.command == "report":
         try:
             outcome = report.run(

@@ -176,8 +176,7 @@ def broadcast_crossover(spark, large, key: str, sizes: Sequence[int], repeats: i
         estimated = estimated_size_bytes(small)
         off = {"spark.sql.autoBroadcastJoinThreshold": -1, "spark.sql.adaptive.autoBroadcastJoinThreshold": -1}
         with spark_conf(spark, off):
-            variants = {s: (lambda s=s: join_with_strategy(large, small, key, s, "left").write.format("noop")
-                            .mode("overwrite").save()) for s in ("merge", "broadcast", "shuffle_hash")}
+            variants = {s: _left_join_run(large, small, key, s) for s in ("merge", "broadcast", "shuffle_hash")}
             table = compare(variants, repeats=repeats, warmup=warmup, baseline="merge", spark=spark,
                             progress=progress)
         runs = {m.label: m for m in table.attrs["runs"]}
@@ -187,6 +186,13 @@ def broadcast_crossover(spark, large, key: str, sizes: Sequence[int], repeats: i
         frames.append(table)
         small.unpersist()
     return pd.concat(frames, ignore_index=True)
+
+
+def _left_join_run(large, small, key: str, strategy: str):
+    """A callable that runs one hinted left join into the no-op sink."""
+    def run():
+        join_with_strategy(large, small, key, strategy, "left").write.format("noop").mode("overwrite").save()
+    return run
 
 
 def crossover_size(table: pd.DataFrame, size_column: str = "estimated_bytes") -> dict[str, Any]:

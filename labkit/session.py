@@ -73,6 +73,9 @@ def _defaults(master: str) -> dict[str, str]:
     if parts:
         conf["spark.sql.shuffle.partitions"] = str(parts)
     if master.startswith("local"):
+        from labkit.datagen import cache_dir
+
+        conf["spark.sql.warehouse.dir"] = f"{cache_dir()}/warehouse"  # not ./spark-warehouse wherever we run
         conf.update({"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
                      "spark.driver.memory": os.environ.get("LABKIT_DRIVER_MEMORY", "4g")})
     return conf

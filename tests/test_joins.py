@@ -5,7 +5,6 @@ from pyspark.testing import assertDataFrameEqual
 from labkit import joins
 from labkit.joins import StrategyNotHonouredError, join_with_strategy
 from labkit.measure import measure, plan_summary
-from labkit.session import spark_conf
 
 
 @pytest.fixture(scope="module")

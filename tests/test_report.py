@@ -3,6 +3,7 @@ import json
 import pytest
 
 from labkit import report
+from labkit.claims import load_registry
 from labkit.cli import main
 
 NOTEBOOKS = report.REPO / "tests" / "notebooks"
@@ -39,3 +40,20 @@ def test_cli_exits_non_zero_when_a_notebook_fails_and_rejects_bad_arguments(tmp_
     assert "matches no notebook" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["report", "--scale", "huge"])
+
+
+def test_save_reference_keeps_results_and_regenerates_the_readme_table(tmp_path):
+    outcome = report.run(scale="tiny", out=tmp_path / "runs", notebook_dir=NOTEBOOKS, only=["01_ok"], timeout=120)
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n<!-- reference-results:start -->\nOLD-TABLE\n<!-- reference-results:end -->\n\nafter\n")
+    dest = report.save_reference(outcome.run_dir, tmp_path / "ref", readme=readme)
+    assert (dest / "01_ok.json").exists() and (dest / "claims.csv").exists() and (dest / "run.json").exists()
+    text = readme.read_text()
+    assert "OLD-TABLE" not in text and text.endswith("after\n")
+    assert text.count("| not measured yet |") == len(load_registry())
+    with pytest.raises(ValueError, match="not a report run"):
+        report.save_reference(tmp_path, tmp_path / "ref2", readme=readme)
+    again = report.run(scale="tiny", out=tmp_path / "runs", notebook_dir=NOTEBOOKS, only=["01_ok"], timeout=120,
+                       compare=str(dest))
+    assert "reference" in (again.run_dir / "claims.csv").read_text().splitlines()[0]
+    assert "<th>reference</th>" in (again.run_dir / "index.html").read_text()
