@@ -190,7 +190,8 @@ def evaluate(claims: list[Claim], runs: Mapping[str, Mapping[str, Any] | None], 
         row = {"id": c.id, "section": c.section, "claim": c.quote, "guide": c.stated_text,
                "ours": _fmt(value, c.unit) if value is not None else why, "value": value,
                "kind": kind or ("projected" if c.cluster else ""), "verdict": status, "notebook": c.notebook,
-               "key": c.key, "how": c.how, "scale": ((doc or {}).get("parameters") or {}).get("scale", "")}
+               "key": c.key, "how": c.how, "scale": ((doc or {}).get("parameters") or {}).get("scale", ""),
+               "note": (entry or {}).get("note") or ""}
         if reference is not None:
             ref = (((reference.get(c.notebook) or {}).get("results") or {}).get(c.key) or {}).get("value")
             row["reference"] = _fmt(ref, c.unit) if ref is not None else ""

@@ -278,7 +278,8 @@ def _claim_rows(table, outcome: Outcome) -> str:
                 else _esc(r["notebook"]))
         ref = f"<td>{_esc(r.get('reference'))}</td>" if "reference" in r else ""
         rows.append(f'<tr class="{_VERDICT_CLASS[r["verdict"]]}"><td>{_esc(r["claim"])}<br><small>'
-                    f'{_esc(r["section"])}</small></td><td>{_esc(r["guide"])}</td><td>{_esc(r["ours"])}</td>'
+                    f'{_esc(r["section"])}</small></td><td>{_esc(r["guide"])}</td><td>{_esc(r["ours"])}<br><small>'
+                    f'{_esc(r.get("note", ""))}</small></td>'
                     f'{ref}<td>{_esc(r["kind"])}</td><td><b>{_esc(r["verdict"])}</b></td><td>{link}<br><small>'
                     f'{_esc(r["how"])}</small></td></tr>')
     return "".join(rows)
