@@ -10,7 +10,7 @@ import pandas as pd
 from labkit.measure import Measurement, measure
 from labkit.session import spark_conf
 
-__all__ = ["compare"]
+__all__ = ["compare", "median_run"]
 
 _FIELDS = ("wall_s", "task_max_ms", "task_p50_ms", "skew_ratio", "shuffle_read_bytes",
            "shuffle_write_bytes", "disk_spill_bytes", "input_bytes", "tasks")
@@ -108,3 +108,28 @@ def compare(
     out.attrs["runs"] = [m for _, m in runs]
     out.attrs["baseline"] = baseline
     return out
+
+
+def median_run(runs: list[Measurement], label: str) -> Measurement:
+    """The run of a variant whose wall time is the median (the lower middle for an even count).
+
+    Parameters
+    ----------
+    runs : list of Measurement
+        For example ``compare(...).attrs["runs"]``.
+    label : str
+        The variant's name.
+
+    Returns
+    -------
+    Measurement
+
+    Raises
+    ------
+    ValueError
+        If no run has that label.
+    """
+    mine = sorted((m for m in runs if m.label == label), key=lambda m: m.wall_s)
+    if not mine:
+        raise ValueError(f"no run labelled {label!r}; the labels are {sorted({m.label for m in runs})}")
+    return mine[(len(mine) - 1) // 2]

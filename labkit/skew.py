@@ -22,6 +22,7 @@ import pandas as pd
 __all__ = [
     "SkewReport",
     "aqe_skew_settings",
+    "laptop_skew_threshold",
     "broadcast_join",
     "isolate_hot_keys",
     "salted_aggregate",
@@ -410,6 +411,22 @@ def aqe_skew_settings(threshold: str = "1MB", factor: float = 2.0, advisory: str
     }
 
 
+def laptop_skew_threshold(rows: int, partitions: int, bytes_per_row: int = 36) -> str:
+    """A ``skewedPartitionThresholdInBytes`` that lets AQE's skew join fire on laptop-sized data.
+
+    Twice the mean join partition, estimated as ``rows * bytes_per_row / partitions``
+    (about 36 shuffled bytes per row of ``datagen.transactions``), and at least 16 KB.
+    It is a setting chosen for the demonstration, not a measurement.
+
+    Examples
+    --------
+    >>> laptop_skew_threshold(1_000_000, 32)
+    '2197KB'
+    """
+    mean = max(1, rows * bytes_per_row // max(1, partitions))
+    return f"{max(16, 2 * mean // 1024)}KB"
+
+
 def sweep(spark, datasets: Mapping[str, Any], variants: Mapping[str, Callable[[Any], Any]],
           conf: Mapping[str, Mapping[str, Any]] | None = None, repeats: int = 3, warmup: int = 1,
           baseline: str | None = None, progress: bool = True) -> pd.DataFrame:
@@ -450,12 +467,6 @@ def sweep(spark, datasets: Mapping[str, Any], variants: Mapping[str, Callable[[A
     return out
 
 
-def _median_run(runs: list, variant: str):
-    """The run of a variant whose wall time is the median (the lower middle for an even count)."""
-    mine = sorted((m for m in runs if m.label == variant), key=lambda m: m.wall_s)
-    return mine[(len(mine) - 1) // 2]
-
-
 def sweep_projection(table: pd.DataFrame, cores: Sequence[int] = (8, 64), baseline: str | None = None,
                      stage: str = "job") -> pd.DataFrame:
     """Project each (dataset, variant) of a :func:`sweep` onto N cores, and the speedup over the baseline.
@@ -479,6 +490,7 @@ def sweep_projection(table: pd.DataFrame, cores: Sequence[int] = (8, 64), baseli
         ``projected_speedup_<n>``. Each projection replays the task durations of
         the variant's median run (see :mod:`labkit.projection`).
     """
+    from labkit.bench import median_run
     from labkit.projection import project_job, project_makespan
 
     if stage not in ("job", "shuffle"):
@@ -486,7 +498,7 @@ def sweep_projection(table: pd.DataFrame, cores: Sequence[int] = (8, 64), baseli
     baseline = baseline or table["variant"].iloc[0]
     rows = []
     for (dataset, variant), _ in table.groupby(["dataset", "variant"], sort=False):
-        m = _median_run(table.attrs["runs"][dataset], variant)
+        m = median_run(table.attrs["runs"][dataset], variant)
         row = {"dataset": dataset, "variant": variant}
         for n in cores:
             if stage == "job":

@@ -32,3 +32,17 @@ def test_compare_rejects_bad_arguments(spark):
         compare({"a": lambda: None}, baseline="c", spark=spark)
     with pytest.raises(ValueError, match="repeats must be >= 1"):
         compare({"a": lambda: None}, repeats=0, spark=spark)
+
+
+def test_median_run_picks_the_middle_wall_time_of_a_variant():
+    from labkit.bench import median_run
+    from labkit.measure import Measurement
+
+    def run(label, wall):
+        return Measurement(label, wall, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, None, 0.0)
+
+    runs = [run("a", 3.0), run("b", 9.0), run("a", 1.0), run("a", 2.0), run("a", 4.0)]
+    assert median_run(runs, "a").wall_s == 2.0  # the lower middle of 1, 2, 3, 4
+    assert median_run(runs, "b").wall_s == 9.0
+    with pytest.raises(ValueError, match="no run labelled 'c'"):
+        median_run(runs, "c")
