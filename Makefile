@@ -27,6 +27,7 @@ java:
 
 test: setup java
 	$(BIN)/ruff check labkit tests notebooks
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 report: setup java
@@ -37,6 +38,7 @@ lab: setup java
 
 lint: setup
 	$(BIN)/ruff check labkit tests notebooks
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf reports spark-warehouse metastore_db derby.log

@@ -1,39 +1,50 @@
 """labkit: the Spark interview lab's techniques, and the machinery that measures them.
 
-Importing labkit starts no JVM; :func:`spark_session` does. The modules keep
-their own names (``labkit.measure.measure``, ``labkit.results.record``), so
-``from labkit import measure, results`` gives the modules.
+Three layers, arrows pointing down only (checked by import-linter in ``make test``):
+
+* ``labkit.report``  — claims and verdicts, the notebook runner, the HTML report, the CLI, plots;
+* ``labkit.topics``  — one module per technique (partitioning, skew, joins, aqe, ...);
+* ``labkit.core``    — session, datagen and cache, measure and plans, bench, projection, results, notebook.
+
+Importing labkit starts no JVM; :func:`spark_session` does. ``from labkit import skew`` gives a topic module,
+``from labkit import notebook`` the entry point every notebook starts with.
 """
 
-from labkit import bench, datagen, measure, projection, results, session  # noqa: F401 - the modules
-from labkit.bench import compare
-from labkit.datagen import HotKeys, Zipf, cached, customers, key_distribution, products, transactions
-from labkit.measure import Measurement, PlanSummary, plan_summary
-from labkit.projection import project_job, project_makespan, projected_speedup
-from labkit.scales import SCALES, Scale, scale_params
-from labkit.session import JavaNotFoundError, check_java, spark_conf, spark_session
+from labkit.core import bench, cache, checks, datagen, measure, notebook, plans, projection, results, session
+from labkit.core.bench import compare
+from labkit.core.datagen import HotKeys, Zipf, customers, key_distribution, products, transactions
+from labkit.core.scales import SCALES, Scale, scale_params
+from labkit.core.session import JavaNotFoundError, check_java, spark_conf, spark_session
+from labkit.topics import aqe, joins, partitioning, skew
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "SCALES",
     "HotKeys",
     "JavaNotFoundError",
-    "Measurement",
-    "PlanSummary",
     "Scale",
     "Zipf",
-    "cached",
+    "aqe",
+    "bench",
+    "cache",
     "check_java",
+    "checks",
     "compare",
     "customers",
+    "datagen",
+    "joins",
     "key_distribution",
-    "plan_summary",
+    "measure",
+    "notebook",
+    "partitioning",
+    "plans",
     "products",
-    "project_job",
-    "project_makespan",
-    "projected_speedup",
+    "projection",
+    "results",
     "scale_params",
+    "session",
+    "skew",
     "spark_conf",
     "spark_session",
     "transactions",

@@ -12,7 +12,7 @@ import pytest
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     """The shared session; built on first use, stopped at the end of the run."""
-    from labkit.session import spark_session
+    from labkit.core.session import spark_session
 
     warehouse = tmp_path_factory.mktemp("warehouse")
     session = spark_session(
@@ -69,3 +69,10 @@ def tiny_report(tmp_path_factory):
     outcome.notebooks.sort(key=lambda nb: nb.name)
     report.write_index(outcome)
     return outcome
+
+
+def pytest_collection_modifyitems(config, items):
+    """Notebook cells (nbval) and the tests that reuse their results are slow: ``pytest -m "not slow"`` skips them."""
+    for item in items:
+        if item.path.suffix == ".ipynb" or "tiny_report" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

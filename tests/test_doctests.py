@@ -10,8 +10,10 @@ import pytest
 
 import labkit
 
-WITH_EXAMPLES = {"labkit.datagen", "labkit.projection", "labkit.session"}
-MODULES = sorted(m.name for m in pkgutil.iter_modules(labkit.__path__, "labkit.") if not m.name.endswith("_java"))
+WITH_EXAMPLES = {"labkit.core.datagen", "labkit.core.projection", "labkit.core.session", "labkit.core.args",
+                 "labkit.topics.aqe", "labkit.topics.skew"}
+MODULES = sorted(m.name for m in pkgutil.walk_packages(labkit.__path__, "labkit.")
+                 if not m.ispkg and not m.name.endswith("_java"))
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -35,7 +37,8 @@ def test_the_public_api_is_explicit_and_documented():
 
 
 def test_importing_labkit_starts_no_spark():
-    code = ("import labkit, labkit.report, labkit.plots, labkit.cli; from pyspark.sql import SparkSession; "
+    code = ("import labkit, labkit.report, labkit.report.plots, labkit.report.cli; "
+            "from pyspark.sql import SparkSession; "
             "assert SparkSession.getActiveSession() is None; "
             "from pyspark import SparkContext; assert SparkContext._active_spark_context is None; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

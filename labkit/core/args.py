@@ -1,0 +1,82 @@
+"""Argument checks every layer shares: one home for each, so every message reads the same.
+
+Each check raises ``ValueError`` naming the argument, the bad value and what was expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["JOIN_TYPES", "join_type", "positive_int", "require_columns"]
+
+# every spelling Spark accepts, mapped to one canonical name
+JOIN_TYPES = {
+    "inner": "inner",
+    "left": "left_outer", "leftouter": "left_outer", "left_outer": "left_outer",
+    "right": "right_outer", "rightouter": "right_outer", "right_outer": "right_outer",
+    "full": "full_outer", "outer": "full_outer", "fullouter": "full_outer", "full_outer": "full_outer",
+    "semi": "left_semi", "leftsemi": "left_semi", "left_semi": "left_semi",
+    "anti": "left_anti", "leftanti": "left_anti", "left_anti": "left_anti",
+    "cross": "cross",
+}
+
+
+def positive_int(name: str, value: Any, minimum: int = 1) -> int:
+    """Return ``value`` if it is an integer >= ``minimum`` (bools refused), else raise.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, used in the message.
+    value : Any
+    minimum : int
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        ``"salts must be an integer >= 1, got 0"``.
+
+    Examples
+    --------
+    >>> positive_int("rows", 10, minimum=0)
+    10
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def join_type(how: str) -> str:
+    """The canonical name of a join type (``"left"`` -> ``"left_outer"``), or a clear error.
+
+    Examples
+    --------
+    >>> join_type("LeftAnti")
+    'left_anti'
+    """
+    norm = str(how).lower().replace(" ", "").replace("-", "_")
+    if norm not in JOIN_TYPES:
+        raise ValueError(f"unknown join type {how!r}; Spark accepts {', '.join(sorted(set(JOIN_TYPES)))}")
+    return JOIN_TYPES[norm]
+
+
+def require_columns(df, columns: Sequence[str] | str, what: str = "column") -> list[str]:
+    """Return ``columns`` as a list after checking each one is a column of ``df``.
+
+    Raises
+    ------
+    ValueError
+        Naming the missing columns and the columns ``df`` has.
+    """
+    cols = [columns] if isinstance(columns, str) else list(columns)
+    if not cols or not all(isinstance(c, str) for c in cols):
+        raise ValueError(f"{what} must be a column name or a list of column names, got {columns!r}")
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} {missing} not found; the DataFrame's columns are {df.columns}")
+    return cols

@@ -1,0 +1,217 @@
+"""Compare variants that differ in one knob: warm-up, interleaved repeats, medians, ratios; sweeps over datasets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+
+from labkit.core.measure import Measurement, measure, noop
+from labkit.core.projection import project_job, project_makespan
+from labkit.core.session import spark_conf
+
+__all__ = ["compare", "median_run", "sweep", "sweep_projection"]
+
+_FIELDS = ("wall_s", "task_max_ms", "task_p50_ms", "skew_ratio", "shuffle_read_bytes",
+           "shuffle_write_bytes", "disk_spill_bytes", "input_bytes", "tasks")
+
+
+def compare(
+    variants: Mapping[str, Callable[[], Any]],
+    repeats: int = 3,
+    warmup: int = 1,
+    *,
+    baseline: str | None = None,
+    spark=None,
+    progress: bool = True,
+    conf: Mapping[str, Mapping[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """Run variants interleaved (A B A B ...) and summarise each by its median.
+
+    Parameters
+    ----------
+    variants : mapping of name to callable
+        Each callable forces one run of its variant. Build and cache inputs
+        before calling ``compare``; the callables should hold only the work.
+        Force the work with ``df.write.format("noop").mode("overwrite").save()``
+        or ``df.count()``, which plan afresh on every call: ``df.collect()``
+        reuses the physical plan the DataFrame was first planned with, so a
+        setting changed afterwards would not reach it.
+    repeats : int
+        Measured runs per variant (>= 1).
+    warmup : int
+        Unmeasured rounds first (JIT, caches, broadcast of small tables).
+    baseline : str, optional
+        The variant the ratios are taken against; the first one by default.
+    spark : SparkSession, optional
+        The active session by default.
+    progress : bool
+        Show a progress bar.
+    conf : mapping of variant name to settings, optional
+        Spark SQL settings applied (with :func:`labkit.session.spark_conf`,
+        outside the timed body) while that variant runs, e.g. AQE on for the
+        AQE variant only. A variant with no entry runs with the session's settings.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per variant, indexed by name: ``median_s``, ``min_s``,
+        ``max_s``, ``runs``, ``speedup`` (baseline median / variant median,
+        > 1 is faster than the baseline), and the median of the task metrics
+        (``task_max_ms``, ``skew_ratio``, shuffle bytes, ...). ``df.attrs["runs"]``
+        holds every :class:`~labkit.measure.Measurement`, and
+        ``df.attrs["baseline"]`` the baseline's name.
+
+    Raises
+    ------
+    ValueError
+        For no variants, ``repeats < 1``, ``warmup < 0``, an unknown baseline, or
+        ``conf`` naming a variant that does not exist.
+    """
+    from pyspark.sql import SparkSession
+    from tqdm.auto import tqdm
+
+    if not variants:
+        raise ValueError("compare needs at least one variant")
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+    baseline = baseline or next(iter(variants))
+    if baseline not in variants:
+        raise ValueError(f"baseline {baseline!r} is not one of the variants {list(variants)}")
+    conf = conf or {}
+    unknown = sorted(set(conf) - set(variants))
+    if unknown:
+        raise ValueError(f"conf names variants that do not exist: {unknown}")
+    spark = spark or SparkSession.getActiveSession()
+    for _ in range(warmup):
+        for name, fn in variants.items():
+            with spark_conf(spark, conf.get(name, {})):
+                fn()
+    runs: list[tuple[str, Measurement]] = []
+    bar = tqdm(total=repeats * len(variants), desc="compare", disable=not progress, leave=False)
+    for r in range(repeats):
+        for name, fn in variants.items():
+            bar.set_postfix_str(f"{name} (round {r + 1}/{repeats})")
+            with spark_conf(spark, conf.get(name, {})):
+                runs.append((name, measure(spark, fn, label=name)))
+            bar.update()
+    bar.close()
+    rows = []
+    for name in variants:
+        ms = [m for n, m in runs if n == name]
+        walls = pd.Series([m.wall_s for m in ms])
+        row = {"variant": name, "median_s": walls.median(), "min_s": walls.min(), "max_s": walls.max(), "runs": len(ms)}
+        row.update({f: pd.Series([getattr(m, f) for m in ms]).median() for f in _FIELDS if f != "wall_s"})
+        rows.append(row)
+    out = pd.DataFrame(rows).set_index("variant")
+    out["speedup"] = out.loc[baseline, "median_s"] / out["median_s"]
+    out.attrs["runs"] = [m for _, m in runs]
+    out.attrs["baseline"] = baseline
+    return out
+
+
+def median_run(runs: list[Measurement], label: str) -> Measurement:
+    """The run of a variant whose wall time is the median (the lower middle for an even count).
+
+    Parameters
+    ----------
+    runs : list of Measurement
+        For example ``compare(...).attrs["runs"]``.
+    label : str
+        The variant's name.
+
+    Returns
+    -------
+    Measurement
+
+    Raises
+    ------
+    ValueError
+        If no run has that label.
+    """
+    mine = sorted((m for m in runs if m.label == label), key=lambda m: m.wall_s)
+    if not mine:
+        raise ValueError(f"no run labelled {label!r}; the labels are {sorted({m.label for m in runs})}")
+    return mine[(len(mine) - 1) // 2]
+
+
+def sweep(spark, datasets: Mapping[str, Any], variants: Mapping[str, Callable[[Any], Any]],
+          conf: Mapping[str, Mapping[str, Any]] | None = None, repeats: int = 3, warmup: int = 1,
+          baseline: str | None = None, progress: bool = True) -> pd.DataFrame:
+    """Compare variants on several datasets (one per skew level), interleaved within each dataset.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    datasets : mapping of label to DataFrame
+        For example ``{"80%": facts_80, "0%": facts_0}``; cache them first.
+    variants : mapping of name to callable
+        ``fn(df)`` returns the DataFrame to run for one dataset.
+    conf : mapping of variant name to settings, optional
+        Settings applied while that variant runs (see :func:`compare`).
+    repeats, warmup, baseline, progress
+        As in :func:`compare`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (dataset, variant) with the columns of ``bench.compare``
+        plus ``dataset``; ``attrs["runs"]`` maps dataset to its measurements.
+    """
+    def runner(name, df):
+        return noop(variants[name](df))
+
+    frames, runs = [], {}
+    for label, df in datasets.items():
+        table = compare({name: runner(name, df) for name in variants}, repeats=repeats, warmup=warmup,
+                        baseline=baseline, spark=spark, progress=progress, conf=conf)
+        runs[label] = table.attrs["runs"]
+        frames.append(table.assign(dataset=label).reset_index())
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs["runs"] = runs
+    return out
+
+
+def sweep_projection(table: pd.DataFrame, cores: Sequence[int] = (8, 64), baseline: str | None = None,
+                     stage: str = "job") -> pd.DataFrame:
+    """Project each (dataset, variant) of a :func:`sweep` onto N cores, and the speedup over the baseline.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The output of :func:`sweep` (it carries the measurements in ``attrs``).
+    cores : sequence of int
+    baseline : str, optional
+        The variant speedups are taken against; the sweep's first variant by default.
+    stage : {"job", "shuffle"}
+        ``job`` projects every stage of the run (stages serialised);
+        ``shuffle`` only the stage that read the most shuffle data (the join
+        or aggregation stage), or the heaviest stage when there is no shuffle.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dataset, variant`` and, per core count, ``projected_ms_<n>`` and
+        ``projected_speedup_<n>``. Each projection replays the task durations of
+        the variant's median run (see :mod:`labkit.projection`).
+    """
+    if stage not in ("job", "shuffle"):
+        raise ValueError(f"stage must be 'job' or 'shuffle', got {stage!r}")
+    baseline = baseline or table["variant"].iloc[0]
+    rows = []
+    for (dataset, variant), _ in table.groupby(["dataset", "variant"], sort=False):
+        m = median_run(table.attrs["runs"][dataset], variant)
+        row = {"dataset": dataset, "variant": variant}
+        for n in cores:
+            if stage == "job":
+                row[f"projected_ms_{n}"] = project_job(m.stage_tasks_ms, n)
+            else:
+                sid = m.shuffle_stage if m.shuffle_stage is not None else m.heaviest_stage
+                row[f"projected_ms_{n}"] = project_makespan(m.stage_tasks_ms.get(sid, []), n)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    for n in cores:
+        base = out[out["variant"] == baseline].set_index("dataset")[f"projected_ms_{n}"]
+        out[f"projected_speedup_{n}"] = out["dataset"].map(base) / out[f"projected_ms_{n}"]
+    return out

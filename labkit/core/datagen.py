@@ -1,0 +1,297 @@
+"""Deterministic data generators built from Spark expressions.
+
+Every column is a pure function of the row id and the seed (``xxhash64``), so
+the same parameters give the same rows on a laptop or a cluster, whatever the
+number of partitions. Nothing is generated on the driver.
+
+Two ways to skew the customer key of :func:`transactions`:
+
+* ``HotKeys(share=0.8, keys=5)`` - the guide's picture: 80% of the rows belong
+  to the top 5 customers (16% each), the rest spread uniformly over the others.
+* ``Zipf(exponent=1.1)`` - a power law: customer ``k`` gets rows in proportion
+  to ``k ** -exponent``. It is drawn by inverting the continuous power-law CDF
+  (a close, fast approximation of the discrete Zipf law). ``exponent=0`` is
+  uniform; above 1 the head dominates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pandas as pd
+
+from labkit.core.args import positive_int
+
+__all__ = [
+    "HotKeys",
+    "KeyDistribution",
+    "Zipf",
+    "customers",
+    "key_distribution",
+    "products",
+    "transactions",
+]
+
+REGIONS = ("us-east", "us-west", "eu-west", "eu-central", "ap-south")
+CATEGORIES = ("books", "electronics", "grocery", "home", "toys", "sports", "beauty", "garden")
+SEGMENTS = ("consumer", "smb", "enterprise")
+
+
+@dataclass(frozen=True)
+class HotKeys:
+    """``share`` of the rows go to the ``keys`` hottest customers (ids 1..keys), uniformly among them."""
+
+    share: float = 0.8
+    keys: int = 5
+
+    def __post_init__(self):
+        if not 0.0 <= self.share <= 1.0:
+            raise ValueError(f"HotKeys.share must be in [0, 1], got {self.share!r}")
+        if self.keys < 1:
+            raise ValueError(f"HotKeys.keys must be at least 1, got {self.keys!r}")
+
+
+@dataclass(frozen=True)
+class Zipf:
+    """Customer ``k`` (1-based rank) gets rows in proportion to ``k ** -exponent``."""
+
+    exponent: float = 1.1
+
+    def __post_init__(self):
+        if not 0.0 <= self.exponent <= 10.0:
+            raise ValueError(f"Zipf.exponent must be in [0, 10], got {self.exponent!r}")
+
+
+def _uniform(seed: int, stream: str):
+    """A uniform [0, 1) column from a hash of (seed, stream, id)."""
+    from pyspark.sql import functions as F
+
+    h = F.xxhash64(F.lit(int(seed)), F.lit(stream), F.col("id"))
+    return F.shiftrightunsigned(h, 11).cast("double") / float(1 << 53)
+
+
+def _pick(u, n: int, offset: int = 1):
+    """An integer in [offset, offset + n) from a uniform column."""
+    from pyspark.sql import functions as F
+
+    return (F.floor(u * n) + offset).cast("long")
+
+
+def _choice(u, values: tuple[str, ...]):
+    """One of ``values`` from a uniform column."""
+    from pyspark.sql import functions as F
+
+    return F.element_at(F.array(*[F.lit(v) for v in values]), _pick(u, len(values)).cast("int"))
+
+
+def _customer_key(skew, customers: int, seed: int):
+    """The customer_id column for a skew model."""
+    from pyspark.sql import functions as F
+
+    u = _uniform(seed, "customer")
+    if skew is None:
+        return _pick(u, customers)
+    if isinstance(skew, HotKeys):
+        if skew.keys > customers:
+            raise ValueError(f"HotKeys.keys={skew.keys} exceeds customers={customers}")
+        hot = _pick(_uniform(seed, "hot-key"), skew.keys)
+        rest = customers - skew.keys
+        cold = _pick(_uniform(seed, "cold-key"), rest, offset=skew.keys + 1) if rest else hot
+        return F.when(u < F.lit(skew.share), hot).otherwise(cold)
+    if isinstance(skew, Zipf):
+        s = skew.exponent
+        if abs(s - 1.0) < 1e-9:  # CDF ~ ln(k)/ln(N): k = N ** u
+            k = F.pow(F.lit(float(customers + 1)), u)
+        else:  # CDF ~ (k^(1-s) - 1) / ((N+1)^(1-s) - 1)
+            a = 1.0 - s
+            k = F.pow(u * ((customers + 1) ** a - 1.0) + 1.0, 1.0 / a)
+        return F.least(F.floor(k), F.lit(customers)).cast("long")
+    raise ValueError(f"skew must be None, HotKeys(...) or Zipf(...), got {skew!r}")
+
+
+def transactions(
+    spark,
+    rows: int,
+    customers: int = 10_000,
+    skew: HotKeys | Zipf | None = HotKeys(),
+    seed: int = 42,
+    products: int = 1_000,
+    years: tuple[int, int] = (2021, 2025),
+    partitions: int | None = None,
+):
+    """Generate a fact table of transactions with a skewed customer key.
+
+    Parameters
+    ----------
+    spark : pyspark.sql.SparkSession
+    rows : int
+        Number of rows (>= 0).
+    customers : int
+        Number of distinct customers (>= 1); ids are 1..customers.
+    skew : HotKeys, Zipf or None
+        How rows are spread over customers (see the module docstring). None is
+        uniform. The default is the guide's 80% of rows on the top 5 customers.
+    seed : int
+        Same seed, same rows.
+    products : int
+        Number of distinct products (ids 1..products).
+    years : (int, int)
+        First and last year of ``ts`` (inclusive), uniform over the span.
+    partitions : int, optional
+        Partitions of the generated frame. It does not change the rows.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``txn_id, customer_id, product_id, amount, quantity, ts, year, month, region``.
+
+    Raises
+    ------
+    ValueError
+        For a negative row count, a non-positive customer or product count,
+        an out-of-range skew, or ``years`` out of order.
+
+    Examples
+    --------
+    >>> df = transactions(spark, rows=1000, customers=100, skew=HotKeys(0.8, 5))
+    >>> df.filter("customer_id <= 5").count() / 1000 > 0.7
+    True
+    """
+    from pyspark.sql import functions as F
+
+    positive_int("rows", rows, 0)
+    positive_int("customers", customers)
+    positive_int("products", products)
+    first, last = years
+    if first > last:
+        raise ValueError(f"years must be (first, last) with first <= last, got {years!r}")
+    start = int(datetime(first, 1, 1, tzinfo=timezone.utc).timestamp())
+    span = int(datetime(last + 1, 1, 1, tzinfo=timezone.utc).timestamp()) - start
+    ts = F.timestamp_seconds(F.lit(start) + F.floor(_uniform(seed, "ts") * span).cast("long"))
+    df = spark.range(0, rows, 1, partitions) if partitions else spark.range(0, rows)
+    return (
+        df.select(
+            F.col("id").alias("txn_id"),
+            _customer_key(skew, customers, seed).alias("customer_id"),
+            _pick(_uniform(seed, "product"), products).alias("product_id"),
+            F.round(F.lit(1.0) + F.pow(_uniform(seed, "amount"), 3) * 999.0, 2).cast("decimal(10,2)").alias("amount"),
+            _pick(_uniform(seed, "quantity"), 10).cast("int").alias("quantity"),
+            ts.alias("ts"),
+            F.year(ts).alias("year"),
+            F.month(ts).alias("month"),
+            _choice(_uniform(seed, "region"), REGIONS).alias("region"),
+        )
+    )
+
+
+def customers(spark, n: int, seed: int = 42):
+    """Generate the customer dimension, one row per id 1..n.
+
+    Parameters
+    ----------
+    spark : pyspark.sql.SparkSession
+    n : int
+        Number of customers (>= 0).
+    seed : int
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``customer_id, name, email, segment, region, signup_date``.
+    """
+    from pyspark.sql import functions as F
+
+    positive_int("n", n, 0)
+    return spark.range(1, n + 1).select(
+        F.col("id").alias("customer_id"),
+        F.concat(F.lit("Customer "), F.col("id").cast("string")).alias("name"),
+        F.concat(F.lit("customer"), F.col("id").cast("string"), F.lit("@example.com")).alias("email"),
+        _choice(_uniform(seed, "segment"), SEGMENTS).alias("segment"),
+        _choice(_uniform(seed, "cregion"), REGIONS).alias("region"),
+        F.date_add(F.lit("2015-01-01").cast("date"), _pick(_uniform(seed, "signup"), 3650, 0).cast("int")).alias(
+            "signup_date"
+        ),
+    )
+
+
+def products(spark, n: int, seed: int = 42):
+    """Generate the product dimension, one row per id 1..n.
+
+    Parameters
+    ----------
+    spark : pyspark.sql.SparkSession
+    n : int
+        Number of products (>= 0).
+    seed : int
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``product_id, category, price, stock`` (about 10% of products have zero stock).
+    """
+    from pyspark.sql import functions as F
+
+    positive_int("n", n, 0)
+    stock = F.when(_uniform(seed, "zero-stock") < 0.1, F.lit(0)).otherwise(_pick(_uniform(seed, "stock"), 500))
+    return spark.range(1, n + 1).select(
+        F.col("id").alias("product_id"),
+        _choice(_uniform(seed, "category"), CATEGORIES).alias("category"),
+        F.round(F.lit(0.5) + _uniform(seed, "price") * 200.0, 2).cast("decimal(10,2)").alias("price"),
+        stock.cast("int").alias("stock"),
+    )
+
+
+@dataclass(frozen=True)
+class KeyDistribution:
+    """How rows spread over the values of a key."""
+
+    rows: int
+    keys: int
+    max_rows: int
+    mean_rows: float
+    skew_ratio: float  # max / mean rows per key
+    top_share: float  # share of rows held by the top ``len(top)`` keys
+    top: pd.DataFrame  # key, rows, share for the heaviest keys
+
+
+def key_distribution(df, key: str, top: int = 10) -> KeyDistribution:
+    """Rows per key, the top keys and their share, and the skew ratio (max / mean).
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+    key : str
+        Column to group by. Null is counted as a key of its own.
+    top : int
+        How many of the heaviest keys to return.
+
+    Returns
+    -------
+    KeyDistribution
+
+    Raises
+    ------
+    ValueError
+        If ``key`` is not a column of ``df`` or ``df`` is empty.
+    """
+    from pyspark.sql import functions as F
+
+    if key not in df.columns:
+        raise ValueError(f"key_distribution: no column {key!r}; the columns are {df.columns}")
+    counts = df.groupBy(key).count()
+    stats = counts.agg(F.sum("count").alias("rows"), F.count("*").alias("keys"), F.max("count").alias("max")).first()
+    if not stats["keys"]:
+        raise ValueError("key_distribution: the DataFrame is empty")
+    heads = counts.orderBy(F.desc("count"), F.asc(key)).limit(top).toPandas().rename(columns={"count": "rows"})
+    heads["share"] = heads["rows"] / stats["rows"]
+    mean = stats["rows"] / stats["keys"]
+    return KeyDistribution(
+        rows=int(stats["rows"]),
+        keys=int(stats["keys"]),
+        max_rows=int(stats["max"]),
+        mean_rows=float(mean),
+        skew_ratio=float(stats["max"] / mean),
+        top_share=float(heads["share"].sum()),
+        top=heads,
+    )

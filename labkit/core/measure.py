@@ -1,0 +1,282 @@
+"""Measure a Spark action with Spark's own task metrics, read from the driver's REST API.
+
+:func:`measure` tags the jobs an action starts, waits for the listener bus to
+drain, then reads ``/jobs``, ``/stages``, ``/stages/{id}/{attempt}/taskList``
+and ``/sql/{id}`` for exactly those jobs. No extra JAR is needed: this is the
+same data the Spark UI shows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+import uuid
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from labkit.core.plans import PlanSummary, plan_summary
+
+__all__ = ["Measurement", "measure", "noop"]
+
+
+@dataclass
+class Measurement:
+    """Wall time and Spark task metrics of one measured action.
+
+    Task quantiles and ``skew_ratio`` describe the heaviest stage (the one with
+    the most total task time). ``shuffle_skew_ratio`` describes the stage that
+    read the most shuffle data, which is where a skewed join or aggregation
+    key lands; ``stage_tasks_ms`` holds every stage's task durations.
+    """
+
+    label: str
+    wall_s: float
+    jobs: int
+    stages: int
+    tasks: int
+    executor_run_ms: int
+    task_p50_ms: float
+    task_p90_ms: float
+    task_max_ms: float
+    skew_ratio: float  # max / median task duration of the heaviest stage
+    shuffle_read_bytes: int
+    shuffle_write_bytes: int
+    memory_spill_bytes: int
+    disk_spill_bytes: int
+    input_bytes: int
+    input_records: int
+    input_files: int  # files the scans opened (SQL metric "number of files read")
+    files_read_bytes: int  # their size (SQL metric "size of files read"): what pruning saves
+    broadcast_bytes: int  # size of the broadcast relations built (SQL metric "data size" of BroadcastExchange)
+    heaviest_stage: int | None  # most total task time
+    shuffle_stage: int | None  # the stage that read the most shuffle bytes: where key skew lands
+    shuffle_skew_ratio: float  # max / median task duration of shuffle_stage (0 when no shuffle)
+    heaviest_stage_tasks_ms: list[int] = field(repr=False, default_factory=list)
+    stage_tasks_ms: dict[int, list[int]] = field(repr=False, default_factory=dict)
+    stage_wall_ms: dict[int, float] = field(repr=False, default_factory=dict)  # first launch to completion
+    plan: PlanSummary | None = field(repr=False, default=None)
+    result: Any = field(repr=False, default=None)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The scalar fields, for a table row or a results record."""
+        skip = {"heaviest_stage_tasks_ms", "stage_tasks_ms", "stage_wall_ms", "plan", "result"}
+        return {k: v for k, v in self.__dict__.items() if k not in skip}
+
+
+def _api(spark) -> str:
+    """Base URL of this application's REST API."""
+    sc = spark.sparkContext
+    url = sc.uiWebUrl
+    if not url:
+        raise RuntimeError("measure needs the Spark UI (spark.ui.enabled=true); labkit.spark_session() turns it on")
+    return f"{url}/api/v1/applications/{sc.applicationId}"
+
+
+def _get(base: str, path: str):
+    """GET a REST path as JSON."""
+    with urllib.request.urlopen(base + path, timeout=60) as resp:  # noqa: S310 - the driver's own UI on loopback
+        return json.load(resp)
+
+
+def _drain(spark, base: str, tag: str, timeout: float = 30.0) -> list[dict]:
+    """Wait until the status store has seen every tagged job finish; return those jobs.
+
+    Warns (it does not fail) when jobs are still running at the timeout: their
+    metrics are then incomplete, and the warning names them.
+    """
+    try:
+        spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty()
+    except Exception as exc:  # not reachable (Spark Connect, changed internals): polling below still works
+        warnings.warn(f"measure: could not wait on Spark's listener bus ({type(exc).__name__}); polling the REST "
+                      "API instead", stacklevel=3)
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = [j for j in _get(base, "/jobs") if tag in (j.get("jobTags") or [])]
+        unfinished = [j["jobId"] for j in jobs if j["status"] not in ("SUCCEEDED", "FAILED")]
+        if not unfinished:
+            return jobs
+        if time.monotonic() > deadline:
+            warnings.warn(f"measure: jobs {unfinished} had not finished after {timeout:.0f} s; their stages and "
+                          "tasks are missing from this measurement", stacklevel=3)
+            return jobs
+        time.sleep(0.1)
+
+
+def _quantiles(durations: list[int]) -> tuple[float, float, float]:
+    """p50, p90 and max of a list of durations (zeros when empty)."""
+    if not durations:
+        return 0.0, 0.0, 0.0
+    arr = np.asarray(durations, dtype=float)
+    return float(np.percentile(arr, 50)), float(np.percentile(arr, 90)), float(arr.max())
+
+
+def _timestamp_ms(text: str) -> float:
+    """Parse a REST timestamp such as ``2026-11-25T20:47:10.123GMT`` into epoch milliseconds."""
+    from datetime import datetime, timezone
+
+    return datetime.strptime(text.replace("GMT", ""), "%Y-%m-%dT%H:%M:%S.%f").replace(
+        tzinfo=timezone.utc).timestamp() * 1000
+
+
+def _stage_wall_ms(stage: dict) -> float:
+    """Time from a stage's first task launch to its completion (0 when unknown)."""
+    first, done = stage.get("firstTaskLaunchedTime"), stage.get("completionTime")
+    return _timestamp_ms(done) - _timestamp_ms(first) if first and done else 0.0
+
+
+def _ratio(durations: list[int]) -> float:
+    """max / median of task durations; the median is floored at 1 ms (0 when empty)."""
+    if not durations:
+        return 0.0
+    p50, _, mx = _quantiles(durations)
+    return mx / max(p50, 1.0)
+
+
+def _task_durations(base: str, stage: dict) -> list[int]:
+    """Durations (ms) of the successful tasks of one stage attempt, in partition order."""
+    tasks = _get(base, f"/stages/{stage['stageId']}/{stage['attemptId']}/taskList?length=1000000")
+    done = [t for t in tasks if t.get("status") == "SUCCESS"]
+    return [int(t.get("duration", 0)) for t in sorted(done, key=lambda t: t["index"])]
+
+
+def _unparsed(kind: str, value: str) -> int:
+    """Warn about a SQL metric value that did not parse, and count it as 0."""
+    warnings.warn(f"measure: a SQL {kind} metric {value!r} did not parse; counted as 0", stacklevel=4)
+    return 0
+
+
+def _metric_number(value: str) -> int:
+    """Parse a SQL metric such as ``'1,234'`` into an int (warns and gives 0 when it does not parse)."""
+    m = re.fullmatch(r"[\d,]+", value.strip())
+    return int(m.group(0).replace(",", "")) if m else _unparsed("count", value)
+
+
+_UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def _metric_bytes(value: str) -> int:
+    """Parse a SQL size metric such as ``'131.6 KiB'`` into bytes (0 when not a plain size)."""
+    text = value.strip()
+    if "\n" in text:  # per-task metrics print "total (min, med, max ...)\n123 KiB (...)": take the total
+        text = text.split("\n", 1)[1].split(" (", 1)[0]
+    m = re.fullmatch(r"([\d,.]+) (B|KiB|MiB|GiB|TiB)", text)
+    return int(float(m.group(1).replace(",", "")) * _UNITS[m.group(2)]) if m else _unparsed("size", value)
+
+
+def _sql_metric(sqls: list[dict], name: str, parse: Callable[[str], int]) -> int:
+    """Sum one SQL metric over every node of the given executions."""
+    return sum(parse(m["value"]) for ex in sqls for node in ex.get("nodes", [])
+               for m in node.get("metrics", []) if m["name"] == name)
+
+
+def _sql_for_jobs(base: str, job_ids: set[int]) -> list[dict]:
+    """The SQL executions (with node metrics and plan) that ran any of these jobs."""
+    out = []
+    for ex in _get(base, "/sql?details=false"):
+        ran = set(ex.get("successJobIds", [])) | set(ex.get("failedJobIds", [])) | set(ex.get("runningJobIds", []))
+        if ran & job_ids:
+            out.append(_get(base, f"/sql/{ex['id']}?details=true&planDescription=true"))
+    return out
+
+
+def noop(df) -> Callable[[], None]:
+    """A callable that runs ``df`` in full into Spark's no-op sink (every row computed, nothing kept).
+
+    ``noop(df)()`` forces the work now; ``measure(spark, noop(df))`` measures it.
+    The write plans the query afresh each call, so a setting changed between
+    calls reaches it (``collect()`` would reuse the first physical plan).
+
+    Examples
+    --------
+    >>> noop(spark.range(10))()
+    """
+
+    def run() -> None:
+        df.write.format("noop").mode("overwrite").save()
+
+    return run
+
+
+def measure(spark, action: Callable[[], Any], label: str = "action") -> Measurement:
+    """Run ``action()`` and measure the Spark jobs it starts.
+
+    Parameters
+    ----------
+    spark : pyspark.sql.SparkSession
+    action : callable
+        Forces the work, e.g. ``lambda: df.write.format("noop").mode("overwrite").save()``.
+        Build and cache inputs before calling, so only the work is timed.
+    label : str
+        A name for the measurement.
+
+    Returns
+    -------
+    Measurement
+        Wall time, stage and task metrics, the heaviest stage's task durations,
+        and a :class:`PlanSummary` of the last SQL execution. ``result`` holds
+        what ``action`` returned.
+
+    Examples
+    --------
+    >>> m = measure(spark, lambda: spark.range(1000).groupBy((spark.range(1).id * 0).alias("k")).count().collect())
+    ... # doctest: +SKIP
+    """
+    base = _api(spark)
+    sc = spark.sparkContext
+    tag = f"labkit-{uuid.uuid4().hex[:12]}"
+    sc.addJobTag(tag)
+    try:
+        start = time.perf_counter()
+        result = action()
+        wall = time.perf_counter() - start
+    finally:
+        sc.removeJobTag(tag)
+    jobs = _drain(spark, base, tag)
+    job_ids = {j["jobId"] for j in jobs}
+    stage_ids = {s for j in jobs for s in j["stageIds"]}
+    stages = [s for s in _get(base, "/stages") if s["stageId"] in stage_ids and s["status"] in ("COMPLETE", "FAILED")]
+    stage_tasks = {s["stageId"]: _task_durations(base, s) for s in stages}
+    heaviest = max(stage_tasks, key=lambda sid: sum(stage_tasks[sid]), default=None)
+    tasks_ms = stage_tasks.get(heaviest, [])
+    p50, p90, mx = _quantiles(tasks_ms)
+    readers = [s for s in stages if s.get("shuffleReadBytes", 0) > 0]
+    shuffle_stage = max(readers, key=lambda s: s["shuffleReadBytes"])["stageId"] if readers else None
+    sqls = _sql_for_jobs(base, job_ids)
+    total = lambda key: int(sum(s.get(key, 0) for s in stages))  # noqa: E731
+    return Measurement(
+        label=label,
+        wall_s=wall,
+        jobs=len(jobs),
+        stages=len(stages),
+        tasks=sum(len(v) for v in stage_tasks.values()),
+        executor_run_ms=total("executorRunTime"),
+        task_p50_ms=p50,
+        task_p90_ms=p90,
+        task_max_ms=mx,
+        skew_ratio=_ratio(tasks_ms),
+        shuffle_read_bytes=total("shuffleReadBytes"),
+        shuffle_write_bytes=total("shuffleWriteBytes"),
+        memory_spill_bytes=total("memoryBytesSpilled"),
+        disk_spill_bytes=total("diskBytesSpilled"),
+        input_bytes=total("inputBytes"),
+        input_records=total("inputRecords"),
+        input_files=_sql_metric(sqls, "number of files read", _metric_number),
+        files_read_bytes=_sql_metric(sqls, "size of files read", _metric_bytes),
+        broadcast_bytes=_sql_metric([{"nodes": [n for ex in sqls for n in ex.get("nodes", [])
+                                                if n.get("nodeName") == "BroadcastExchange"]}],
+                                    "data size", _metric_bytes),
+        heaviest_stage=heaviest,
+        shuffle_stage=shuffle_stage,
+        shuffle_skew_ratio=_ratio(stage_tasks.get(shuffle_stage, [])),
+        heaviest_stage_tasks_ms=tasks_ms,
+        stage_tasks_ms=stage_tasks,
+        stage_wall_ms={s["stageId"]: _stage_wall_ms(s) for s in stages},
+        plan=plan_summary(sqls[-1]["planDescription"]) if sqls else None,
+        result=result,
+    )

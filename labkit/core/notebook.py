@@ -1,0 +1,119 @@
+"""One way to start a notebook: ``lab = labkit.notebook.start("NN_topic", parameters)``.
+
+Everything a notebook used to repeat lives on the returned :class:`Lab`: the
+session, the scale's sizes, the output folder, the recorder, ``savefig``, the
+cached facts and dimensions, and the no-op sink. Every parameter given is
+recorded, so none can drift from what the results file says.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labkit.core import cache, datagen, results
+from labkit.core.measure import noop
+from labkit.core.scales import Scale, scale_params
+
+__all__ = ["REQUIRED", "Lab", "start"]
+
+REQUIRED = ("scale", "seed", "spark_master", "output_dir")
+_NAME = re.compile(r"\d\d_[a-z0-9_]+")
+
+
+@dataclass
+class Lab:
+    """What a running notebook needs, built once by :func:`start`."""
+
+    name: str
+    spark: Any
+    size: Scale
+    out: Path
+    parameters: dict[str, Any]
+    _figures: list[Path] = field(default_factory=list, repr=False)
+
+    @property
+    def seed(self) -> int:
+        """The notebook's seed."""
+        return int(self.parameters["seed"])
+
+    @property
+    def cores(self) -> int:
+        """Cores the session runs tasks on (``defaultParallelism``)."""
+        return self.spark.sparkContext.defaultParallelism
+
+    def record(self, key: str, value: Any, unit: str | None = None, claim: str | None = None, *,
+               kind: str = "measured", note: str | None = None) -> dict[str, Any]:
+        """Record one number in this notebook's results file (see :func:`labkit.core.results.record`)."""
+        return results.record(key, value, unit, claim, kind=kind, note=note)
+
+    def savefig(self, fig, tag: str) -> Path:
+        """Save a figure as ``<out>/<name>.<tag>.png`` (the report embeds it) and return the path."""
+        if not re.fullmatch(r"[a-z0-9_]+", tag):
+            raise ValueError(f"savefig: tag must be lower-case letters, digits and _, got {tag!r}")
+        path = self.out / f"{self.name}.{tag}.png"
+        fig.savefig(path, dpi=90)
+        self._figures.append(path)
+        return path
+
+    def facts(self, skew: datagen.HotKeys | datagen.Zipf | None = None, partitions: int | None = None, **overrides):
+        """The cached transactions at this scale and seed (uniform keys unless ``skew`` says otherwise)."""
+        params = dict(rows=self.size.rows, customers=self.size.customers, skew=skew, seed=self.seed)
+        if partitions:
+            params["partitions"] = partitions
+        params.update(overrides)
+        return cache.cached(self.spark, "transactions", params, datagen.transactions)
+
+    def dims(self):
+        """The cached customer dimension at this scale and seed (one row per customer id)."""
+        return cache.cached(self.spark, "customers", dict(n=self.size.customers, seed=self.seed), datagen.customers)
+
+    def scratch(self, what: str) -> str:
+        """A scratch folder for this notebook's files, under the dataset cache (git-ignored)."""
+        return f"{cache.cache_dir()}/{self.name}-{self.size.name}-{self.seed}/{what}"
+
+    @staticmethod
+    def noop(df):
+        """A callable that runs ``df`` into the no-op sink (see :func:`labkit.core.measure.noop`)."""
+        return noop(df)
+
+
+def start(name: str, parameters: Mapping[str, Any]) -> Lab:
+    """Start a notebook: session, scale, output folder and results file, with every parameter recorded.
+
+    Parameters
+    ----------
+    name : str
+        The notebook's name without extension, e.g. ``"02_data_skew_and_salting"``.
+    parameters : mapping
+        Every value of the notebook's parameters cell. It must hold ``scale``,
+        ``seed``, ``spark_master`` and ``output_dir``.
+
+    Returns
+    -------
+    Lab
+
+    Raises
+    ------
+    ValueError
+        For a name that is not ``NN_topic``, a missing required parameter, or
+        an unknown scale.
+    """
+    from labkit.core.session import spark_session
+
+    if not _NAME.fullmatch(name or ""):
+        raise ValueError(f"notebook name must look like '02_data_skew_and_salting', got {name!r}")
+    missing = [k for k in REQUIRED if k not in parameters]
+    if missing:
+        raise ValueError(f"start({name!r}): parameters lack {missing}; every notebook has {list(REQUIRED)}")
+    params = dict(parameters)
+    size = scale_params(params["scale"])
+    out = Path(os.fspath(params["output_dir"]))
+    out.mkdir(parents=True, exist_ok=True)
+    spark = spark_session(params["spark_master"], app_name=name)
+    results.start(name, out, spark, parameters=params)
+    return Lab(name, spark, size, out, params)

@@ -1,0 +1,131 @@
+"""Read physical plans: join strategies, AQE's skew split, filters, exchanges.
+
+Every plan string the lab shows comes from here, so notebooks never touch ``_jdf``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["JOIN_NODES", "PlanSummary", "estimated_size_bytes", "plan_summary", "plan_text"]
+
+JOIN_NODES = ("BroadcastHashJoin", "SortMergeJoin", "ShuffledHashJoin", "BroadcastNestedLoopJoin", "CartesianProduct")
+
+
+@dataclass
+class PlanSummary:
+    """What an executed physical plan did."""
+
+    joins: list[str]  # join strategies in the final plan, in plan order
+    initial_joins: list[str]  # join strategies AQE planned before it saw runtime statistics
+    skew_split: bool  # AQE split a skewed partition (SortMergeJoin(skew=true) / skewed AQEShuffleRead)
+    partition_filters: list[str]  # PartitionFilters of the scans (pruning)
+    pushed_filters: list[str]  # PushedFilters of the scans (pushdown to the source)
+    exchanges: int  # shuffle Exchange nodes in the final plan
+    broadcasts: int  # BroadcastExchange nodes in the final plan
+    adaptive: bool  # the plan is an AdaptiveSparkPlan
+    final: bool  # AQE had finished re-planning (isFinalPlan=true), or no AQE
+    text: str = field(repr=False, default="")
+
+
+
+def _final_part(text: str) -> str:
+    """The final-plan part of a plan string (AQE prints the initial plan too)."""
+    if "== Final Plan ==" in text:
+        text = text.split("== Final Plan ==", 1)[1]
+    return text.split("== Initial Plan ==", 1)[0]
+
+
+def _tree(text: str) -> str:
+    """The tree of a plan, without the numbered node details of the formatted mode."""
+    head = text.split("\n\n(1) ", 1)[0]
+    return head
+
+
+def _join_nodes(tree: str) -> list[str]:
+    """Join strategy node names in a plan tree, in order."""
+    return [m.group(1) for m in re.finditer(rf"\b({'|'.join(JOIN_NODES)})\b", tree)]
+
+
+def _filters(text: str, name: str) -> list[str]:
+    """The non-empty ``name: [...]`` lists of a plan, deduplicated, in order."""
+    found = []
+    for m in re.finditer(rf"{name}: \[(.*?)\](?:,|\n|$)", text):
+        value = m.group(1).strip()
+        if value and value not in found:
+            found.append(value)
+    return found
+
+
+def _executed_plan_text(df) -> str:
+    """The executed plan of a DataFrame, running it first if AQE has not finalised it."""
+    qe = df._jdf.queryExecution()
+    text = qe.executedPlan().toString()
+    if "isFinalPlan=false" in text:
+        qe.toRdd().count()  # runs the adaptive plan to its final form without collecting rows
+        text = qe.executedPlan().toString()
+    return text
+
+
+def plan_summary(plan) -> PlanSummary:
+    """Summarise an executed physical plan.
+
+    Parameters
+    ----------
+    plan : DataFrame, Measurement or str
+        A DataFrame (it is run if AQE has not yet produced its final plan),
+        a :class:`Measurement` (its plan), or a plan string (tree or formatted).
+
+    Returns
+    -------
+    PlanSummary
+        Join strategies, AQE skew split, partition and pushed filters, and the
+        number of shuffle and broadcast exchanges in the final plan.
+    """
+    if hasattr(plan, "wall_s") and hasattr(plan, "plan"):  # a Measurement (measure imports this module)
+        if plan.plan is None:
+            raise ValueError(f"measurement {plan.label!r} ran no SQL query, so it has no plan")
+        return plan.plan
+    text = plan if isinstance(plan, str) else _executed_plan_text(plan)
+    final = _tree(_final_part(text))
+    joins = _join_nodes(final)
+    initial = _join_nodes(_tree(text.split("== Initial Plan ==", 1)[1])) if "== Initial Plan ==" in text else joins
+    skew = bool(re.search(r"skew=true", final)) or bool(re.search(r"AQEShuffleRead[^\n]*skewed", final))
+    return PlanSummary(
+        joins=joins,
+        initial_joins=initial,
+        skew_split=skew,
+        partition_filters=_filters(text, "PartitionFilters"),
+        pushed_filters=_filters(text, "PushedFilters"),
+        exchanges=len(re.findall(r"(?<![A-Za-z])Exchange\b", final)),  # not Broadcast-/ReusedExchange
+        broadcasts=len(re.findall(r"\bBroadcastExchange\b", final)),
+        adaptive="AdaptiveSparkPlan" in text,
+        final="isFinalPlan=false" not in text,
+        text=text,
+    )
+
+
+def plan_text(df, final: bool = True) -> str:
+    """The physical plan of a DataFrame as text, the way ``explain()`` prints it.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+    final : bool
+        True: the executed plan, after AQE re-planned it (the query is run,
+        without collecting rows, if AQE has not finished). False: the plan
+        before execution.
+
+    Returns
+    -------
+    str
+    """
+    if final:
+        return _executed_plan_text(df)
+    return df._jdf.queryExecution().executedPlan().toString()
+
+
+def estimated_size_bytes(df) -> int:
+    """Spark's size estimate for a DataFrame: the number ``autoBroadcastJoinThreshold`` is compared with."""
+    return int(str(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()))

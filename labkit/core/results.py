@@ -1,0 +1,186 @@
+"""Record a notebook's numbers, with the environment they were measured in.
+
+A notebook calls :func:`start` once (after its parameters cell) and then
+:func:`record` for each number. Everything goes to ``<output_dir>/<notebook>.json``:
+
+.. code-block:: json
+
+    {"notebook": "00_start_here", "parameters": {...}, "environment": {...},
+     "results": {"skew_ratio": {"value": 7.2, "unit": "x", "kind": "measured", ...}}}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import sys
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+__all__ = ["environment", "load", "record", "start"]
+
+KINDS = ("measured", "projected", "guide")
+_current: dict[str, Any] = {}
+
+
+def environment(spark=None) -> dict[str, Any]:
+    """Versions, machine and Spark flags that a number depends on.
+
+    Parameters
+    ----------
+    spark : SparkSession, optional
+        Adds Spark, Java, master, parallelism, ANSI and AQE flags when given.
+
+    Returns
+    -------
+    dict
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        labkit_version = version("labkit")
+    except PackageNotFoundError:  # running from a source tree that was not installed
+        labkit_version = "unknown (not installed)"
+    env: dict[str, Any] = {
+        "labkit": labkit_version,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cores": os.cpu_count(),
+        "memory_gb": _memory_gb(),
+        "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if spark is not None:
+        conf = spark.conf
+        env.update(
+            spark=spark.version,
+            java=spark.sparkContext._jvm.System.getProperty("java.version"),
+            master=spark.sparkContext.master,
+            default_parallelism=spark.sparkContext.defaultParallelism,
+            shuffle_partitions=conf.get("spark.sql.shuffle.partitions"),
+            ansi=conf.get("spark.sql.ansi.enabled"),
+            aqe=conf.get("spark.sql.adaptive.enabled"),
+            aqe_skew_join=conf.get("spark.sql.adaptive.skewJoin.enabled"),
+            driver_memory=spark.sparkContext.getConf().get("spark.driver.memory", "1g"),
+        )
+    return env
+
+
+def _memory_gb() -> float | None:
+    """Total physical memory in GiB, where the OS tells."""
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe plain Python values (numpy scalars, NaN as null)."""
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _write(path: Path, doc: Mapping[str, Any]) -> None:
+    """Write JSON atomically (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def start(notebook: str, output_dir: str | os.PathLike, spark=None,
+          parameters: Mapping[str, Any] | None = None) -> Path:
+    """Begin a results file for a notebook run.
+
+    Parameters
+    ----------
+    notebook : str
+        Notebook name without extension, e.g. ``"00_start_here"``.
+    output_dir : path
+        Folder for ``<notebook>.json``; created if missing.
+    spark : SparkSession, optional
+        Used to record the Spark environment.
+    parameters : mapping, optional
+        The notebook's parameters (scale, seed, master, ...).
+
+    Returns
+    -------
+    pathlib.Path
+        The results file. An earlier file of the same notebook is replaced.
+    """
+    if not notebook or "/" in notebook:
+        raise ValueError(f"notebook must be a plain name like '00_start_here', got {notebook!r}")
+    path = Path(output_dir) / f"{notebook}.json"
+    doc = {"notebook": notebook, "parameters": _clean(dict(parameters or {})),
+           "environment": environment(spark), "results": {}}
+    _write(path, doc)
+    _current.clear()
+    _current.update(path=path, doc=doc)
+    return path
+
+
+def record(key: str, value: Any, unit: str | None = None, claim: str | None = None, *,
+           kind: str = "measured", note: str | None = None) -> dict[str, Any]:
+    """Record one number in the current notebook's results file.
+
+    Parameters
+    ----------
+    key : str
+        A stable name, e.g. ``"join.skew_ratio"``; the claims registry refers to it.
+    value : number, str, bool, list or dict
+    unit : str, optional
+        ``"x"`` for a ratio, ``"s"``, ``"bytes"``, ``"%"``, ``"$"``...
+    claim : str, optional
+        The guide's claim this number checks (its registry id or quoted text).
+    kind : {"measured", "projected", "guide"}
+        ``projected`` for numbers computed from measurements for a machine we
+        do not have (see :mod:`labkit.projection`); ``guide`` for the guide's own number.
+    note : str, optional
+        Scale, caveat or method, shown next to the number.
+
+    Returns
+    -------
+    dict
+        The stored entry.
+
+    Raises
+    ------
+    RuntimeError
+        If :func:`start` was not called first.
+    ValueError
+        For an empty key or an unknown kind.
+    """
+    if not _current:
+        raise RuntimeError("results.record: call results.start(notebook, output_dir, spark) first")
+    if not key:
+        raise ValueError("results.record: key must be a non-empty string")
+    if kind not in KINDS:
+        raise ValueError(f"results.record: kind must be one of {KINDS}, got {kind!r}")
+    entry = {"value": _clean(value), "unit": unit, "kind": kind, "claim": claim, "note": note,
+             "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    _current["doc"]["results"][key] = entry
+    _write(_current["path"], _current["doc"])
+    return entry
+
+
+def load(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a results file written by :func:`start` and :func:`record`."""
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    if "results" not in doc or "environment" not in doc:
+        raise ValueError(f"{path} is not a labkit results file (no 'results'/'environment')")
+    return doc
+
+
+if __name__ == "__main__":  # pragma: no cover
+    json.dump(environment(), sys.stdout, indent=2)

@@ -1,0 +1,298 @@
+"""Build a SparkSession for a profile, and change its configuration safely.
+
+Nothing here runs at import time: a session exists only once
+:func:`spark_session` is called.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from labkit._java import JavaNotFoundError, check_java
+
+__all__ = [
+    "JavaNotFoundError",
+    "check_java",
+    "default_shuffle_partitions",
+    "spark_conf",
+    "spark_default",
+    "spark_session",
+]
+
+_LOG4J = Path(__file__).with_name("log4j2.properties")
+
+
+def _local_cores(master: str) -> int:
+    """Cores used by a ``local[...]`` or ``local-cluster[...]`` master."""
+    cpus = os.cpu_count() or 1
+    m = re.fullmatch(r"local\[(\d+|\*)(?:,\d+)?\]", master)
+    if m:
+        return cpus if m.group(1) == "*" else int(m.group(1))
+    m = re.fullmatch(r"local-cluster\[(\d+),\s*(\d+),\s*\d+\]", master)
+    if m:
+        return int(m.group(1)) * int(m.group(2))
+    return 1 if master == "local" else cpus
+
+
+def default_shuffle_partitions(master: str) -> int | None:
+    """Shuffle partitions sized to the cores: twice the local cores, or None on a cluster.
+
+    Parameters
+    ----------
+    master : str
+        A Spark master URL.
+
+    Returns
+    -------
+    int or None
+        ``2 * cores`` for local masters; None (keep Spark's default) otherwise.
+    """
+    if master.startswith("local"):
+        return max(2, 2 * _local_cores(master))
+    return None
+
+
+def _defaults(master: str) -> dict[str, str]:
+    """Laptop-friendly defaults for a master; the caller's conf wins over these."""
+    log4j = f"-Dlog4j2.configurationFile=file:{_LOG4J}"
+    conf = {
+        "spark.ui.enabled": "true",
+        "spark.ui.port": "0",  # a free port: measure reads the REST API there
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.session.timeZone": "UTC",  # datagen's year/month do not depend on the machine
+        "spark.driver.extraJavaOptions": log4j,
+        "spark.executor.extraJavaOptions": log4j,
+    }
+    parts = default_shuffle_partitions(master)
+    if parts:
+        conf["spark.sql.shuffle.partitions"] = str(parts)
+    if master.startswith("local"):
+        from labkit.core.cache import cache_dir
+
+        conf["spark.sql.warehouse.dir"] = f"{cache_dir()}/warehouse"  # not ./spark-warehouse wherever we run
+        conf.update({"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
+                     "spark.driver.memory": os.environ.get("LABKIT_DRIVER_MEMORY", "4g")})
+    return conf
+
+
+def spark_session(master: str | None = None, app_name: str = "labkit", **conf: Any):
+    """Build (or reuse) a SparkSession with defaults suited to a laptop.
+
+    Parameters
+    ----------
+    master : str, optional
+        ``local[*]`` by default; also ``local[N]``, ``local-cluster[N,C,MB]``,
+        ``spark://host:port`` or ``yarn``. ``LABKIT_MASTER`` overrides the default.
+    app_name : str
+        Application name shown in the Spark UI.
+    **conf
+        Spark configuration. Dots are written as ``__`` in keyword names
+        (``spark__sql__shuffle__partitions=8``) or pass a dict:
+        ``spark_session(**{"spark.sql.shuffle.partitions": "8"})``.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
+        The session. An active session is reused: its runtime-modifiable SQL
+        settings are updated, and a warning names any static setting that
+        cannot change any more.
+
+    Raises
+    ------
+    JavaNotFoundError
+        When no Java 17+ is available.
+
+    Notes
+    -----
+    Defaults: shuffle partitions at twice the local cores, Spark logging at
+    ERROR, no console progress bar, session time zone UTC, the UI on at a free
+    port (``measure`` reads its REST API), and on local masters everything bound
+    to 127.0.0.1 with a 4 GB driver heap (``LABKIT_DRIVER_MEMORY``).
+    """
+    from pyspark.sql import SparkSession
+
+    asked = master
+    master = master or os.environ.get("LABKIT_MASTER", "local[*]")
+    wanted = {k.replace("__", "."): str(v) for k, v in conf.items()}
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        running = active.sparkContext.master
+        if asked and asked != running:
+            warnings.warn(f"spark_session: a session on {running!r} is already running, so master={asked!r} is "
+                          "ignored; call spark.stop() first to change the master", stacklevel=2)
+        _apply_to_active(active, wanted)
+        return active
+    check_java()
+    if master.startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the UI binds here, not on every interface
+    builder = SparkSession.builder.master(master).appName(app_name)
+    for key, value in {**_defaults(master), **wanted}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _apply_to_active(spark, wanted: Mapping[str, str]) -> None:
+    """Apply what can still change to a reused session and warn about the rest."""
+    static = []
+    for key, value in wanted.items():
+        if spark.conf.isModifiable(key):
+            spark.conf.set(key, value)
+        elif spark.conf.get(key, None) != value:
+            static.append(key)
+    if static:
+        warnings.warn(
+            f"reusing the active SparkSession: {', '.join(sorted(static))} cannot change after start; "
+            "call spark.stop() first to apply them",
+            stacklevel=3,
+        )
+
+
+def _known_sql_keys(spark) -> list[str]:
+    """Every public SQL configuration key (for suggestions)."""
+    return [r["key"] for r in spark.sql("SET -v").select("key").collect()]
+
+
+def _registered(spark, key: str) -> bool:
+    """Whether Spark's SQLConf registry or the SparkContext knows this key."""
+    entry = _config_entry(spark, key)
+    return entry is not None or spark.sparkContext.getConf().contains(key)
+
+
+def _config_entry(spark, key: str):
+    """Spark's registered ConfigEntry for a SQL key, or None when the key is not registered."""
+    from py4j.protocol import Py4JError
+
+    try:
+        sqlconf = getattr(getattr(spark._jvm.org.apache.spark.sql.internal, "SQLConf$"), "MODULE$")
+        return sqlconf.getConfigEntry(key)
+    except Py4JError:  # the JVM API moved: callers fall back to what the session knows
+        return None
+
+
+def spark_default(spark, key: str) -> str:
+    """Spark's own default for a SQL setting, as Spark prints it (``"256MB"``, ``"5.0"``, ``"true"``).
+
+    Read from the session's registry of settings, not typed in, so it is the
+    default of the Spark version actually running.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    key : str
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    ValueError
+        For a key Spark does not register (with the closest known keys).
+
+    Examples
+    --------
+    >>> spark_default(spark, "spark.sql.adaptive.skewJoin.skewedPartitionFactor")
+    '5.0'
+    """
+    entry = _config_entry(spark, key)
+    if entry is None:
+        _check_key(spark, key)  # raises with a suggestion when the key is unknown
+        raise ValueError(f"spark_default: {key!r} has no registered default")
+    text = str(entry.defaultValueString())
+    fallback = re.fullmatch(r"<value of (\S+)>", text)  # a key that defaults to another key's value
+    return spark_default(spark, fallback.group(1)) if fallback else text
+
+
+def _check_key(spark, key: str) -> None:
+    """Raise ValueError unless ``key`` is a SQL setting that can change at runtime."""
+    if spark.conf.isModifiable(key):
+        return
+    if _registered(spark, key):
+        raise ValueError(
+            f"spark_conf: {key!r} is a static setting; it cannot change in a running session. "
+            "Pass it to spark_session(...) before the JVM starts."
+        )
+    close = difflib.get_close_matches(key, _known_sql_keys(spark), n=3, cutoff=0.8)
+    hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+    raise ValueError(f"spark_conf: {key!r} is not a configuration key Spark knows.{hint}")
+
+
+def _as_conf_string(value: Any) -> str:
+    """Spark stores settings as strings; booleans are lower case."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+@contextmanager
+def spark_conf(spark, settings: Mapping[str, Any]) -> Iterator[dict[str, str]]:
+    """Set SQL configuration inside a ``with`` block and restore it on exit.
+
+    Parameters
+    ----------
+    spark : pyspark.sql.SparkSession
+        The session to change.
+    settings : mapping
+        Keys and values. Every key must be a SQL setting Spark knows and can
+        change at runtime; booleans become ``"true"``/``"false"``.
+
+    Yields
+    ------
+    dict
+        The values read back from Spark after setting them.
+
+    Raises
+    ------
+    ValueError
+        For a key Spark does not know (with the closest known keys as a hint),
+        for a static key, or when Spark does not keep the value that was set.
+
+    Examples
+    --------
+    >>> with spark_conf(spark, {"spark.sql.adaptive.enabled": False}) as now:
+    ...     now["spark.sql.adaptive.enabled"]
+    'false'
+    """
+    for key in settings:
+        _check_key(spark, key)
+    unset = object()
+    old = {key: spark.conf.get(key, None) if _is_set(spark, key) else unset for key in settings}
+    try:
+        now = {}
+        for key, value in settings.items():
+            spark.conf.set(key, _as_conf_string(value))
+            now[key] = spark.conf.get(key)
+            if now[key] != _as_conf_string(value) and not _same_value(now[key], value):
+                raise ValueError(f"spark_conf: Spark kept {key}={now[key]!r}, not the {value!r} that was set")
+        yield now
+    finally:
+        for key, value in old.items():
+            if value is unset:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def _is_set(spark, key: str) -> bool:
+    """Whether a key has an explicit value (as opposed to Spark's default)."""
+    from py4j.protocol import Py4JError
+
+    try:
+        return bool(spark._jsparkSession.conf().contains(key))
+    except (AttributeError, Py4JError):  # no JVM handle (Spark Connect): a value read back means it is set
+        return spark.conf.get(key, None) is not None
+
+
+def _same_value(read_back: str, value: Any) -> bool:
+    """Spark may normalise values (``10MB`` -> ``10485760``); accept equal numbers."""
+    try:
+        return float(read_back) == float(value)
+    except (TypeError, ValueError):
+        return False

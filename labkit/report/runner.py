@@ -1,0 +1,202 @@
+"""Run the notebooks with papermill at a scale and build the HTML report.
+
+``labkit report`` (and ``make report``) call :func:`run`. One failing notebook
+does not stop the others: it is marked failed with its error, and the run's
+exit status is non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["NOTEBOOKS", "REPO", "NotebookRun", "Outcome", "discover", "run"]
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOKS = REPO / "notebooks"
+PARAMS = REPO / "benchmarks" / "params.yaml"
+
+
+@dataclass
+class NotebookRun:
+    """One notebook's run: where it went, how long it took, and its error if it failed."""
+
+    name: str
+    status: str  # "ok" | "failed"
+    seconds: float
+    output: Path
+    html: Path | None = None
+    error: str | None = None
+    results: dict[str, Any] | None = None
+
+
+@dataclass
+class Outcome:
+    """A whole report run."""
+
+    run_dir: Path
+    scale: str
+    notebooks: list[NotebookRun] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when every notebook ran."""
+        return all(nb.status == "ok" for nb in self.notebooks)
+
+
+def discover(notebook_dir: Path = NOTEBOOKS, only: Sequence[str] | None = None) -> list[Path]:
+    """The notebooks to run, in name order, optionally filtered by names or prefixes.
+
+    Raises
+    ------
+    ValueError
+        When a name in ``only`` matches no notebook (the message lists them).
+    """
+    found = sorted(Path(notebook_dir).glob("[0-9][0-9]_*.ipynb"))
+    if not only:
+        return found
+    chosen = []
+    for want in only:
+        hits = [p for p in found if p.stem == want or p.stem.startswith(want)]
+        if not hits:
+            raise ValueError(f"--only {want!r} matches no notebook; there are {[p.stem for p in found]}")
+        chosen += [p for p in hits if p not in chosen]
+    return sorted(chosen)
+
+
+def _scale_parameters(scale: str, notebook: str, params_file: Path = PARAMS) -> dict[str, Any]:
+    """Extra parameters for one notebook at one scale, from benchmarks/params.yaml."""
+    if not params_file.exists():
+        return {}
+    import yaml
+
+    table = yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}
+    per_scale = table.get(scale) or {}
+    return {**(per_scale.get("all") or {}), **(per_scale.get(notebook) or {})}
+
+
+def _progress(i: int, total: int, started: float, name: str, status: str = "") -> None:
+    """One progress line: notebooks done out of total, elapsed time, current notebook."""
+    mins, secs = divmod(int(time.monotonic() - started), 60)
+    print(f"[{i}/{total}] {mins:d}m{secs:02d}s  {name} {status}".rstrip(), file=sys.stderr, flush=True)
+
+
+def _execute(path: Path, out_dir: Path, parameters: dict[str, Any], timeout: int) -> NotebookRun:
+    """Run one notebook with papermill; a failure is caught and described, not raised."""
+    import papermill as pm
+
+    target = out_dir / path.name
+    t0 = time.monotonic()
+    error = None
+    try:
+        pm.execute_notebook(str(path), str(target), parameters=parameters, kernel_name="python3",
+                            cwd=str(path.parent), execution_timeout=timeout, progress_bar=False)
+    except Exception as exc:  # papermill raises PapermillExecutionError, or a timeout / kernel death
+        ename = getattr(exc, "ename", type(exc).__name__)
+        evalue = getattr(exc, "evalue", str(exc))
+        error = f"{ename}: {evalue}".strip()[:2000]
+    seconds = time.monotonic() - t0
+    run = NotebookRun(path.stem, "failed" if error else "ok", seconds, target, error=error)
+    results = out_dir / f"{path.stem}.json"
+    if results.exists():
+        run.results = json.loads(results.read_text(encoding="utf-8"))
+    if target.exists():
+        run.html = _to_html(target)
+    return run
+
+
+def _to_html(notebook: Path) -> Path | None:
+    """Executed notebook to a standalone HTML page (images embedded)."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter(embed_images=True).from_filename(str(notebook))
+    out = notebook.with_suffix(".html")
+    out.write_text(body, encoding="utf-8")
+    return out
+
+
+def _link_latest(out: Path, run_dir: Path) -> None:
+    """Point ``<out>/latest`` at the newest run."""
+    latest = out / "latest"
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    latest.symlink_to(run_dir.name, target_is_directory=True)
+
+
+def _new_run_dir(out: Path, scale: str) -> Path:
+    """A fresh ``<out>/<timestamp>-<scale>`` folder; a suffix keeps two runs in one second apart."""
+    stem = f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{scale}"
+    for n in range(1, 100):
+        run_dir = out / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            run_dir.mkdir(parents=True, exist_ok=False)
+            return run_dir
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"could not create a new run folder under {out}")
+
+
+def run(scale: str = "small", only: Sequence[str] | None = None, master: str | None = None,
+        out: str | os.PathLike = "reports", timeout: int = 3600, compare: str | None = None,
+        notebook_dir: Path = NOTEBOOKS) -> Outcome:
+    """Run notebooks at a scale and write ``<out>/<timestamp>/`` with the report.
+
+    Parameters
+    ----------
+    scale : {"tiny", "small", "medium", "large"}
+    only : list of str, optional
+        Notebook names or prefixes; all by default.
+    master : str, optional
+        Spark master passed to every notebook as ``spark_master``.
+    out : path
+        Parent folder of the run folders; ``<out>/latest`` points at the newest.
+    timeout : int
+        Seconds a single cell may run.
+    compare : str, optional
+        A reference run folder (results JSON) to compare against.
+    notebook_dir : path
+        Where the notebooks are.
+
+    Returns
+    -------
+    Outcome
+    """
+    from labkit.core.scales import scale_params
+
+    scale_params(scale)  # validates the name
+    if compare and not Path(compare).is_dir():
+        raise ValueError(f"--compare {compare!r} is not a folder of results")
+    paths = discover(notebook_dir, only)
+    if not paths:
+        raise ValueError(f"no notebooks found in {notebook_dir}")
+    out = Path(out).resolve()
+    run_dir = _new_run_dir(out, scale)
+    outcome = Outcome(run_dir, scale)
+    started = time.monotonic()
+    for i, path in enumerate(paths):
+        _progress(i, len(paths), started, path.stem, "running")
+        params = {"scale": scale, "output_dir": str(run_dir), **_scale_parameters(scale, path.stem)}
+        if master:
+            params["spark_master"] = master
+        nb = _execute(path, run_dir, params, timeout)
+        outcome.notebooks.append(nb)
+        _progress(i + 1, len(paths), started, path.stem, f"{nb.status} in {nb.seconds:.0f}s")
+    outcome.seconds = time.monotonic() - started
+    (run_dir / "run.json").write_text(json.dumps({
+        "scale": scale, "seconds": outcome.seconds, "date": datetime.now().strftime("%Y-%m-%d"),
+        "notebooks": {nb.name: {"status": nb.status, "seconds": round(nb.seconds, 1), "error": nb.error}
+                      for nb in outcome.notebooks}}, indent=2) + "\n", encoding="utf-8")
+    from labkit.report.html import write_index
+
+    write_index(outcome, compare=compare, notebook_dir=notebook_dir)
+    _link_latest(out, run_dir)
+    print(f"report: {run_dir / 'index.html'}", file=sys.stderr)
+    return outcome

@@ -1,0 +1,548 @@
+"""Partitioning, file layout and file formats: write the lake, prune it, size its files.
+
+Paths may be local folders or Hadoop URIs (``s3a://``); file listings go
+through Hadoop's FileSystem so both work.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from labkit.core.args import positive_int, require_columns
+from labkit.core.bench import compare
+from labkit.core.measure import measure, noop
+
+__all__ = [
+    "HIVE_DEFAULT_PARTITION",
+    "FileStats",
+    "bucketed_tables",
+    "compact",
+    "file_stats",
+    "format_benchmark",
+    "num_partitions_for",
+    "partition_stats",
+    "pruning_table",
+    "pushdown_experiment",
+    "read_csv",
+    "small_files_experiment",
+    "write_formats",
+    "write_lake",
+]
+
+HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # the folder a null partition value is written to
+
+
+@dataclass(frozen=True)
+class FileStats:
+    """The data files under a path (Spark's ``_SUCCESS`` and hidden files excluded)."""
+
+    files: int
+    bytes: int
+    sizes: list[int]  # bytes of each data file
+    folders: int  # distinct folders that hold data files (partitions)
+
+    @property
+    def mean_mb(self) -> float:
+        """Mean data file size in MB."""
+        return self.bytes / max(self.files, 1) / 2**20
+
+
+def _fs(spark, path: str):
+    """Hadoop FileSystem and Path objects for a path."""
+    jpath = spark._jvm.org.apache.hadoop.fs.Path(path)
+    return jpath.getFileSystem(spark._jsc.hadoopConfiguration()), jpath
+
+
+def file_stats(spark, path: str) -> FileStats:
+    """Count and size the data files under ``path`` (recursively).
+
+    Parameters
+    ----------
+    spark : SparkSession
+    path : str
+        A folder written by Spark (local or ``s3a://``).
+
+    Returns
+    -------
+    FileStats
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    """
+    fs, jpath = _fs(spark, path)
+    if not fs.exists(jpath):
+        raise FileNotFoundError(f"no such path: {path}")
+    it = fs.listFiles(jpath, True)
+    sizes, folders = [], set()
+    while it.hasNext():
+        st = it.next()
+        name = st.getPath().getName()
+        if name.startswith(("_", ".")):
+            continue
+        sizes.append(int(st.getLen()))
+        folders.add(st.getPath().getParent().toString())
+    return FileStats(len(sizes), sum(sizes), sizes, len(folders))
+
+
+def _check_layout(df, layout: str, fmt: str, cols: list[str]) -> None:
+    """Validate write_lake's layout, format and partition columns."""
+    if layout not in ("hive", "flat"):
+        raise ValueError(f"layout must be 'hive' or 'flat', got {layout!r}")
+    if fmt not in ("parquet", "csv", "orc", "json"):
+        raise ValueError(f"fmt must be parquet, csv, orc or json, got {fmt!r}")
+    if layout == "hive":
+        if not cols:
+            raise ValueError("a hive layout needs at least one partition column")
+        require_columns(df, cols, "partition column")
+
+
+def _spread(df, layout: str, cols: list[str], files: int):
+    """Repartition so a hive layout gets ``files`` files per folder, or a flat one ``files`` files."""
+    from pyspark.sql import functions as F
+
+    if layout == "flat":
+        return df.repartition(max(1, files))
+    salt = [F.pmod(F.xxhash64(*df.columns), F.lit(files))] if files > 1 else []
+    return df.repartition(*[F.col(c) for c in cols], *salt)
+
+
+def write_lake(df, path: str, layout: str = "hive", partition_by: Sequence[str] = ("year", "month"),
+               fmt: str = "parquet", files_per_partition: int | None = 1, compression: str | None = None) -> str:
+    """Write a fact table as a Hive-style partitioned layout or as a flat layout of the same rows.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+    path : str
+        The lake root for this table (a local folder, or ``s3a://bucket/...`` on a cluster). Overwritten.
+    layout : {"hive", "flat"}
+        ``hive`` writes ``year=2024/month=3/part-...``; ``flat`` writes the same
+        rows with no partition folders.
+    partition_by : sequence of str
+        Partition columns for the hive layout, in folder order.
+    fmt : {"parquet", "csv", "orc", "json"}
+    files_per_partition : int or None
+        ``repartition`` by the partition columns first so that each partition
+        folder gets this many files (1 by default: the small-files fix). None
+        writes the frame as it is partitioned (one file per task per folder).
+    compression : str, optional
+        ``snappy``, ``zstd``, ``gzip``... (the format's default if None).
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown layout or format, or partition columns the frame lacks.
+
+    Notes
+    -----
+    A null partition value is written to ``<col>=__HIVE_DEFAULT_PARTITION__``
+    and read back as null. An empty frame still writes a readable layout.
+    """
+    cols = list(partition_by)
+    _check_layout(df, layout, fmt, cols)
+    if files_per_partition is not None:
+        df = _spread(df, layout, cols, files_per_partition)
+    writer = df.write.mode("overwrite").format(fmt)
+    if fmt == "csv":
+        writer = writer.option("header", "true")
+    if compression:
+        writer = writer.option("compression", compression)
+    if layout == "hive":
+        writer = writer.partitionBy(*cols)
+    writer.save(path)
+    if layout == "hive" and fmt in ("parquet", "orc") and file_stats(df.sparkSession, path).files == 0:
+        # an empty input writes no partition folders; add one empty file that carries the schema, so it reads back
+        df.limit(0).coalesce(1).write.mode("append").format(fmt).save(path)
+    return path
+
+
+def read_csv(spark, path: str, schema=None, infer: bool = False):
+    """Read a CSV layout written by :func:`write_lake`, with an explicit schema or by inferring one.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    path : str
+    schema : StructType or DDL str, optional
+        The schema to apply (no extra pass over the data).
+    infer : bool
+        Infer the schema instead: Spark reads the data once more to guess the types.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+    """
+    if schema is None and not infer:
+        raise ValueError("read_csv needs a schema, or infer=True (which costs an extra pass over the data)")
+    reader = spark.read.option("header", "true")
+    reader = reader.schema(schema) if schema is not None else reader.option("inferSchema", "true")
+    return reader.csv(path)
+
+
+def write_formats(df, root: str, formats: Sequence[str] = ("csv", "parquet-snappy", "parquet-zstd"),
+                  files: int = 8) -> pd.DataFrame:
+    """Write the same rows in several formats and report their size on disk.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+    root : str
+        Parent folder; each format goes to ``<root>/<format>``.
+    formats : sequence of str
+        ``csv``, ``json``, ``orc``, ``parquet-<codec>`` (snappy, zstd, gzip, none).
+    files : int
+        Files per format (the same for all, so only the format differs).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``format, path, files, bytes, mb`` indexed by format.
+    """
+    rows = []
+    spark = df.sparkSession
+    for name in formats:
+        fmt, _, codec = name.partition("-")
+        path = f"{root.rstrip('/')}/{name}"
+        write_lake(df, path, layout="flat", fmt=fmt, files_per_partition=files, compression=codec or None)
+        st = file_stats(spark, path)
+        rows.append({"format": name, "path": path, "files": st.files, "bytes": st.bytes, "mb": st.bytes / 2**20})
+    return pd.DataFrame(rows).set_index("format")
+
+
+def num_partitions_for(total_bytes: int, target_mb: float = 128) -> int:
+    """How many files (or partitions) of about ``target_mb`` hold ``total_bytes``.
+
+    Parameters
+    ----------
+    total_bytes : int
+        Bytes to split (>= 0).
+    target_mb : float
+        Target size of one file or partition in MiB (> 0); the guide's range is 128 MB to 1 GB.
+
+    Returns
+    -------
+    int
+        ``ceil(total_bytes / target)``, at least 1.
+
+    Examples
+    --------
+    >>> num_partitions_for(10 * 2**30, target_mb=128)
+    80
+    >>> num_partitions_for(0)
+    1
+    """
+    if total_bytes < 0:
+        raise ValueError(f"total_bytes must be >= 0, got {total_bytes!r}")
+    if target_mb <= 0:
+        raise ValueError(f"target_mb must be > 0, got {target_mb!r}")
+    return max(1, math.ceil(total_bytes / (target_mb * 2**20)))
+
+
+def compact(spark, path: str, target_file_mb: float = 128, fmt: str = "parquet", output: str | None = None) -> str:
+    """Rewrite a folder of small files into files of about ``target_file_mb``.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    path : str
+        A folder of data files (one partition of a layout, or a flat table).
+    target_file_mb : float
+        Target file size in MiB.
+    fmt : str
+        The folder's format.
+    output : str, optional
+        Where to write the compacted files. By default ``path`` itself is
+        replaced (see Notes).
+
+    Returns
+    -------
+    str
+        The compacted folder.
+
+    Notes
+    -----
+    CSV is read and written with its header line, as :func:`write_lake` writes it,
+    and as text, so every value round-trips unchanged. In place, the new files
+    are written to a hidden sibling folder (``.<name>.compacting-<id>``: Spark
+    skips names that start with a dot, so a failed run never shows up as a
+    partition), then swapped in by two renames; if the second rename fails,
+    the original is renamed back. Between the renames (milliseconds) a reader
+    would see the folder missing, not half-written.
+    """
+    before = file_stats(spark, path)
+    if before.files == 0:
+        raise ValueError(f"compact: {path} holds no data files")
+    n = num_partitions_for(before.bytes, target_file_mb)
+    path = path.rstrip("/")
+    parent, name = path.rsplit("/", 1)
+    tag = uuid.uuid4().hex[:8]
+    target = output or f"{parent}/.{name}.compacting-{tag}"
+    reader, writer_opts = spark.read.format(fmt), {}
+    if fmt == "csv":
+        reader, writer_opts = reader.option("header", "true"), {"header": "true"}
+    reader.load(path).repartition(n).write.mode("overwrite").format(fmt).options(**writer_opts).save(target)
+    if output is not None:
+        return target
+    _swap_in(spark, target, path, f"{parent}/.{name}.old-{tag}")
+    return path
+
+
+def _swap_in(spark, new: str, path: str, old: str) -> None:
+    """Replace ``path`` by ``new`` with two renames, restoring ``path`` if the second one fails."""
+    fs, src = _fs(spark, path)
+    _, tmp = _fs(spark, new)
+    _, bak = _fs(spark, old)
+    if not fs.rename(src, bak):
+        raise RuntimeError(f"compact: could not move {path} aside; it is unchanged, the compacted copy is at {new}")
+    if not fs.rename(tmp, src):
+        fs.rename(bak, src)
+        raise RuntimeError(f"compact: could not move {new} into place; {path} was restored")
+    fs.delete(bak, True)
+
+
+def partition_stats(df) -> dict[str, float]:
+    """Rows per Spark partition of a DataFrame: count, min, median, max, and max / mean.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+
+    Returns
+    -------
+    dict
+        ``partitions, rows, min, median, max, skew`` (max / mean); empty
+        partitions count as 0 rows.
+    """
+    counts = df.rdd.glom().map(len).collect()
+    s = pd.Series(counts, dtype=float)
+    mean = s.mean() if len(s) else 0.0
+    return {"partitions": len(counts), "rows": int(s.sum()), "min": float(s.min()) if len(s) else 0.0,
+            "median": float(s.median()) if len(s) else 0.0, "max": float(s.max()) if len(s) else 0.0,
+            "skew": float(s.max() / mean) if mean else 0.0}
+
+
+def _drop_orphan_location(spark, database: str, name: str) -> None:
+    """Remove a managed table's folder left by an earlier session (the in-memory catalog forgot the table)."""
+    warehouse = spark.conf.get("spark.sql.warehouse.dir").rstrip("/")
+    folder = f"{warehouse}/{name}" if database == "default" else f"{warehouse}/{database}.db/{name}"
+    fs, jpath = _fs(spark, folder)
+    if fs.exists(jpath):
+        fs.delete(jpath, True)
+
+
+def bucketed_tables(spark, frames: dict, by: str, buckets: int, sort_by: str | None = None,
+                    database: str = "default") -> dict[str, str]:
+    """Save DataFrames as tables bucketed (and sorted) the same way, so joins on ``by`` need no shuffle.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    frames : dict of table name to DataFrame
+    by : str
+        Bucketing column (the join key).
+    buckets : int
+        Number of buckets (the same for every table, or Spark shuffles again).
+    sort_by : str, optional
+        Sort column within each bucket (``by`` by default).
+    database : str
+
+    Returns
+    -------
+    dict
+        Table name to its qualified name; the tables are replaced if they exist.
+    """
+    positive_int("buckets", buckets)
+    out = {}
+    for name, df in frames.items():
+        require_columns(df, by, "bucketing column")
+        qualified = f"{database}.{name}"
+        spark.sql(f"DROP TABLE IF EXISTS {qualified}")
+        _drop_orphan_location(spark, database, name)
+        (df.write.mode("overwrite").format("parquet").bucketBy(buckets, by).sortBy(sort_by or by)
+         .saveAsTable(qualified))
+        out[name] = qualified
+    return out
+
+
+def pruning_table(spark, layouts: Mapping[str, str], queries: Mapping[str, str], all_query: str = "all"
+                  ) -> pd.DataFrame:
+    """Run each query on each Parquet layout and read what the scan opened: files, bytes, filters, Athena cost.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    layouts : mapping of name to path
+        For example ``{"hive": ..., "flat": ...}`` from :func:`write_lake`.
+    queries : mapping of name to SQL filter
+        Must include ``all_query``, the query that reads everything (the
+        reference for the fractions).
+    all_query : str
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by (query, layout): ``files``, ``bytes``, ``partition filters``,
+        ``pushed filters``, ``fraction of all bytes`` and ``athena usd``
+        (:func:`labkit.core.prices.athena_cost_usd` of the bytes).
+    """
+    from labkit.core.prices import athena_cost_usd
+
+    if all_query not in queries:
+        raise ValueError(f"queries must include {all_query!r}, the full read the fractions are taken against")
+    rows = []
+    for qname, where in queries.items():
+        for layout, path in layouts.items():
+            m = measure(spark, noop(spark.read.parquet(path).filter(where)), f"{layout}: {qname}")
+            rows.append({"query": qname, "layout": layout, "files": m.input_files, "bytes": m.files_read_bytes,
+                         "partition filters": m.plan.partition_filters, "pushed filters": m.plan.pushed_filters})
+    table = pd.DataFrame(rows).set_index(["query", "layout"])
+    full = {layout: table.loc[(all_query, layout), "bytes"] for layout in layouts}
+    table["fraction of all bytes"] = [b / max(full[layout], 1) for (_, layout), b in table["bytes"].items()]
+    table["athena usd"] = [athena_cost_usd(int(b)) for b in table["bytes"]]
+    return table
+
+
+def pushdown_experiment(facts, root: str, files: int, column: str = "txn_id", fraction: float = 0.01,
+                        row_group_bytes: int = 1024 * 1024) -> pd.DataFrame:
+    """Parquet sorted on ``column`` with small row groups against CSV: what a selective filter makes each read.
+
+    Parameters
+    ----------
+    facts : pyspark.sql.DataFrame
+        With a numeric ``column`` of distinct values from 0 (``txn_id``).
+    root : str
+        Folder for the two copies.
+    files : int
+        Files per copy.
+    column : str
+    fraction : float
+        The filter keeps ``column < fraction * rows``.
+    row_group_bytes : int
+        ``parquet.block.size``: smaller row groups leave more to skip.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by (format, query): ``bytes read``, ``rows from the reader``,
+        ``pushed filters``; ``attrs["cut"]`` is the filter's bound.
+    """
+    spark = facts.sparkSession
+    require_columns(facts, column)
+    sorted_path = f"{root.rstrip('/')}/sorted"
+    (facts.orderBy(column).coalesce(positive_int("files", files)).write.mode("overwrite")
+     .option("parquet.block.size", row_group_bytes).parquet(sorted_path))
+    csv_path = write_lake(facts, f"{root.rstrip('/')}/csv", layout="flat", fmt="csv", files_per_partition=files)
+    cut = int(facts.count() * fraction)
+    reads = {"parquet": lambda: spark.read.parquet(sorted_path),
+             "csv": lambda: read_csv(spark, csv_path, facts.schema)}
+    rows = []
+    for name, reader in reads.items():
+        for label, where in [(f"{fraction:.0%} filter", f"{column} < {cut}"), ("no filter", f"{column} >= 0")]:
+            m = measure(spark, noop(reader().filter(where)), f"{name}, {label}")
+            rows.append({"format": name, "query": label, "bytes read": m.input_bytes,
+                         "rows from the reader": m.input_records, "pushed filters": m.plan.pushed_filters})
+    table = pd.DataFrame(rows).set_index(["format", "query"])
+    table.attrs["cut"] = cut
+    return table
+
+
+def format_benchmark(facts, root: str, files: int, columns: Sequence[str], repeats: int = 3,
+                     formats: Sequence[str] = ("csv", "parquet-snappy", "parquet-zstd")) -> pd.DataFrame:
+    """The same rows in several formats: size on disk, a full scan, and a read of a few columns.
+
+    Parameters
+    ----------
+    facts : pyspark.sql.DataFrame
+    root : str
+    files : int
+        Files per format, the same for all.
+    columns : sequence of str
+        The columns of the narrow read.
+    repeats : int
+        Interleaved runs per variant (see :func:`labkit.core.bench.compare`).
+    formats : sequence of str
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by format: ``MB on disk``, ``bytes``, ``full scan s``,
+        ``<n> columns s`` (medians). ``attrs["scans"]`` holds the comparison
+        table, and ``attrs["infer_jobs"]``, ``attrs["infer_s"]`` and
+        ``attrs["explicit_s"]`` what inferring a CSV schema costs against
+        passing one.
+    """
+    spark = facts.sparkSession
+    require_columns(facts, columns)
+    sizes = write_formats(facts, root, formats, files=files)
+    schema = facts.schema
+
+    def frame(fmt):
+        path = sizes.loc[fmt, "path"]
+        return read_csv(spark, path, schema) if fmt == "csv" else spark.read.parquet(path)
+
+    narrow = f"{len(columns)} columns s"
+    variants = {**{f"{f}: all columns": noop(frame(f)) for f in sizes.index},
+                **{f"{f}: {narrow}": noop(frame(f).select(*columns)) for f in sizes.index}}
+    scans = compare(variants, repeats=repeats, baseline=f"{sizes.index[0]}: all columns", spark=spark)
+    infer = measure(spark, lambda: read_csv(spark, sizes.loc["csv", "path"], infer=True), "infer schema")
+    explicit = measure(spark, lambda: read_csv(spark, sizes.loc["csv", "path"], schema), "explicit schema")
+    table = pd.DataFrame({"MB on disk": sizes["mb"], "bytes": sizes["bytes"],
+                          "full scan s": [scans.loc[f"{f}: all columns", "median_s"] for f in sizes.index],
+                          narrow: [scans.loc[f"{f}: {narrow}", "median_s"] for f in sizes.index]}, index=sizes.index)
+    table.attrs.update(scans=scans, infer_jobs=infer.jobs, explicit_jobs=explicit.jobs, infer_s=infer.wall_s,
+                       explicit_s=explicit.wall_s)
+    return table
+
+
+def small_files_experiment(facts, root: str, naive_tasks: int, partition_by: Sequence[str] = ("year", "month"),
+                           repeats: int = 3) -> dict:
+    """The small-files problem and its two fixes, measured.
+
+    ``partitionBy`` after a ``naive_tasks``-task shuffle writes up to one file per
+    task per folder; :func:`write_lake` repartitions by the partition columns
+    first (one file per folder); :func:`compact` rewrites one folder in place.
+
+    Parameters
+    ----------
+    facts : pyspark.sql.DataFrame
+    root : str
+    naive_tasks : int
+    partition_by : sequence of str
+    repeats : int
+
+    Returns
+    -------
+    dict
+        ``naive`` and ``compacted`` (:class:`FileStats` of the two layouts),
+        ``one_folder_before`` and ``one_folder_after`` (files in the folder
+        :func:`compact` rewrote), ``times`` (full scan of each layout,
+        :func:`labkit.core.bench.compare`), and the two ``paths``.
+    """
+    spark = facts.sparkSession
+    cols = require_columns(facts, list(partition_by), "partition column")
+    naive_path = f"{root.rstrip('/')}/naive"
+    facts.repartition(positive_int("naive_tasks", naive_tasks)).write.mode("overwrite").partitionBy(*cols).parquet(
+        naive_path)
+    fixed_path = write_lake(facts, f"{root.rstrip('/')}/compacted", partition_by=cols)
+    first = facts.select(*cols).orderBy(*cols).first()
+    folder = naive_path + "".join(f"/{c}={first[c]}" for c in cols)
+    before = file_stats(spark, folder).files
+    compact(spark, folder)
+    times = compare({"many small files": noop(spark.read.parquet(naive_path)),
+                     "compacted": noop(spark.read.parquet(fixed_path))}, repeats=repeats,
+                    baseline="many small files", spark=spark)
+    return {"naive": file_stats(spark, naive_path), "compacted": file_stats(spark, fixed_path),
+            "one_folder_before": before, "one_folder_after": file_stats(spark, folder).files, "times": times,
+            "paths": {"naive": naive_path, "compacted": fixed_path}}

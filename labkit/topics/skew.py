@@ -1,0 +1,460 @@
+"""Data skew: detect it, and remove it from joins and aggregations.
+
+Every technique here returns exactly the rows of the plain operation (the tests
+check that with ``assertDataFrameEqual``); only the work per task changes.
+
+Salts are never a seedless ``rand()``: that draws new salts when a failed task
+is retried or a stage is recomputed, so a recomputed partition can send a row
+to a different salt than the first attempt did. Two deterministic choices:
+
+* ``salt_by=None`` (the default): a hash of the seed and the row's position
+  (``monotonically_increasing_id``). It reads no column, so Parquet column
+  pruning still works, and duplicate rows get different salts. It is
+  deterministic for a given input partitioning and order, such as a file scan.
+* ``salt_by=["txn_id"]``: a hash of the named columns. Deterministic whatever
+  the order (use it after a shuffle); rows equal on those columns share a salt,
+  so name a column that tells rows apart.
+
+Hot-key lists may contain ``None``: null is a classic skew source. Every
+hot-key test here is null-safe (``col.isin([None, ...])`` alone is NULL for
+every other key, and a filter on it would silently drop those rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from labkit.core.args import join_type, positive_int, require_columns
+
+__all__ = [
+    "SkewReport",
+    "isolate_hot_keys",
+    "partition_spread",
+    "replication_table",
+    "salted_aggregate",
+    "salted_join",
+    "salted_join_hot_keys",
+    "skew_report",
+    "sweep_guidance",
+]
+
+SIGNIFICANT, MODERATE = 3.0, 1.5  # the guide's thresholds on max / mean rows per key
+_SALT = "_labkit_salt"
+_REPLICATED = "the small side is replicated once per salt, so each of its unmatched rows would come out `salts` times"
+_REFUSED = {"right_outer": _REPLICATED, "full_outer": _REPLICATED, "cross": "a cross join has no key to salt"}
+_AGGS = ("sum", "count", "min", "max", "avg")
+
+
+@dataclass(frozen=True)
+class SkewReport:
+    """How skewed a key is, with the guide's verdict thresholds (> 3 significant, > 1.5 moderate)."""
+
+    key: str
+    rows: int
+    keys: int
+    max_rows: int
+    mean_rows: float
+    skew_ratio: float  # max / mean rows per key
+    verdict: str  # "significant" | "moderate" | "balanced"
+    top: pd.DataFrame  # key, rows, share of the heaviest keys
+    hot_keys: list  # keys holding more than ``hot_threshold`` of the rows
+
+
+def skew_report(df, key: str, top: int = 20, hot_threshold: float = 0.1) -> SkewReport:
+    """Rows per key, the top keys with their share, the skew ratio and the guide's verdict.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+    key : str
+        The join or grouping column.
+    top : int
+        How many heavy keys to list.
+    hot_threshold : float
+        A key holding more than this share of the rows is reported as hot
+        (the guide's ``identify_skewed_keys`` uses 0.1).
+
+    Returns
+    -------
+    SkewReport
+
+    Notes
+    -----
+    This is the data view. Whether a job is slow depends on the task view: how
+    the keys fall into shuffle partitions and how long the longest task runs.
+    ``labkit.core.measure.measure`` gives that (``shuffle_skew_ratio``).
+    """
+    from labkit.core.datagen import key_distribution
+
+    if not 0.0 < hot_threshold < 1.0:
+        raise ValueError(f"hot_threshold must be in (0, 1), got {hot_threshold!r}")
+    dist = key_distribution(df, key, top=top)
+    verdict = "significant" if dist.skew_ratio > SIGNIFICANT else "moderate" if dist.skew_ratio > MODERATE else (
+        "balanced")
+    hot = dist.top.loc[dist.top["share"] > hot_threshold, key].tolist()
+    return SkewReport(key, dist.rows, dist.keys, dist.max_rows, dist.mean_rows, dist.skew_ratio, verdict, dist.top,
+                      hot)
+
+
+def _keys(on: str | Sequence[str], *frames) -> list[str]:
+    """Join keys as a list of column names present in every frame."""
+    keys = []
+    for i, df in enumerate(frames):
+        side = ("large", "small")[i] if len(frames) == 2 else "input"
+        keys = require_columns(df, on, f"join key of the {side} side")
+    return keys
+
+
+def _join_type(how: str) -> str:
+    """Normalise a join type, refusing the ones salting would get wrong."""
+    kind = join_type(how)
+    if kind in _REFUSED:
+        raise ValueError(f"salted joins do not support how={how!r}: {_REFUSED[kind]}. "
+                         "Salt inner, left, left_semi or left_anti joins, with the skewed side on the left.")
+    return kind
+
+
+def _salt_column(df, salts: int, seed: int, salt_by: Sequence[str] | None = None):
+    """A deterministic salt in [0, salts): from the row position, or from the ``salt_by`` columns."""
+    from pyspark.sql import functions as F
+
+    if salt_by is None:
+        source = [F.monotonically_increasing_id()]
+    else:
+        source = [F.col(c) for c in require_columns(df, salt_by, "salt_by column")]
+    return F.pmod(F.xxhash64(F.lit(int(seed)), *source), F.lit(salts)).cast("int")
+
+
+def _is_hot(key: str, hot: Sequence[Any]):
+    """A null-safe test for membership in ``hot``: never NULL, and true for a null key when None is hot."""
+    from pyspark.sql import functions as F
+
+    values = [h for h in hot if h is not None]
+    test = F.coalesce(F.col(key).isin(values), F.lit(False)) if values else F.lit(False)
+    return test | F.col(key).isNull() if len(values) < len(hot) else test
+
+
+def _replicate(small, salts: int):
+    """The small side once per salt value 0..salts-1."""
+    from pyspark.sql import functions as F
+
+    return small.withColumn(_SALT, F.explode(F.sequence(F.lit(0), F.lit(salts - 1))))
+
+
+def salted_join(large, small, on: str | Sequence[str], salts: int, how: str = "inner", seed: int = 42,
+                salt_by: Sequence[str] | None = None):
+    """Join a skewed large side to a small side with every key spread over ``salts`` partitions.
+
+    Parameters
+    ----------
+    large : pyspark.sql.DataFrame
+        The skewed side; it is salted and kept on the left.
+    small : pyspark.sql.DataFrame
+        The other side; it is replicated ``salts`` times with
+        ``explode(sequence(0, salts - 1))``.
+    on : str or list of str
+        Join key column(s), present on both sides.
+    salts : int
+        Number of salt values (>= 1). 1 is the plain join.
+    how : {"inner", "left", "left_semi", "left_anti"}
+        Join type. right and full joins are refused: the replicated side's
+        unmatched rows would be duplicated once per salt.
+    seed : int
+        Seeds the salt hash.
+    salt_by : list of str, optional
+        Columns of ``large`` the salt is hashed from; by default the row
+        position (see the module docstring).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        The same rows and columns as ``large.join(small, on, how)``.
+
+    Raises
+    ------
+    ValueError
+        For a refused or unknown join type, a missing key column, or ``salts < 1``.
+
+    Notes
+    -----
+    A large row with key ``k`` gets one salt ``s``; the small side holds every
+    ``(k, s)`` pair, so the row meets each small row of ``k`` exactly once, as
+    in the plain join. Null keys match nothing on either path, as in SQL.
+    """
+    keys = _keys(on, large, small)
+    positive_int("salts", salts)
+    kind = _join_type(how)
+    salted = large.withColumn(_SALT, _salt_column(large, salts, seed, salt_by))
+    return salted.join(_replicate(small, salts), [*keys, _SALT], kind).drop(_SALT)
+
+
+def salted_join_hot_keys(large, small, on: str, hot_keys: Sequence[Any], salts: int, how: str = "inner",
+                         seed: int = 42, salt_by: Sequence[str] | None = None):
+    """Salt only the hot keys: cold keys join as usual, hot keys spread over ``salts`` partitions.
+
+    The corrected version of the guide's "products with zero stock" example:
+    the salt is deterministic (not a seedless ``rand()``), and the two halves
+    of the small side are combined with ``unionByName``, not by column position.
+
+    Parameters
+    ----------
+    large, small : pyspark.sql.DataFrame
+    on : str
+        The join key column.
+    hot_keys : sequence
+        Key values to salt (e.g. ``skew_report(...).hot_keys``); may be empty
+        and may contain None (null keys are then salted too).
+    salts : int
+        Salt values for the hot keys (>= 1).
+    how : {"inner", "left", "left_semi", "left_anti"}
+    seed : int
+    salt_by : list of str, optional
+        As in :func:`salted_join`.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        The same rows and columns as ``large.join(small, on, how)``; only the
+        hot keys' rows of the small side are replicated.
+    """
+    from pyspark.sql import functions as F
+
+    (key,) = _keys(on, large, small)
+    positive_int("salts", salts)
+    kind = _join_type(how)
+    hot = list(hot_keys)
+    salt = F.when(_is_hot(key, hot), _salt_column(large, salts, seed, salt_by)).otherwise(F.lit(0))
+    return large.withColumn(_SALT, salt).join(_replicate_hot(small, key, hot, salts), [key, _SALT], kind).drop(_SALT)
+
+
+def _replicate_hot(small, key: str, hot: list, salts: int):
+    """The small side with its hot keys' rows once per salt and every other row once, at salt 0."""
+    from pyspark.sql import functions as F
+
+    is_hot = _is_hot(key, hot)
+    return _replicate(small.filter(is_hot), salts).unionByName(small.filter(~is_hot).withColumn(_SALT, F.lit(0)))
+
+
+def _parse_aggs(aggs: Mapping[str, tuple[str, str]], df) -> list[tuple[str, str, str]]:
+    """Validate ``{out: (func, column)}`` into a list of (out, func, column)."""
+    if not aggs:
+        raise ValueError("aggs must name at least one aggregate, e.g. {'total': ('sum', 'amount')}")
+    parsed = []
+    for out, spec in aggs.items():
+        func, column = spec
+        func = func.lower()
+        if func in ("count_distinct", "countdistinct", "approx_count_distinct"):
+            raise ValueError(f"{out}: a distinct count cannot be split by salt: the same value can appear under "
+                             "several salts, so partial distinct counts do not add up. Count distinct on the "
+                             "(key, value) pairs first, or use the plain groupBy.")
+        if func not in _AGGS:
+            raise ValueError(f"{out}: unsupported aggregate {func!r}; use one of {_AGGS}")
+        if column != "*" and column not in df.columns:
+            raise ValueError(f"{out}: no column {column!r} in {df.columns}")
+        if column == "*" and func != "count":
+            raise ValueError(f"{out}: only count can take '*'")
+        parsed.append((out, func, column))
+    return parsed
+
+
+def _plain_agg(out: str, func: str, column: str):
+    """The single-stage aggregate expression."""
+    from pyspark.sql import functions as F
+
+    col = F.lit(1) if column == "*" else F.col(column)
+    return {"sum": F.sum, "count": F.count, "min": F.min, "max": F.max, "avg": F.avg}[func](col).alias(out)
+
+
+def _two_stage(out: str, func: str, column: str):
+    """(partial expressions, final expression) of one aggregate split by salt.
+
+    avg is not an aggregate of averages: each salt sees a different number of
+    rows, so the final stage needs the partial sums and counts.
+    """
+    from pyspark.sql import functions as F
+
+    col = F.lit(1) if column == "*" else F.col(column)
+    s, c = f"_{out}_sum", f"_{out}_count"
+    if func == "avg":
+        return [F.sum(col).alias(s), F.count(col).alias(c)], F.sum(s) / F.sum(c)
+    if func == "count":  # a count is never null, as in the plain groupBy
+        return [F.count(col).alias(c)], F.coalesce(F.sum(c), F.lit(0))
+    partial = {"sum": F.sum, "min": F.min, "max": F.max}[func]
+    return [partial(col).alias(s)], partial(s)
+
+
+def salted_aggregate(df, key: str | Sequence[str], aggs: Mapping[str, tuple[str, str]], salts: int, seed: int = 42,
+                     salt_by: Sequence[str] | None = None):
+    """Two-stage aggregation for a skewed ``groupBy``: partial by (key, salt), then final by key.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+    key : str or list of str
+        Grouping column(s).
+    aggs : mapping
+        ``{output_name: (func, column)}`` with func in sum, count, min, max, avg
+        (``("count", "*")`` counts rows). Distinct counts are refused: they
+        cannot be split by salt.
+    salts : int
+        Partial groups per key (>= 1).
+    seed : int
+    salt_by : list of str, optional
+        As in :func:`salted_join`.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        The same rows, columns and types as
+        ``df.groupBy(key).agg(...)`` (floating-point sums may differ in the
+        last digits, because they are added in another order).
+
+    Examples
+    --------
+    >>> df = spark.createDataFrame([(1, 2.0), (1, 4.0), (2, 5.0)], ["k", "v"])
+    >>> out = salted_aggregate(df, "k", {"total": ("sum", "v"), "n": ("count", "*")}, salts=4)
+    >>> sorted(map(tuple, out.collect()))
+    [(1, 6.0, 2), (2, 5.0, 1)]
+    """
+
+    keys = _keys(key, df)
+    positive_int("salts", salts)
+    parsed = _parse_aggs(aggs, df)
+    plain_schema = df.groupBy(*keys).agg(*[_plain_agg(*p) for p in parsed]).schema  # analysis only, no job
+    partials, finals = [], []
+    for out, func, column in parsed:
+        p, f = _two_stage(out, func, column)
+        partials += p
+        finals.append(f.cast(plain_schema[out].dataType).alias(out))
+    salted = df.withColumn(_SALT, _salt_column(df, salts, seed, salt_by))
+    return salted.groupBy(*keys, _SALT).agg(*partials).groupBy(*keys).agg(*finals)
+
+
+def isolate_hot_keys(df, key: str, aggs: Mapping[str, tuple[str, str]], hot_keys: Sequence[Any],
+                     salts: int = 16, seed: int = 42):
+    """Aggregate the hot keys apart, spread over ``salts`` partial groups, and union the cold keys' result.
+
+    The guide's technique 4, corrected: its ``repartition(100, key)`` sends each
+    hot key back to one partition (no extra parallelism at all), and its
+    ``~isin(hot)`` filter silently drops the rows whose key is null.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+    key : str
+    aggs : mapping
+        As in :func:`salted_aggregate`.
+    hot_keys : sequence
+        Key values to process apart.
+    salts : int
+        Partial groups per hot key.
+    seed : int
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        The same rows as ``df.groupBy(key).agg(...)``: the key sets of the two
+        halves are disjoint (null goes with the hot half when None is in
+        ``hot_keys``, with the cold half otherwise), so the union is exact.
+    """
+
+    (key,) = _keys(key, df)
+    parsed = _parse_aggs(aggs, df)
+    hot = list(hot_keys)
+    if not hot:
+        return df.groupBy(key).agg(*[_plain_agg(*p) for p in parsed])
+    is_hot = _is_hot(key, hot)
+    cold = df.filter(~is_hot).groupBy(key).agg(*[_plain_agg(*p) for p in parsed])
+    return cold.unionByName(salted_aggregate(df.filter(is_hot), key, aggs, salts, seed))
+
+
+def partition_spread(df, key: str, partitions: Sequence[int]) -> pd.DataFrame:
+    """Rows in the largest and the median hash partition of ``key``, for several partition counts.
+
+    The guide's technique 6 raises ``spark.sql.shuffle.partitions`` (200 -> 400).
+    Every row of one key still hashes to one partition, so the largest partition
+    never falls below the hottest key's row count: more partitions only thin the
+    cold keys out. AQE is off while this runs, so each count is used as given.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+    key : str
+    partitions : sequence of int
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``partitions``, ``largest partition``, ``median partition`` and
+        ``hottest key rows`` (the floor the largest partition cannot go below).
+    """
+    from pyspark.sql import functions as F
+
+    from labkit.core.session import spark_conf
+
+    (key,) = _keys(key, df)
+    hottest = df.groupBy(key).count().agg(F.max("count")).first()[0] or 0
+    rows = []
+    for n in partitions:
+        positive_int("partitions", n)
+        with spark_conf(df.sparkSession, {"spark.sql.adaptive.enabled": False, "spark.sql.shuffle.partitions": n}):
+            sizes = df.repartition(key).groupBy(F.spark_partition_id().alias("p")).count()
+            stats = sizes.agg(F.max("count").alias("max"), F.expr("percentile(count, 0.5)").alias("median")).first()
+        rows.append({"partitions": n, "largest partition": stats["max"], "median partition": stats["median"],
+                     "hottest key rows": hottest})
+    return pd.DataFrame(rows)
+
+
+def replication_table(small_rows: int, hot_keys: int, salts: Sequence[int]) -> pd.DataFrame:
+    """Rows of the small side after replication, full salting against hot-key salting.
+
+    Full salting copies every small-side row once per salt; hot-key salting
+    copies only the hot keys' rows (one row per hot key on a dimension).
+
+    Examples
+    --------
+    >>> replication_table(100, 5, [1, 4]).to_dict("records")[1]
+    {'salts': 4, 'full salting': 400, 'hot keys only': 115}
+    """
+    positive_int("small_rows", small_rows, 0)
+    positive_int("hot_keys", hot_keys, 0)
+    return pd.DataFrame([{"salts": s, "full salting": small_rows * s, "hot keys only": small_rows + hot_keys * (s - 1)}
+                         for s in (positive_int("salts", s) for s in salts)])
+
+
+def sweep_guidance(table: pd.DataFrame, projection: pd.DataFrame, salted: Sequence[str],
+                   cores: Sequence[int] = (8, 64)) -> pd.DataFrame:
+    """Per skew level: the fastest variant here, the best salt count measured and projected, and whether salting won.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`labkit.core.bench.sweep` output (``dataset``, ``variant``, ``speedup``).
+    projection : pandas.DataFrame
+        :func:`labkit.core.bench.sweep_projection` output for the same sweep.
+    salted : sequence of str
+        The salted variants' names.
+    cores : sequence of int
+        Core counts present in ``projection``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by dataset.
+    """
+    rows = []
+    for dataset, part in projection.groupby("dataset", sort=False):
+        measured = table[table["dataset"] == dataset].set_index("variant")["speedup"]
+        projected = part.set_index("variant")
+        row = {"dataset": dataset, "fastest here": measured.idxmax(),
+               "best salts, measured": measured[list(salted)].idxmax(),
+               "its speedup": round(float(measured[list(salted)].max()), 2)}
+        for n in cores:
+            row[f"best salts, {n} cores (projected)"] = projected.loc[list(salted), f"projected_speedup_{n}"].idxmax()
+        row["salting wins here"] = bool(measured[list(salted)].max() > 1.0)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("dataset")

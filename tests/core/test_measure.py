@@ -1,0 +1,118 @@
+import pytest
+from pyspark.sql import functions as F
+
+from labkit.core.measure import Measurement, measure
+from labkit.core.plans import plan_summary
+from labkit.core.session import spark_conf
+
+
+def _heavy(col):
+    """Enough CPU per row that task time is dominated by rows, not overhead."""
+    h = F.sha2(col.cast("string"), 256)
+    for _ in range(12):
+        h = F.sha2(h, 256)
+    return h
+
+
+def _stage_after_shuffle(df):
+    """Work on the rows of each shuffle partition, forced into the write; run once to warm up (codegen, JIT)."""
+    def run():
+        df.select(_heavy(F.col("id")).alias("h")).write.format("noop").mode("overwrite").save()
+    run()
+    return run
+
+
+@pytest.fixture(scope="module")
+def rows(spark):
+    return spark.range(0, 240_000, 1, 2).cache()
+
+
+def test_a_skewed_stage_has_skew_ratio_above_3(spark, rows):
+    skewed = rows.withColumn("k", F.when(F.col("id") % 10 < 9, F.lit(0)).otherwise(F.col("id") % 97))
+    with spark_conf(spark, {"spark.sql.adaptive.enabled": False}):
+        m = measure(spark, _stage_after_shuffle(skewed.repartition(8, "k")), "skewed")
+    assert m.shuffle_stage is not None and len(m.stage_tasks_ms[m.shuffle_stage]) == 8
+    assert m.heaviest_stage == m.shuffle_stage
+    assert m.skew_ratio > 3 and m.shuffle_skew_ratio > 3
+    assert m.task_max_ms >= m.task_p90_ms >= m.task_p50_ms > 0
+
+
+def test_a_uniform_stage_has_skew_ratio_below_2(spark, rows):
+    with spark_conf(spark, {"spark.sql.adaptive.enabled": False}):
+        m = measure(spark, _stage_after_shuffle(rows.repartition(8)), "uniform")
+    assert len(m.stage_tasks_ms[m.shuffle_stage]) == 8
+    assert m.shuffle_skew_ratio < 2 and m.skew_ratio < 2
+
+
+def test_measure_counts_only_the_jobs_of_its_action(spark):
+    spark.range(10).collect()  # an earlier job that must not be counted
+    m = measure(spark, lambda: spark.range(0, 1000, 1, 3).collect(), "three tasks")
+    assert (m.jobs, m.stages, m.tasks) == (1, 1, 3)
+    assert len(m.result) == 1000
+    assert m.shuffle_stage is None and m.shuffle_skew_ratio == 0.0
+
+
+def test_measure_reads_shuffle_bytes_and_records(spark):
+    df = spark.range(0, 50_000, 1, 2).groupBy((F.col("id") % 10).alias("k")).count()
+    with spark_conf(spark, {"spark.sql.adaptive.enabled": False}):
+        m = measure(spark, lambda: df.collect(), "agg")
+    assert m.shuffle_write_bytes > 0 and m.shuffle_read_bytes == m.shuffle_write_bytes
+    assert m.stages == 2 and m.tasks == 2 + 4  # 2 map tasks, 4 shuffle partitions
+    assert m.executor_run_ms > 0 and m.wall_s > 0
+    assert isinstance(m.as_dict()["wall_s"], float) and "stage_tasks_ms" not in m.as_dict()
+
+
+def test_measure_counts_files_and_bytes_read_and_sees_partition_filters(spark, tmp_path):
+    path = str(tmp_path / "lake")
+    spark.range(0, 30_000, 1, 3).withColumn("y", F.col("id") % 3).write.partitionBy("y").parquet(path)
+    full = measure(spark, lambda: spark.read.parquet(path).write.format("noop").mode("overwrite").save(), "all")
+    one = measure(spark, lambda: spark.read.parquet(path).filter("y = 1").write.format("noop").mode("overwrite")
+                  .save(), "one of three")
+    assert full.input_files == 9 and one.input_files == 3
+    assert one.files_read_bytes == pytest.approx(full.files_read_bytes / 3, rel=0.1)
+    assert one.plan.partition_filters and "(y" in one.plan.partition_filters[0]
+    assert full.plan.partition_filters == []
+
+
+def test_plan_summary_names_the_join_strategy(spark):
+    big = spark.range(0, 20_000).withColumnRenamed("id", "k")
+    small = spark.range(0, 100).withColumnRenamed("id", "k")
+    bhj = plan_summary(big.join(F.broadcast(small), "k"))
+    with spark_conf(spark, {"spark.sql.autoBroadcastJoinThreshold": -1, "spark.sql.adaptive.enabled": False}):
+        smj = plan_summary(big.join(small, "k"))
+    assert bhj.joins == ["BroadcastHashJoin"] and bhj.broadcasts == 1 and bhj.final
+    assert smj.joins == ["SortMergeJoin"] and smj.exchanges == 2 and not smj.adaptive
+    assert not bhj.skew_split and not smj.skew_split
+
+
+def test_plan_summary_runs_an_adaptive_plan_to_its_final_form(spark):
+    big = spark.range(0, 3_000_000).withColumnRenamed("id", "k")  # ~24 MB estimated
+    small = spark.range(0, 3_000_000).withColumnRenamed("id", "k").filter("k % 100000 = 7")  # 30 rows at runtime
+    with spark_conf(spark, {"spark.sql.autoBroadcastJoinThreshold": "10MB"}):
+        summary = plan_summary(big.join(small, "k"))
+    assert summary.adaptive and summary.final
+    assert summary.joins == ["BroadcastHashJoin"]
+    assert summary.initial_joins == ["SortMergeJoin"]  # AQE switched once it saw the filtered size
+
+
+def test_plan_summary_sees_an_aqe_skew_split(spark):
+    skewed = spark.range(0, 200_000, 1, 2).select(
+        F.when(F.col("id") % 10 < 8, F.lit(0)).otherwise(F.col("id") % 1000).alias("k"), "id")
+    dim = spark.range(0, 1000).withColumnRenamed("id", "k")
+    lowered = {"spark.sql.autoBroadcastJoinThreshold": -1, "spark.sql.adaptive.skewJoin.enabled": True,
+               "spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes": "1KB",
+               "spark.sql.adaptive.skewJoin.skewedPartitionFactor": 2,
+               "spark.sql.adaptive.advisoryPartitionSizeInBytes": "64KB",
+               "spark.sql.adaptive.coalescePartitions.enabled": False}
+    with spark_conf(spark, lowered):
+        split = plan_summary(skewed.join(dim, "k"))
+    with spark_conf(spark, {k: v for k, v in lowered.items() if "skewJoin.skewed" not in k}):
+        default = plan_summary(skewed.join(dim, "k"))
+    assert split.joins == ["SortMergeJoin"] and split.skew_split
+    assert default.joins == ["SortMergeJoin"] and not default.skew_split
+
+
+def test_plan_summary_of_a_measurement_without_sql_is_an_error():
+    m = Measurement("rdd", 0.1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, None, 0.0)
+    with pytest.raises(ValueError, match="ran no SQL"):
+        plan_summary(m)

@@ -1,0 +1,49 @@
+import json
+
+import matplotlib
+import pytest
+
+from labkit.core import notebook
+
+matplotlib.use("Agg")
+
+
+def _params(tmp_path, **extra):
+    return dict(scale="tiny", seed=7, spark_master="local[2]", output_dir=str(tmp_path), **extra)
+
+
+def test_start_records_every_parameter_and_the_environment(spark, tmp_path, cache_root):
+    lab = notebook.start("99_probe", _params(tmp_path, check_rows=123, lake_root=""))
+    doc = json.loads((tmp_path / "99_probe.json").read_text())
+    assert doc["parameters"] == _params(tmp_path, check_rows=123, lake_root="")
+    assert doc["environment"]["master"] == spark.sparkContext.master
+    assert lab.spark is spark and lab.size.name == "tiny" and lab.seed == 7
+    lab.record("x", 1.5, "x", note="n")
+    assert json.loads((tmp_path / "99_probe.json").read_text())["results"]["x"]["value"] == 1.5
+
+
+def test_start_rejects_a_bad_name_missing_parameters_and_an_unknown_scale(tmp_path):
+    with pytest.raises(ValueError, match="must look like"):
+        notebook.start("probe", _params(tmp_path))
+    with pytest.raises(ValueError, match=r"lack \['seed'\]"):
+        notebook.start("99_probe", {k: v for k, v in _params(tmp_path).items() if k != "seed"})
+    with pytest.raises(ValueError, match="unknown scale 'huge'"):
+        notebook.start("99_probe", _params(tmp_path, scale="huge") | {"scale": "huge"})
+
+
+def test_savefig_names_the_file_after_the_notebook_and_the_tag(spark, tmp_path, cache_root):
+    import matplotlib.pyplot as plt
+
+    lab = notebook.start("99_probe", _params(tmp_path))
+    fig, _ = plt.subplots()
+    assert lab.savefig(fig, "speedup_vs_skew") == tmp_path / "99_probe.speedup_vs_skew.png"
+    assert (tmp_path / "99_probe.speedup_vs_skew.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="tag must be"):
+        lab.savefig(fig, "Bad Tag")
+
+
+def test_facts_and_dims_come_from_the_cache_at_the_notebooks_scale(spark, tmp_path, cache_root):
+    lab = notebook.start("99_probe", _params(tmp_path))
+    facts = lab.facts()
+    assert facts.count() == lab.size.rows and lab.dims().count() == lab.size.customers
+    assert any(cache_root.iterdir())  # written to the (test's private) cache

@@ -1,0 +1,59 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from labkit.core.projection import project_job, project_makespan, projected_speedup
+
+durations = st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=200)
+cores = st.integers(min_value=1, max_value=128)
+
+
+@given(durations, cores)
+def test_makespan_is_at_least_the_longest_task(tasks, n):
+    assert project_makespan(tasks, n) >= max(tasks)
+
+
+@given(durations, cores)
+def test_makespan_is_at_least_the_work_spread_over_the_cores(tasks, n):
+    assert project_makespan(tasks, n) >= sum(tasks) / n * (1 - 1e-9)
+
+
+@given(durations, cores)
+def test_makespan_is_at_most_the_spread_work_plus_the_longest_task(tasks, n):
+    assert project_makespan(tasks, n) <= sum(tasks) / n + max(tasks) + 1e-6
+
+
+@given(durations)
+def test_one_core_runs_everything_in_series_and_enough_cores_run_all_at_once(tasks):
+    assert project_makespan(tasks, 1) == pytest.approx(sum(tasks))
+    assert project_makespan(tasks, len(tasks)) == max(tasks)
+
+
+def test_one_hot_task_bounds_the_stage_however_many_cores():
+    tasks = [800] + [10] * 20  # 80% of the work in one task
+    assert project_makespan(tasks, 64) == 800
+    assert project_makespan(tasks, 2) == 800  # the other core does the 200 ms of the rest meanwhile
+
+
+def test_list_scheduling_follows_the_launch_order():
+    assert project_makespan([1, 1, 4], 2) == 5  # the 4 ms task starts last, on the first free core
+    assert project_makespan([4, 1, 1], 2) == 4
+
+
+def test_project_job_sums_stages_and_speedup_compares_two_jobs():
+    before = {1: [10, 10], 2: [100, 10, 10, 10]}
+    after = {1: [10, 10], 2: [40, 40, 25, 25]}
+    assert project_job(before, 4) == 10 + 100
+    assert project_job(after, 4) == 10 + 40
+    assert projected_speedup(before, after, [4]) == {4: pytest.approx(110 / 50)}
+
+
+@pytest.mark.parametrize("n", [0, -2, 1.5, True])
+def test_bad_core_counts_are_rejected(n):
+    with pytest.raises(ValueError, match="cores must be an integer"):
+        project_makespan([1, 2], n)
+
+
+def test_negative_durations_are_rejected():
+    with pytest.raises(ValueError, match=">= 0"):
+        project_makespan([1, -2], 2)

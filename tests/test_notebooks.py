@@ -1,0 +1,65 @@
+"""The notebooks' shape: a parsable parameters cell, every parameter recorded through labkit.notebook.start,
+no logic that belongs in labkit, and outputs stripped."""
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def _cells(path):
+    return json.loads(path.read_text(encoding="utf-8"))["cells"]
+
+
+def _code(path):
+    return ["".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code"]
+
+
+def _parameter_names(path):
+    cell = next(c for c in _cells(path) if "parameters" in c.get("metadata", {}).get("tags", []))
+    tree = ast.parse("".join(cell["source"]))
+    return [node.target.id for node in tree.body if isinstance(node, ast.AnnAssign)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_first_code_cell_after_the_parameters_starts_the_lab_with_every_parameter(path):
+    names = _parameter_names(path)
+    code = _code(path)
+    start = code[1]
+    call = next(n for n in ast.walk(ast.parse(start)) if isinstance(n, ast.Call)
+                and ast.unparse(n.func) in ("labkit.notebook.start", "notebook.start"))
+    assert ast.literal_eval(call.args[0]) == path.stem  # the notebook's name, written once
+    given = {k.arg for k in call.args[1].keywords} if isinstance(call.args[1], ast.Call) else set()
+    assert given == set(names), f"{path.stem}: parameters not passed to start: {set(names) - given}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_hold_no_jdf_no_matplotlib_and_at_most_120_lines_of_code(path):
+    text = "\n".join(_code(path))
+    assert "_jdf" not in text and "import matplotlib" not in text and "from matplotlib" not in text
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    assert len(lines) <= 120, f"{path.stem}: {len(lines)} lines of code"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_are_committed_without_outputs_and_with_the_python3_kernel(path):
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    assert not any(c.get("outputs") or c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code")
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_parses_every_parameter_with_its_type_and_help(path):
+    out = subprocess.run([sys.executable, "-m", "papermill", "--help-notebook", str(path)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "Unable to parse" not in out.stdout + out.stderr
+    for name in _parameter_names(path):
+        line = next(ln for ln in out.stdout.splitlines() if ln.strip().startswith(f"{name}:"))
+        assert "(default" in line and line.split(")", 1)[1].strip(), f"{name} has no help text: {line!r}"

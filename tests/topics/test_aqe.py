@@ -1,0 +1,102 @@
+import pytest
+from pyspark.sql import functions as F
+
+from labkit.core.measure import measure
+from labkit.core.plans import plan_summary
+from labkit.core.session import spark_conf
+from labkit.topics import aqe
+from labkit.topics.aqe import aqe_profiles
+
+
+def test_single_feature_profiles_differ_from_none_in_exactly_one_setting():
+    p = aqe_profiles()
+    for name in ("coalesce", "skew_join", "dynamic_switch"):
+        changed = [k for k in p["none"] if p[name][k] != p["none"][k]]
+        assert len(changed) == 1, (name, changed)
+    assert p["off"] == {"spark.sql.adaptive.enabled": False}
+
+
+def test_every_profile_is_accepted_by_spark_conf(spark):
+    for name, settings in aqe_profiles().items():
+        with spark_conf(spark, settings) as now:
+            assert len(now) == len(settings), name
+
+
+def test_coalescing_leaves_fewer_partitions_than_configured(spark):
+    def df():  # a new DataFrame per run: collect() reuses the physical plan a DataFrame was first planned with
+        return spark.range(0, 20_000, 1, 2).groupBy((F.col("id") % 100).alias("k")).count()
+
+    p = aqe_profiles()
+    with spark_conf(spark, {**p["off"], "spark.sql.shuffle.partitions": 50}):
+        off = measure(spark, lambda: df().collect())
+    with spark_conf(spark, {**p["coalesce"], "spark.sql.shuffle.partitions": 50}):
+        on = measure(spark, lambda: df().collect())
+    assert len(off.stage_tasks_ms[off.shuffle_stage]) == 50
+    assert len(on.stage_tasks_ms[on.shuffle_stage]) < 50
+    assert sorted(map(tuple, off.result)) == sorted(map(tuple, on.result))
+
+
+def test_the_dynamic_switch_turns_a_planned_sort_merge_join_into_a_broadcast(spark):
+    big = spark.range(0, 3_000_000).withColumnRenamed("id", "k")
+    small = spark.range(0, 3_000_000).withColumnRenamed("id", "k").filter("k % 100000 = 7")
+    p = aqe_profiles()
+    with spark_conf(spark, p["dynamic_switch"]):
+        switched = plan_summary(big.join(small, "k"))
+    with spark_conf(spark, p["none"]):
+        kept = plan_summary(big.join(small, "k"))
+    assert switched.initial_joins == ["SortMergeJoin"] and switched.joins == ["BroadcastHashJoin"]
+    assert kept.joins == ["SortMergeJoin"]
+
+
+@pytest.mark.parametrize("threshold, split", [("1KB", True), ("256MB", False)])
+def test_the_skew_join_fires_only_with_lowered_thresholds(spark, threshold, split):
+    skewed = spark.range(0, 100_000, 1, 2).select(
+        F.when(F.col("id") % 10 < 8, F.lit(0)).otherwise(F.col("id") % 1000).alias("k"))
+    dim = spark.range(0, 1000).withColumnRenamed("id", "k")
+    with spark_conf(spark, {**aqe_profiles(skew_threshold=threshold)["skew_join"],
+                            "spark.sql.autoBroadcastJoinThreshold": -1, "spark.sql.shuffle.partitions": 16}):
+        assert plan_summary(skewed.join(dim, "k")).skew_split is split
+
+
+@pytest.fixture(scope="module")
+def skewed(spark):
+    """70% of 6,000 rows on keys 1 and 2, and a small side with every key."""
+    k = F.when(F.col("id") % 10 < 4, F.lit(1)).when(F.col("id") % 10 < 7, F.lit(2)).otherwise(F.col("id") % 1000)
+    large = spark.range(0, 6_000, 1, 3).select(k.cast("long").alias("k"), F.col("id").alias("v")).cache()
+    small = spark.range(0, 1000).withColumnRenamed("id", "k").cache()
+    return large, small
+
+
+def test_aqe_splits_the_skewed_join_only_with_lowered_thresholds(spark, skewed):
+    large, small = skewed
+    base = {"spark.sql.autoBroadcastJoinThreshold": -1, "spark.sql.adaptive.coalescePartitions.enabled": False,
+            "spark.sql.shuffle.partitions": 16}
+    with spark_conf(spark, {**base, **aqe.skew_join_settings("1KB", 2, "1KB")}):
+        lowered = plan_summary(large.join(small, "k"))
+    with spark_conf(spark, {**base, **aqe.skew_join_defaults(spark)}):
+        defaults = plan_summary(large.join(small, "k"))
+    assert lowered.skew_split and not defaults.skew_split
+
+
+def test_aqe_does_not_split_a_skewed_group_by(spark, skewed):
+    with spark_conf(spark, {**aqe.skew_join_settings("1KB", 2, "1KB"), "spark.sql.shuffle.partitions": 16,
+                            "spark.sql.adaptive.coalescePartitions.enabled": False}):
+        summary = plan_summary(skewed[0].groupBy("k").count())
+    assert not summary.skew_split
+
+
+def test_skew_join_defaults_are_read_from_spark_not_typed_in(spark):
+    d = aqe.skew_join_defaults(spark)
+    keys = aqe.SKEW_KEYS
+    with spark_conf(spark, {keys[0]: "3MB"}):  # a set value is not the default
+        assert aqe.skew_join_defaults(spark)[keys[0]] == d[keys[0]]
+    assert d[keys[0]] == "256MB" and d[keys[1]] == 5.0 and d[keys[2]] == "64MB"  # Spark 4.x's documented defaults
+    with pytest.raises(ValueError, match="factor must be > 0"):
+        aqe.skew_join_settings("1MB", 0)
+
+
+def test_laptop_threshold_is_twice_the_mean_partition_and_checks_its_input():
+    assert aqe.laptop_skew_threshold(1_000_000, 32) == "2197KB"
+    assert aqe.laptop_skew_threshold(10, 32) == "16KB"
+    with pytest.raises(ValueError, match="partitions must be an integer >= 1"):
+        aqe.laptop_skew_threshold(10, 0)

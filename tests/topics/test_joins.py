@@ -1,0 +1,89 @@
+import pytest
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from labkit import joins
+from labkit.core.measure import measure
+from labkit.core.plans import plan_summary
+from labkit.topics.joins import StrategyNotHonouredError, join_with_strategy
+
+
+@pytest.fixture(scope="module")
+def sides(spark):
+    big = spark.range(0, 20_000).select((F.col("id") % 500).alias("k"), F.col("id").alias("v"))
+    small = spark.range(0, 300).select(F.col("id").alias("k"), (F.col("id") * 2).alias("w"))
+    return big, small
+
+
+@pytest.mark.parametrize("strategy, node", [("broadcast", "BroadcastHashJoin"), ("merge", "SortMergeJoin"),
+                                            ("shuffle_hash", "ShuffledHashJoin")])
+@pytest.mark.parametrize("how", ["inner", "left"])
+def test_each_hint_gives_its_strategy_in_the_executed_plan_and_the_plain_rows(spark, sides, strategy, node, how):
+    big, small = sides
+    joined = join_with_strategy(big, small, "k", strategy, how)
+    assert plan_summary(joined).joins == [node]  # the final plan, after AQE ran
+    assertDataFrameEqual(joined, big.join(small, "k", how))
+
+
+def test_shuffle_replicate_nl_gives_a_cartesian_product(spark, sides):
+    big, small = sides
+    joined = join_with_strategy(big.limit(200), small, "k", "shuffle_replicate_nl")
+    assert plan_summary(joined).joins == ["CartesianProduct"]
+    assertDataFrameEqual(joined, big.limit(200).join(small, "k"))
+
+
+def test_broadcasting_the_left_side_of_a_left_join_is_refused_with_the_reason(sides):
+    big, small = sides
+    with pytest.raises(ValueError, match="cannot broadcast the left side of a left outer join: .* every left row"):
+        join_with_strategy(small, big, "k", "broadcast", how="left", hint_side="left")
+    with pytest.raises(ValueError, match="never broadcasts either side"):
+        join_with_strategy(big, small, "k", "broadcast", how="full")
+
+
+def test_a_hint_spark_ignores_raises(spark, sides):
+    big, small = sides
+    with pytest.raises(StrategyNotHonouredError, match="did not honour the shuffle_replicate_nl hint"):
+        join_with_strategy(big, small, "k", "shuffle_replicate_nl", how="left")
+
+
+def test_unknown_strategies_join_types_and_sides_are_rejected(sides):
+    big, small = sides
+    with pytest.raises(ValueError, match="unknown join strategy 'hash'; choose one of broadcast, merge"):
+        join_with_strategy(big, small, "k", "hash")
+    with pytest.raises(ValueError, match="unknown join type 'sideways'"):
+        join_with_strategy(big, small, "k", "merge", how="sideways")
+    with pytest.raises(ValueError, match="hint_side"):
+        join_with_strategy(big, small, "k", "merge", hint_side="middle")
+
+
+def test_measure_reports_the_broadcast_size(spark, sides):
+    big, small = sides
+    m = measure(spark, lambda: join_with_strategy(big, small, "k", "broadcast").write.format("noop")
+                .mode("overwrite").save())
+    assert m.broadcast_bytes > 300 * 16  # 300 rows of two longs, plus the hash table
+    assert 300 * 8 < joins.estimated_size_bytes(small) < 300 * 32  # Spark's estimate, bytes per row
+
+
+def test_broadcast_crossover_times_three_strategies_per_size(spark, sides):
+    big, _ = sides
+    table = joins.broadcast_crossover(spark, big.withColumn("k", F.col("k") + 1), "k", [10, 1000], repeats=1,
+                                      warmup=0, progress=False)
+    assert len(table) == 6 and set(table["strategy"]) == {"merge", "broadcast", "shuffle_hash"}
+    assert (table.loc[table["strategy"] == "merge", "speedup"] == 1.0).all()
+    assert table.groupby("rows")["estimated_bytes"].first().is_monotonic_increasing
+    assert table["auto_broadcast"].all()  # both sizes are far below 10 MB
+    b = table[table["strategy"] == "broadcast"]
+    assert (b["broadcast_bytes"] > 0).all() and b["broadcast_bytes"].is_monotonic_increasing
+
+
+def test_crossover_size_interpolates_and_says_when_it_is_only_a_bound():
+    import pandas as pd
+
+    def table(speeds):
+        return pd.DataFrame({"strategy": "broadcast", "estimated_bytes": [1e3, 1e4, 1e5], "speedup": speeds})
+
+    mid = joins.crossover_size(table([3.0, 2.0, 0.5]))
+    assert mid["bounded"] and 1e4 < mid["size"] < 1e5
+    assert joins.crossover_size(table([3.0, 2.0, 1.5])) == {"size": 1e5, "bounded": False,
+                                                           "note": "broadcast still faster at the largest size tried"}
+    assert not joins.crossover_size(table([0.9, 0.5, 0.2]))["bounded"]
