@@ -63,6 +63,13 @@ class Measurement:
     plan: PlanSummary | None = field(repr=False, default=None)
     result: Any = field(repr=False, default=None)
 
+    def shuffle_stage_share(self) -> float:
+        """Share of all task time spent in :attr:`shuffle_stage` (where a join or grouping key lands), 0 if none."""
+        total = sum(sum(v) for v in self.stage_tasks_ms.values())
+        if self.shuffle_stage is None or not total:
+            return 0.0
+        return sum(self.stage_tasks_ms[self.shuffle_stage]) / total
+
     def as_dict(self) -> dict[str, Any]:
         """The scalar fields, for a table row or a results record."""
         skip = {"heaviest_stage_tasks_ms", "stage_tasks_ms", "stage_wall_ms", "plan", "result"}

@@ -51,6 +51,36 @@ class Lab:
         """Record one number in this notebook's results file (see :func:`labkit.core.results.record`)."""
         return results.record(key, value, unit, claim, kind=kind, note=note)
 
+    def record_table(self, prefix: str, frame, columns: Mapping[str, tuple[str, str]],
+                     note: str | None = None) -> list[str]:
+        """Record chosen columns of every row of a table: key ``<prefix>.<row>.<column>``.
+
+        Parameters
+        ----------
+        prefix : str
+        frame : pandas.DataFrame
+            Indexed by the row names (variants, formats...); a name becomes
+            part of the key with spaces as ``_`` and brackets dropped.
+        columns : mapping of column to (unit, kind)
+            For example ``{"speedup": ("x", "measured"), "projected_speedup_64": ("x", "projected")}``.
+        note : str, optional
+
+        Returns
+        -------
+        list of str
+            The keys recorded.
+        """
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"record_table: no column(s) {missing}; the table has {list(frame.columns)}")
+        keys = []
+        for name, row in frame.iterrows():
+            slug = re.sub(r"[()\[\],]", "", str(name)).replace(" ", "_")
+            for col, (unit, kind) in columns.items():
+                keys.append(f"{prefix}.{slug}.{col}")
+                self.record(keys[-1], row[col], unit, kind=kind, note=note)
+        return keys
+
     def savefig(self, fig, tag: str) -> Path:
         """Save a figure as ``<out>/<name>.<tag>.png`` (the report embeds it) and return the path."""
         if not re.fullmatch(r"[a-z0-9_]+", tag):

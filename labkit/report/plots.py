@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-__all__ = ["bars", "histograms", "lines", "projection_bars", "task_histogram"]
+__all__ = ["bars", "histograms", "lines", "projection_bars", "rows_as_lines", "task_histogram"]
 
 
 def task_histogram(durations_ms: Mapping[str, Sequence[float]] | Sequence[float], title: str = "Task durations",
@@ -170,3 +170,32 @@ def histograms(series: Mapping[str, Sequence[float]], xlabel: str, bins: int = 3
         ax.set_xlabel(xlabel)
     fig.tight_layout()
     return fig
+
+
+def rows_as_lines(frame, columns: Mapping[float, str] | Sequence[str], title: str = "", xlabel: str = "",
+                  ylabel: str = "", logx: bool = False, hline: float | None = None, hline_label: str = ""):
+    """One line per row of a wide table, across the given columns (for example projected speedup per core count).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per line (its index names the line).
+    columns : mapping of x value to column, or sequence of columns
+        A sequence uses the positions 1, 2, ... as x values.
+    title, xlabel, ylabel, logx, hline, hline_label
+        As in :func:`lines`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import pandas as pd
+
+    cols = columns if isinstance(columns, Mapping) else {i + 1: c for i, c in enumerate(columns)}
+    missing = [c for c in cols.values() if c not in frame.columns]
+    if missing:
+        raise ValueError(f"rows_as_lines: no column(s) {missing}; the table has {list(frame.columns)}")
+    tidy = pd.DataFrame([{"line": str(name), "x": x, "y": row[c]} for name, row in frame.iterrows()
+                         for x, c in cols.items()])
+    return lines(tidy, "x", "y", "line", title=title, xlabel=xlabel, ylabel=ylabel, logx=logx, hline=hline,
+                 hline_label=hline_label)

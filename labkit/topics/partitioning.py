@@ -26,6 +26,7 @@ __all__ = [
     "format_benchmark",
     "num_partitions_for",
     "partition_stats",
+    "partitioning_types",
     "pruning_table",
     "pushdown_experiment",
     "read_csv",
@@ -331,6 +332,35 @@ def partition_stats(df) -> dict[str, float]:
     return {"partitions": len(counts), "rows": int(s.sum()), "min": float(s.min()) if len(s) else 0.0,
             "median": float(s.median()) if len(s) else 0.0, "max": float(s.max()) if len(s) else 0.0,
             "skew": float(s.max() / mean) if mean else 0.0}
+
+
+def partitioning_types(df, key: str, order: str, n: int = 8) -> pd.DataFrame:
+    """Rows per partition after each way of partitioning: hash, range, round robin, coalesce.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+    key : str
+        The hash-partitioning column.
+    order : str
+        The range-partitioning column.
+    n : int
+        Target partitions.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per method, with :func:`partition_stats`'s columns. ``coalesce``
+        merges partitions without a shuffle, so it cannot even out their sizes.
+    """
+    require_columns(df, [key, order])
+    positive_int("n", n)
+    ways = {f"hash repartition({n}, {key})": df.repartition(n, key),
+            f"range repartitionByRange({n}, {order})": df.repartitionByRange(n, order),
+            f"round robin repartition({n})": df.repartition(n),
+            f"repartition({n - 1}) then coalesce({max(1, n // 3)})": df.repartition(n - 1).coalesce(max(1, n // 3)),
+            f"repartition({max(1, n // 3)})": df.repartition(max(1, n // 3))}
+    return pd.DataFrame({name: partition_stats(frame) for name, frame in ways.items()}).T
 
 
 def _drop_orphan_location(spark, database: str, name: str) -> None:

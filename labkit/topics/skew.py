@@ -40,6 +40,8 @@ __all__ = [
     "salted_join_hot_keys",
     "skew_report",
     "sweep_guidance",
+    "sweep_summary",
+    "verify_techniques",
 ]
 
 SIGNIFICANT, MODERATE = 3.0, 1.5  # the guide's thresholds on max / mean rows per key
@@ -458,3 +460,80 @@ def sweep_guidance(table: pd.DataFrame, projection: pd.DataFrame, salted: Sequen
         row["salting wins here"] = bool(measured[list(salted)].max() > 1.0)
         rows.append(row)
     return pd.DataFrame(rows).set_index("dataset")
+
+
+def verify_techniques(large, small, key: str, hot_keys: Sequence[Any], salts: int,
+                      aggs: Mapping[str, tuple[str, str]]) -> pd.DataFrame:
+    """Check every salting technique of this module against the plain operation, inside Spark.
+
+    The joins are compared with ``large.join(small, key, how)`` for an inner
+    join and for a left join against a small side missing half its keys; the
+    aggregations with ``large.groupBy(key).agg(...)``. Hot-key variants run
+    with ``hot_keys`` and with ``[None, *hot_keys]`` (a null among the hot keys).
+
+    Parameters
+    ----------
+    large, small : pyspark.sql.DataFrame
+    key : str
+    hot_keys : sequence
+    salts : int
+    aggs : mapping
+        As in :func:`salted_aggregate`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per technique with the number of rows compared.
+
+    Raises
+    ------
+    AssertionError
+        Naming the technique and how many rows were missing or extra.
+    """
+    from pyspark.sql import functions as F
+
+    from labkit.core.checks import assert_same_rows
+
+    hot, with_null = list(hot_keys), [None, *hot_keys]
+    half = small.filter(F.pmod(F.xxhash64(F.col(key)), F.lit(2)) == 0)
+    plain_agg = large.groupBy(key).agg(*[_plain_agg(*p) for p in _parse_aggs(aggs, large)])
+    inner, left = large.join(small, key), large.join(half, key, "left")
+    checks = {
+        "salted join": (salted_join(large, small, key, salts), inner),
+        "salted left join, half the keys missing": (salted_join(large, half, key, salts, "left"), left),
+        "hot keys salted": (salted_join_hot_keys(large, small, key, hot, salts), inner),
+        "hot keys salted, null among them": (salted_join_hot_keys(large, small, key, with_null, salts, "left"),
+                                             large.join(small, key, "left")),
+        "two-stage aggregate": (salted_aggregate(large, key, aggs, salts), plain_agg),
+        "isolated hot keys": (isolate_hot_keys(large, key, aggs, hot, salts), plain_agg),
+        "isolated hot keys, null among them": (isolate_hot_keys(large, key, aggs, with_null, salts), plain_agg),
+    }
+    return pd.DataFrame([{"technique": name, "rows": assert_same_rows(got, want, name)}
+                         for name, (got, want) in checks.items()]).set_index("technique")
+
+
+def sweep_summary(table: pd.DataFrame, projection: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """One dataset of a sweep, one row per variant: measured and projected speedups, skew and shuffle volume.
+
+    Parameters
+    ----------
+    table, projection : pandas.DataFrame
+        :func:`labkit.core.bench.sweep` and :func:`labkit.core.bench.sweep_projection` outputs.
+    dataset : str
+        For example ``"80%"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by variant: ``speedup`` (measured), ``projected_speedup_<n>``
+        for each projected core count, ``join-stage max/median`` and
+        ``shuffle read (MB)``.
+    """
+    if dataset not in set(table["dataset"]):
+        raise ValueError(f"no dataset {dataset!r} in the sweep; it has {sorted(set(table['dataset']))}")
+    measured = table[table["dataset"] == dataset].set_index("variant")
+    projected = projection[projection["dataset"] == dataset].set_index("variant")
+    out = measured[["speedup"]].join(projected.filter(like="projected_speedup_"))
+    out["join-stage max/median"] = measured["skew_ratio"]
+    out["shuffle read (MB)"] = measured["shuffle_read_bytes"] / 2**20
+    return out
