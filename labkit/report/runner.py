@@ -89,20 +89,39 @@ def _progress(i: int, total: int, started: float, name: str, status: str = "") -
     print(f"[{i}/{total}] {mins:d}m{secs:02d}s  {name} {status}".rstrip(), file=sys.stderr, flush=True)
 
 
+def _quiet_kernel_manager(log: Path):
+    """A kernel manager whose kernel (and the JVM it starts) writes its stderr to ``log``, not to the terminal.
+
+    The kernel's "running over TCP without encryption" notice and the JVM's
+    "Using incubator modules" line are noise on a terminal; a real crash is
+    still kept, in ``<run>/<notebook>.kernel.log``, and named in the error.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw):  # noqa: D102 - AsyncKernelManager.start_kernel, stderr to a file
+            kw.setdefault("stderr", log.open("ab"))
+            return await super().start_kernel(**kw)
+
+    return QuietKernelManager
+
+
 def _execute(path: Path, out_dir: Path, parameters: dict[str, Any], timeout: int) -> NotebookRun:
     """Run one notebook with papermill; a failure is caught and described, not raised."""
     import papermill as pm
 
     target = out_dir / path.name
+    kernel_log = out_dir / f"{path.stem}.kernel.log"
     t0 = time.monotonic()
     error = None
     try:
         pm.execute_notebook(str(path), str(target), parameters=parameters, kernel_name="python3",
-                            cwd=str(path.parent), execution_timeout=timeout, progress_bar=False)
+                            cwd=str(path.parent), execution_timeout=timeout, progress_bar=False,
+                            kernel_manager_class=_quiet_kernel_manager(kernel_log))
     except Exception as exc:  # papermill raises PapermillExecutionError, or a timeout / kernel death
         ename = getattr(exc, "ename", type(exc).__name__)
         evalue = getattr(exc, "evalue", str(exc))
-        error = f"{ename}: {evalue}".strip()[:2000]
+        error = f"{ename}: {evalue}".strip()[:2000] + f" (kernel log: {kernel_log.name})"
     seconds = time.monotonic() - t0
     run = NotebookRun(path.stem, "failed" if error else "ok", seconds, target, error=error)
     results = out_dir / f"{path.stem}.json"

@@ -116,3 +116,14 @@ def test_plan_summary_of_a_measurement_without_sql_is_an_error():
     m = Measurement("rdd", 0.1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, None, 0.0)
     with pytest.raises(ValueError, match="ran no SQL"):
         plan_summary(m)
+
+
+def test_a_sql_metric_that_does_not_parse_is_a_warning_not_a_silent_zero():
+    from labkit.core.measure import _metric_bytes, _metric_number
+
+    with pytest.warns(UserWarning, match="metric 'n/a' did not parse"):
+        assert _metric_number("n/a") == 0
+    assert _metric_number("1,234") == 1234
+    assert _metric_bytes("total (min, med, max (stageId: taskId))\n1.0 KiB (0.0 B, 512.0 B, 512.0 B (1: 2))") == 1024
+    with pytest.warns(UserWarning, match="did not parse"):
+        assert _metric_bytes("lots") == 0

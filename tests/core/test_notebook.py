@@ -28,7 +28,7 @@ def test_start_rejects_a_bad_name_missing_parameters_and_an_unknown_scale(tmp_pa
     with pytest.raises(ValueError, match=r"lack \['seed'\]"):
         notebook.start("99_probe", {k: v for k, v in _params(tmp_path).items() if k != "seed"})
     with pytest.raises(ValueError, match="unknown scale 'huge'"):
-        notebook.start("99_probe", _params(tmp_path, scale="huge") | {"scale": "huge"})
+        notebook.start("99_probe", {**_params(tmp_path), "scale": "huge"})
 
 
 def test_savefig_names_the_file_after_the_notebook_and_the_tag(spark, tmp_path, cache_root):

@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,21 @@ def test_make_test_stops_with_the_java_message_when_java_is_missing(tmp_path):
     assert out.returncode != 0
     assert "openjdk-17-jre-headless" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_master_that_cannot_apply_to_the_running_session_is_a_warning(spark):
+    running = spark.sparkContext.master
+    other = "local[1]" if running != "local[1]" else "local[2]"
+    with pytest.warns(UserWarning, match=rf"already running, so master='{re.escape(other)}' is ignored"):
+        assert spark_session(other) is spark
+
+
+def test_spark_default_reads_spark_not_the_session_value(spark):
+    from labkit.core.session import spark_default
+
+    key = "spark.sql.adaptive.skewJoin.skewedPartitionFactor"
+    with spark_conf(spark, {key: 3}):
+        assert spark_default(spark, key) == "5.0"
+    assert spark_default(spark, "spark.sql.adaptive.advisoryPartitionSizeInBytes") == "64MB"  # via its fallback key
+    with pytest.raises(ValueError, match="not a configuration key"):
+        spark_default(spark, "spark.sql.adaptive.skewdJoin.enabled")

@@ -1,3 +1,4 @@
+import os
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -134,6 +135,8 @@ def test_the_report_from_the_tiny_run_is_complete_and_self_contained(tiny_report
 def test_the_report_renders_in_headless_chromium(tiny_report, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:
+        if os.environ.get("LABKIT_REQUIRE_BROWSER"):  # .ci/run installs it: there, a missing browser is a failure
+            pytest.fail("LABKIT_REQUIRE_BROWSER is set but no chromium is on PATH")
         pytest.skip("Chromium is not installed (Debian: apt-get install chromium); the screenshot check is skipped")
     shot = tmp_path / "report.png"
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
