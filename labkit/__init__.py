@@ -15,7 +15,7 @@ from labkit.core.bench import compare
 from labkit.core.datagen import HotKeys, Zipf, customers, key_distribution, products, transactions
 from labkit.core.scales import SCALES, Scale, scale_params
 from labkit.core.session import JavaNotFoundError, check_java, spark_conf, spark_session
-from labkit.topics import aqe, joins, partitioning, skew
+from labkit.topics import aqe, costs, joins, partitioning, s3, skew
 
 __version__ = "0.2.0"
 
@@ -31,6 +31,7 @@ __all__ = [
     "check_java",
     "checks",
     "compare",
+    "costs",
     "customers",
     "datagen",
     "joins",
@@ -42,6 +43,7 @@ __all__ = [
     "products",
     "projection",
     "results",
+    "s3",
     "scale_params",
     "session",
     "skew",

@@ -76,3 +76,27 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.suffix == ".ipynb" or "tiny_report" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server on 127.0.0.1 for the whole run (over HTTP, the real wire protocol); stopped at the end."""
+    from labkit.topics import s3
+
+    client = s3.client()
+    assert s3.server_url().startswith("http://127.0.0.1:")
+    yield client
+    s3.stop_server()
+
+
+@pytest.fixture
+def s3c(s3_server):
+    """The S3 client, with the server emptied (every bucket, version and delete marker) before the test."""
+    for bucket in s3_server.list_buckets().get("Buckets", []):
+        name = bucket["Name"]
+        items = [item for page in s3_server.get_paginator("list_object_versions").paginate(Bucket=name)
+                 for item in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+        for item in items:  # listed first, deleted after: deleting while paging would skip entries
+            s3_server.delete_object(Bucket=name, Key=item["Key"], VersionId=item["VersionId"])
+        s3_server.delete_bucket(Bucket=name)
+    return s3_server

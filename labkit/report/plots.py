@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-__all__ = ["bars", "histograms", "lines", "projection_bars", "rows_as_lines", "task_histogram"]
+__all__ = ["bars", "histograms", "lines", "projection_bars", "rows_as_lines", "stacked", "task_histogram"]
 
 
 def task_histogram(durations_ms: Mapping[str, Sequence[float]] | Sequence[float], title: str = "Task durations",
@@ -199,3 +199,36 @@ def rows_as_lines(frame, columns: Mapping[float, str] | Sequence[str], title: st
                          for x, c in cols.items()])
     return lines(tidy, "x", "y", "line", title=title, xlabel=xlabel, ylabel=ylabel, logx=logx, hline=hline,
                  hline_label=hline_label)
+
+
+def stacked(frame, title: str = "", xlabel: str = "", ylabel: str = "", line: Sequence[float] | None = None,
+            line_label: str = ""):
+    """A stacked area chart of a table's columns over its index (for example monthly cost by storage class).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Index on the x axis; one band per column.
+    title, xlabel, ylabel : str
+    line : sequence of float, optional
+        A reference drawn on top (for example the all-STANDARD bill).
+    line_label : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    if frame.empty:
+        raise ValueError("stacked: the table is empty")
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.stackplot(frame.index, *[frame[c] for c in frame.columns], labels=[str(c) for c in frame.columns], alpha=0.8)
+    if line is not None:
+        ax.plot(frame.index, list(line), color="black", linestyle="--", label=line_label or None)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig

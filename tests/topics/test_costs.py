@@ -1,0 +1,77 @@
+"""The lifecycle rules' checks and the cost model, against hand-computed values."""
+
+import pytest
+
+from labkit.core.lifecycle import lifecycle_policy, storage_class_at, validate_lifecycle
+from labkit.topics import costs
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(transitions=[(10, "STANDARD_IA")]), "before 30 days"),
+    (dict(transitions=[(60, "GLACIER"), (30, "GLACIER_IR")]), "days must increase"),
+    (dict(transitions=[(30, "GLACIER_IR"), (90, "STANDARD_IA")]), "cannot move from GLACIER_IR to STANDARD_IA"),
+    (dict(transitions=[(30, "STANDARD")]), "cannot transition objects to STANDARD"),
+    (dict(transitions=[(30, "TAPE")]), "unknown S3 storage class 'TAPE'"),
+    (dict(transitions=[(400, "GLACIER")], expiration_days=300), "expire at day 300"),
+    (dict(noncurrent_transitions=[(10, "ONEZONE_IA")]), "noncurrent versions to ONEZONE_IA before 30 days"),
+])
+def test_lifecycle_rules_s3_rejects_or_that_cost_money_for_nothing_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        lifecycle_policy(**kwargs)
+
+
+def test_a_rule_without_action_or_status_is_refused_and_minimum_durations_warn():
+    with pytest.raises(ValueError, match="has no action"):
+        validate_lifecycle({"Rules": [{"ID": "x", "Status": "Enabled"}]})
+    with pytest.raises(ValueError, match="Status must be"):
+        validate_lifecycle({"Rules": [{"ID": "x", "Expiration": {"Days": 3}}]})
+    warns = validate_lifecycle(lifecycle_policy(transitions=[(30, "STANDARD_IA"), (45, "GLACIER")]))
+    assert warns == ["rule 'labkit-tiering': objects leave STANDARD_IA after 15 days, before its 30-day minimum: "
+                     "the rest is billed anyway"]
+
+
+def test_storage_class_at_follows_the_waterfall_and_expires():
+    rule = lifecycle_policy(transitions=[(30, "STANDARD_IA"), (90, "GLACIER")], expiration_days=400)["Rules"][0]
+    assert [storage_class_at(rule, d) for d in (0, 29, 30, 89, 90, 399, 400)] == [
+        "STANDARD", "STANDARD", "STANDARD_IA", "STANDARD_IA", "GLACIER", "GLACIER", None]
+
+
+def test_discounts_recompute_the_guides_percentages():
+    assert costs.discount("STANDARD_IA") == pytest.approx(1 - 0.0125 / 0.023)  # 45.7%, the guide says 54%
+    assert costs.discount("GLACIER_IR") == pytest.approx(1 - 0.004 / 0.023)  # 82.6%, the guide says 68%
+    assert costs.discount("DEEP_ARCHIVE") == pytest.approx(1 - 0.00099 / 0.023)  # 95.7%
+
+
+def test_the_guides_tiering_example_is_59_percent_by_its_own_prices():
+    tiered = costs.schedule_cost(1000, [(12, "STANDARD"), (12, "STANDARD_IA"), (36, "GLACIER_IR")])
+    standard = costs.schedule_cost(1000, [(60, "STANDARD")])
+    assert tiered == pytest.approx(12 * 23 + 12 * 12.5 + 36 * 4) and standard == pytest.approx(1380)
+    assert 1 - tiered / standard == pytest.approx(1 - 570 / 1380)
+
+
+def test_keeping_every_daily_version_costs_what_the_guide_computes_after_a_year():
+    keep = costs.simulate_costs(10, None, 13, every="day", overwrite=True)
+    assert keep.attrs["run_rate"][364] == pytest.approx(3650 * 0.023)  # day 365: 365 versions of 10 GB
+    assert list(keep.columns) == ["STANDARD", "total"]
+    assert keep.loc[1, "total"] == pytest.approx(sum(10 * d * 0.023 / 30 for d in range(1, 31)))
+
+
+def test_noncurrent_rules_bill_glacier_and_the_early_deletion_charge():
+    policy = lifecycle_policy(noncurrent_transitions=[(30, "GLACIER")], noncurrent_expiration_days=90)
+    out = costs.simulate_costs(10, policy, 6, every="day", overwrite=True)
+    steady = out.loc[6]
+    # steady state: the current file + 30 noncurrent days in STANDARD, 60 days in GLACIER, then deleted
+    assert steady["STANDARD"] == pytest.approx(31 * 10 * 0.023)
+    assert steady["GLACIER"] == pytest.approx(60 * 10 * 0.0036)
+    assert steady["early deletion"] == pytest.approx(30 * 10 * 0.0036 * 30 / 30)  # 30 days short, one a day
+    assert steady["total"] == pytest.approx(steady[["STANDARD", "GLACIER", "early deletion"]].sum())
+
+
+def test_object_sizes_add_minimum_sizes_overheads_and_transition_requests():
+    policy = lifecycle_policy(transitions=[(30, "GLACIER_IR")])
+    bytes_only = costs.simulate_costs([1.0], policy, 3)
+    tiny_objects = costs.simulate_costs([1.0], policy, 3, object_mb=0.01)  # 10 KB objects, billed as 128 KB
+    assert tiny_objects.loc[2, "GLACIER_IR"] == pytest.approx(bytes_only.loc[2, "GLACIER_IR"] * 128 / 10.24, rel=1e-3)
+    assert tiny_objects["transitions"].sum() == pytest.approx(1024 / 0.01 / 1000 * 0.02)
+    with pytest.raises(ValueError, match="every must be"):
+        costs.simulate_costs(1, None, 2, every="week")
