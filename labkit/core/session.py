@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -132,6 +133,8 @@ def spark_session(master: str | None = None, app_name: str = "labkit", **conf: A
     check_java()
     if master.startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the UI binds here, not on every interface
+        # Python workers (UDFs) run this interpreter, not whatever `python3` is first on PATH
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in {**_defaults(master), **wanted}.items():
         builder = builder.config(key, value)

@@ -132,3 +132,10 @@ def test_spark_default_reads_spark_not_the_session_value(spark):
     assert spark_default(spark, "spark.sql.adaptive.advisoryPartitionSizeInBytes") == "64MB"  # via its fallback key
     with pytest.raises(ValueError, match="not a configuration key"):
         spark_default(spark, "spark.sql.adaptive.skewdJoin.enabled")
+
+
+def test_python_udfs_run_in_this_interpreter(spark):
+    from pyspark.sql import functions as F
+
+    where = F.udf(lambda _: __import__("sys").executable, "string")
+    assert spark.range(1).select(where("id")).first()[0] == sys.executable
