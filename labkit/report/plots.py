@@ -112,7 +112,8 @@ def lines(frame, x: str, y: str, by: str, title: str = "", xlabel: str | None = 
     return fig
 
 
-def bars(frame, title: str = "", ylabel: str = "", panels: Mapping[str, Sequence[str]] | None = None):
+def bars(frame, title: str = "", ylabel: str = "", panels: Mapping[str, Sequence[str]] | None = None,
+         stacked: bool = False):
     """Bar charts of a table: one panel per group of columns, one bar group per row.
 
     Parameters
@@ -124,6 +125,8 @@ def bars(frame, title: str = "", ylabel: str = "", panels: Mapping[str, Sequence
     panels : mapping of panel title to column names, optional
         For example ``{"Size on disk (MB)": ["MB on disk"], "Median read (s)": ["full scan s", "2 columns s"]}``;
         one panel with every numeric column by default.
+    stacked : bool
+        Stack the columns of a panel (parts of a whole, e.g. the memory model).
 
     Returns
     -------
@@ -139,7 +142,7 @@ def bars(frame, title: str = "", ylabel: str = "", panels: Mapping[str, Sequence
         raise ValueError(f"bars: no column(s) {missing}; the table has {list(frame.columns)}")
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
     for ax, (name, cols) in zip(axes[0], panels.items(), strict=True):
-        frame[list(cols)].plot.bar(ax=ax, rot=0, legend=len(cols) > 1)
+        frame[list(cols)].plot.bar(ax=ax, rot=0, legend=len(cols) > 1, stacked=stacked)
         ax.set_title(name)
         ax.set_ylabel(ylabel if len(panels) == 1 else "")
     fig.tight_layout()
