@@ -546,8 +546,9 @@ DEMOS = {
         "result_too_large", True),
     "fix: write instead of collect": ("write_instead", _SMALL_DRIVER, {}, "local[2]", "ok", False),
     "fix: toLocalIterator()": ("local_iterator", _SMALL_DRIVER, {"rows": 1_000_000}, "local[2]", "ok", False),
-    "broadcast of 3M rows, 512 MiB driver": ("broadcast_big", _SMALL_DRIVER, {}, "local[2]", "driver_oom", False),
-    "fix: the same join, sort-merge": ("plain_join", _SMALL_DRIVER, {}, "local[2]", "ok", False),
+    "broadcast of 8M rows, 512 MiB driver": ("broadcast_big", _SMALL_DRIVER, {"rows": 8_000_000}, "local[2]",
+                                             "driver_oom", False),
+    "fix: the same join, sort-merge": ("plain_join", _SMALL_DRIVER, {"rows": 8_000_000}, "local[2]", "ok", False),
     "executor OOM: collect_list over a hot key": (
         "collect_list_hot_key", _EXECUTOR, {}, "local-cluster[2,1,1024]", "executor_oom", False),
     "fix: the hot key's list split over 16 salts": (
