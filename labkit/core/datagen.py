@@ -35,6 +35,7 @@ __all__ = [
     "PATIENT_IDENTIFIERS",
     "Zipf",
     "customers",
+    "damaged_parquet",
     "dirty_csv",
     "key_distribution",
     "patients",
@@ -516,3 +517,39 @@ def dirty_csv(root: str, lines: int = 1000, defect_rate: float = 0.05, seed: int
     files = tuple(sorted(str(p) for p in folder.glob("*.csv")))
     return DirtyCSV(str(folder), files, ORDERS_SCHEMA, ORDERS_HEADER,
                     pd.DataFrame(labels, columns=["file", "raw", "label"]))
+
+
+def damaged_parquet(root: str) -> dict[str, str]:
+    """Write a folder of Parquet files with each kind of damage the data-quality notebook diagnoses.
+
+    Two readable files; schema variants (an added column, int -> bigint, int -> string); a file with bad magic
+    bytes; a truncated file; a 0-byte file; a file with no rows.
+
+    Returns
+    -------
+    dict
+        File name to what is wrong with it ("" for a good file).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = Path(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.iterdir():
+        if old.is_file():
+            old.unlink()
+    base = pa.table({"id": pa.array([1, 2, 3], pa.int32()), "amount": [1.5, 2.5, 3.5]})
+    pq.write_table(base, folder / "part-0.parquet")
+    pq.write_table(base, folder / "part-1.parquet")
+    pq.write_table(base.append_column("channel", pa.array(["web", "shop", "web"])), folder / "part-2-added.parquet")
+    pq.write_table(pa.table({"id": pa.array([4], pa.int64()), "amount": [4.5]}), folder / "part-3-bigint.parquet")
+    pq.write_table(pa.table({"id": ["5"], "amount": [5.5]}), folder / "part-4-string.parquet")
+    (folder / "part-5-magic.parquet").write_bytes(b"PAR0 this is not a parquet file")
+    good = (folder / "part-0.parquet").read_bytes()
+    (folder / "part-6-truncated.parquet").write_bytes(good[: len(good) // 2])
+    (folder / "part-7-zero.parquet").write_bytes(b"")
+    pq.write_table(base.slice(0, 0), folder / "part-8-norows.parquet")
+    return {"part-0.parquet": "", "part-1.parquet": "", "part-2-added.parquet": "added column",
+            "part-3-bigint.parquet": "int -> bigint", "part-4-string.parquet": "int -> string",
+            "part-5-magic.parquet": "bad magic", "part-6-truncated.parquet": "truncated",
+            "part-7-zero.parquet": "0 bytes", "part-8-norows.parquet": "no rows"}

@@ -348,9 +348,10 @@ class _Parser:
         return int(v) if v.is_integer() else v
 
     def rules(self) -> list[Rule]:
-        self.take("word", "Rules", "'Rules'")
-        self.take("op", "=", "'='")
-        self.take("punct", "[", "'['")
+        if self.peek()[0] == "word":  # "Rules = [ ... ]"; a bare "[ ... ]" is accepted too
+            self.take("word", "Rules", "'Rules'")
+            self.take("op", "=", "'='")
+        self.take("punct", "[", "'Rules = [' or '['")
         out = [self.rule()]
         while self.peek()[1] == ",":
             self.take("punct", ",")
@@ -444,7 +445,7 @@ class _Parser:
 
 
 def parse_dqdl(text: str) -> list[Rule]:
-    """Parse ``Rules = [ ... ]`` in the supported subset of AWS Glue's DQDL.
+    """Parse ``Rules = [ ... ]`` (or a bare ``[ ... ]``) in the supported subset of AWS Glue's DQDL.
 
     Supported: ``IsComplete "c"``, ``Completeness "c" >= 0.95``, ``IsUnique "c" ["d" ...]``,
     ``IsPrimaryKey "c"``, ``ColumnValues "c"`` with ``> >= < <= = !=`` a number, a string or ``now()``,

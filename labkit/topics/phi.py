@@ -252,7 +252,8 @@ def redact_text(col, also: Iterable = ()):
     for name in ("ssn", "email", "phone", "ip", "date"):  # record ids in text are caught by the `also` columns
         out = F.regexp_replace(out, _PATTERNS[name].replace("^", "").replace("$", ""), f"[{name.upper()}]")
     for other in also:
-        quoted = F.concat(F.lit(r"(?i)\Q"), other.cast("string"), F.lit(r"\E"))
+        # whole words only: "Frank" must not eat the start of "Franklin" and leave "lin" behind
+        quoted = F.concat(F.lit(r"(?i)\b\Q"), other.cast("string"), F.lit(r"\E\b"))
         out = F.when(other.isNull() | (F.length(other) == 0), out).otherwise(
             F.regexp_replace(out, quoted, F.lit("[NAME]")))
     return out
@@ -426,12 +427,15 @@ _SPLIT = r"[\s,;:()\[\]\"'<>]+"
 _TRIM = r"^[.\-]+|[.\-]+$"
 
 
-def assert_no_phi(df, originals, columns: Sequence[str] | None = None, min_length: int = 4) -> pd.DataFrame:
+def assert_no_phi(df, originals, columns: Sequence[str] | None = None, min_length: int = 4,
+                  max_tokens: int = 8) -> pd.DataFrame:
     """Fail if any raw identifier value of ``originals`` appears anywhere in ``df``, free text included.
 
     Each identifier value is looked for as a whole cell and inside text
-    (matched on its first token, then checked as a substring), in lower case.
-    Dates are also looked for as ``MM/dd/yyyy``.
+    (matched on its longest token, then checked as a substring), in lower case.
+    Dates are also looked for as ``MM/dd/yyyy``. A value of more than
+    ``max_tokens`` words is free text, not an identifier: it is searched *in*,
+    not *for* (the identifiers inside it are checked through their own columns).
 
     Parameters
     ----------
@@ -443,11 +447,13 @@ def assert_no_phi(df, originals, columns: Sequence[str] | None = None, min_lengt
         The identifier columns of ``originals`` (all of them by default).
     min_length : int
         Values shorter than this are not checked (``"F"``, ``"1"``) and are counted.
+    max_tokens : int
+        Values with more words than this are not looked for, and are counted.
 
     Returns
     -------
     pandas.DataFrame
-        Per identifier column: ``values`` checked, ``too_short`` and ``leaked`` (all zero).
+        Per identifier column: ``values`` checked, ``not_checked`` (too short or free text) and ``leaked`` (all zero).
 
     Raises
     ------
@@ -467,9 +473,12 @@ def assert_no_phi(df, originals, columns: Sequence[str] | None = None, min_lengt
     for more in raws[1:]:
         raw = raw.unionByName(more)
     raw = raw.where(F.col("value").isNotNull()).distinct()
-    raw = raw.withColumn("checked", F.length("value") >= min_length)
-    first = F.regexp_replace(F.split("value", _SPLIT)[0], _TRIM, "")
-    needles = raw.where("checked").withColumn("first", first)
+    words = F.filter(F.transform(F.split("value", _SPLIT), lambda t: F.regexp_replace(t, _TRIM, "")),
+                     lambda t: F.length(t) > 0)
+    raw = raw.withColumn("checked", (F.length("value") >= min_length) & (F.size(words) <= max_tokens))
+    # the join key is the value's longest token: rare, unlike a first word such as "Pt" that every note shares
+    longest = F.aggregate(words, F.lit(""), lambda acc, t: F.when(F.length(t) > F.length(acc), t).otherwise(acc))
+    needles = raw.where("checked").withColumn("first", longest)
     cells = None
     for c in df.columns:
         part = df.select(F.lit(c).alias("column"), F.lower(F.col(c).cast("string")).alias("text"))
@@ -481,7 +490,7 @@ def assert_no_phi(df, originals, columns: Sequence[str] | None = None, min_lengt
     leaked = hits.groupBy("source").agg(F.countDistinct("value").alias("leaked"),
                                         F.collect_set("column").alias("found_in")).toPandas().set_index("source")
     counts = raw.groupBy("source").agg(F.sum(F.col("checked").cast("int")).alias("values"),
-                                       F.sum((~F.col("checked")).cast("int")).alias("too_short")).toPandas()
+                                       F.sum((~F.col("checked")).cast("int")).alias("not_checked")).toPandas()
     report = counts.set_index("source").join(leaked, how="left").fillna({"leaked": 0})
     report["leaked"] = report["leaked"].astype(int)
     bad = report[report["leaked"] > 0]

@@ -157,3 +157,10 @@ def test_access_policy_and_retention_rules_are_checked_as_data():
     assert any("spells its id 'Id'" in p for p in problems)
     short = {"Rules": [{"ID": "r", "Status": "Enabled", "Expiration": {"Days": 365}}]}
     assert any("under 6 years" in p for p in phi.validate_retention(short))
+
+
+def test_a_first_name_inside_a_last_name_does_not_leave_a_fragment(spark):
+    df = spark.createDataFrame([("Frank", "Franklin", "Pt Frank Franklin seen today")], "f string, l string, n string")
+    out = df.select(phi.redact_text(F.col("n"), [F.col("f"), F.col("l")]).alias("n"))
+    assert out.first()["n"] == "Pt [NAME] [NAME] seen today"
+    phi.assert_no_phi(out, df, ["f", "l"])
