@@ -538,20 +538,20 @@ _EXECUTOR = {"spark.executor.memory": "512m", "spark.task.maxFailures": 1, "spar
              "spark.sql.adaptive.enabled": "false"}
 # name -> (workload, conf, params, master, the status it must end with, quick enough for CI)
 DEMOS = {
-    "driver OOM: collect() 4M rows, 512 MiB driver": (
+    "driver OOM: collect() of 4M rows, 512 MiB driver": (
         "collect_large", {**_SMALL_DRIVER, "spark.driver.maxResultSize": "0"}, {}, "local[2]", "driver_oom", True),
-    "fix: aggregate on the cluster": ("aggregate_instead", _SMALL_DRIVER, {}, "local[2]", "ok", True),
-    "maxResultSize: 200k rows against a 1 MiB limit": (
+    "fix 1: aggregate on the cluster": ("aggregate_instead", _SMALL_DRIVER, {}, "local[2]", "ok", True),
+    "result too large: 200k rows against a 1 MiB maxResultSize": (
         "collect_large", {**_SMALL_DRIVER, "spark.driver.maxResultSize": "1m"}, {"rows": 200_000}, "local[2]",
         "result_too_large", True),
-    "fix: write instead of collect": ("write_instead", _SMALL_DRIVER, {}, "local[2]", "ok", False),
-    "fix: toLocalIterator()": ("local_iterator", _SMALL_DRIVER, {"rows": 1_000_000}, "local[2]", "ok", False),
-    "broadcast of 8M rows, 512 MiB driver": ("broadcast_big", _SMALL_DRIVER, {"rows": 8_000_000}, "local[2]",
+    "fix 2: write instead of collect": ("write_instead", _SMALL_DRIVER, {}, "local[2]", "ok", False),
+    "fix 3: toLocalIterator()": ("local_iterator", _SMALL_DRIVER, {"rows": 1_000_000}, "local[2]", "ok", False),
+    "broadcast OOM: 8M rows, 512 MiB driver": ("broadcast_big", _SMALL_DRIVER, {"rows": 8_000_000}, "local[2]",
                                              "driver_oom", False),
-    "fix: the same join, sort-merge": ("plain_join", _SMALL_DRIVER, {"rows": 8_000_000}, "local[2]", "ok", False),
+    "fix 4: the same join, sort-merge": ("plain_join", _SMALL_DRIVER, {"rows": 8_000_000}, "local[2]", "ok", False),
     "executor OOM: collect_list over a hot key": (
         "collect_list_hot_key", _EXECUTOR, {}, "local-cluster[2,1,1024]", "executor_oom", False),
-    "fix: the hot key's list split over 16 salts": (
+    "fix 5: the hot key's list split over 16 salts": (
         "collect_list_split", _EXECUTOR, {}, "local-cluster[2,1,1024]", "ok", False),
 }
 
@@ -568,7 +568,8 @@ def run_demos(quick_only: bool = True, timeout_s: float = 180):
     Returns
     -------
     pandas.DataFrame
-        Indexed by demonstration: ``workload``, ``master``, ``expected``, ``status``, ``seconds``,
+        Indexed by demonstration: ``id`` (a short name for results keys), ``workload``, ``master``, ``expected``,
+        ``status``, ``seconds``,
         ``cause`` (the line that shows it) and ``first fix``; ``attrs["outcomes"]`` holds every :class:`Outcome`.
     """
     import pandas as pd
@@ -579,7 +580,8 @@ def run_demos(quick_only: bool = True, timeout_s: float = 180):
     for name, (workload, conf, params, master, expected, _) in tqdm(chosen.items(), desc="isolated runs"):
         out = run_isolated(workload, conf, master=master, timeout_s=timeout_s, params=params)
         outcomes[name] = out
-        rows.append({"demo": name, "workload": workload, "master": master, "expected": expected,
+        rows.append({"demo": name, "id": re.sub(r"[^a-z0-9]+", "_", name.split(":")[0].lower()).strip("_"),
+                     "workload": workload, "master": master, "expected": expected,
                      "status": out.status, "seconds": round(out.wall_s, 1),
                      "cause": (out.log[0] if out.log else "").lstrip(": ")[:140],
                      "first fix": out.fixes[0] if out.fixes else ""})
