@@ -206,3 +206,12 @@ def test_a_multiline_reader_keeps_quoted_newlines_that_a_line_reader_splits(spar
     assert whole.count() == 1 and whole.first()["note"] == "first line\nsecond line"
     first = whole.first()["order_id"]
     assertDataFrameEqual(whole.select("order_id"), spark.createDataFrame([(first,)], "order_id int"))
+
+
+def test_the_guides_dq_code_has_a_syntax_error_and_an_invalid_logging_call():
+    import logging
+
+    with pytest.raises(SyntaxError):  # a parameter without a default after one with a default
+        compile("def incremental_dq_check(file_path, chunk_size_mb=500, spark, log):\n    pass\n", "guide", "exec")
+    with pytest.raises(TypeError):  # the standard logger takes no arbitrary keyword arguments
+        logging.getLogger("guide").info("Clean records", clean=10, total=12)
