@@ -70,7 +70,7 @@ def projection_bars(projected_ms: Mapping[int, float], measured_ms: float | None
 
 def lines(frame, x: str, y: str, by: str, title: str = "", xlabel: str | None = None, ylabel: str | None = None,
           logx: bool = False, hline: float | None = None, hline_label: str = "", vline: float | None = None,
-          vline_label: str = ""):
+          vline_label: str = "", logbase: int = 2):
     """One line per group of a tidy table (for example speedup against skew, one line per technique).
 
     Parameters
@@ -81,6 +81,8 @@ def lines(frame, x: str, y: str, by: str, title: str = "", xlabel: str | None = 
     title, xlabel, ylabel : str
     logx : bool
         Logarithmic x axis (core counts, sizes).
+    logbase : int
+        Its base: 2 for core counts, 10 for fractions and sizes.
     hline : float, optional
         A horizontal reference line (for example speedup 1 = no gain).
     hline_label : str
@@ -103,7 +105,7 @@ def lines(frame, x: str, y: str, by: str, title: str = "", xlabel: str | None = 
     if vline is not None:
         ax.axvline(vline, color="#c44e52", linestyle="--", label=vline_label or None)
     if logx:
-        ax.set_xscale("log", base=2)
+        ax.set_xscale("log", base=logbase)
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(ylabel or y)
     ax.set_title(title)
@@ -140,9 +142,13 @@ def bars(frame, title: str = "", ylabel: str = "", panels: Mapping[str, Sequence
     missing = [c for cols in panels.values() for c in cols if c not in frame.columns]
     if missing:
         raise ValueError(f"bars: no column(s) {missing}; the table has {list(frame.columns)}")
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.5), squeeze=False)
+    long_labels = max(len(str(i)) for i in frame.index) > 12
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels) + 2 * long_labels, 3.5 + long_labels),
+                             squeeze=False)
     for ax, (name, cols) in zip(axes[0], panels.items(), strict=True):
-        frame[list(cols)].plot.bar(ax=ax, rot=0, legend=len(cols) > 1, stacked=stacked)
+        frame[list(cols)].plot.bar(ax=ax, rot=20 if long_labels else 0, legend=len(cols) > 1, stacked=stacked)
+        if long_labels:
+            plt.setp(ax.get_xticklabels(), ha="right")
         ax.set_title(name)
         ax.set_ylabel(ylabel if len(panels) == 1 else "")
     fig.tight_layout()
