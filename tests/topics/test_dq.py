@@ -213,5 +213,9 @@ def test_the_guides_dq_code_has_a_syntax_error_and_an_invalid_logging_call():
 
     with pytest.raises(SyntaxError):  # a parameter without a default after one with a default
         compile("def incremental_dq_check(file_path, chunk_size_mb=500, spark, log):\n    pass\n", "guide", "exec")
-    with pytest.raises(TypeError):  # the standard logger takes no arbitrary keyword arguments
-        logging.getLogger("guide").info("Clean records", clean=10, total=12)
+    log = logging.getLogger("labkit-guide-check")
+    log.setLevel(logging.WARNING)
+    log.info("Clean records", clean=10, total=12)  # below the level: skipped, so the bad call hides ...
+    log.setLevel(logging.INFO)
+    with pytest.raises(TypeError):  # ... until INFO is on: the standard logger takes no arbitrary keyword arguments
+        log.info("Clean records", clean=10, total=12)
