@@ -872,7 +872,9 @@ def recall_sweep(df, rule_list: Sequence[Rule] | str, fractions: Sequence[float]
     rule_list = parse_dqdl(rule_list) if isinstance(rule_list, str) else list(rule_list)
     flags = [F.coalesce(_violation(r, df, {}), F.lit(False)) for r in rule_list
              if r.kind not in ("RowCount", "Completeness", "ReferentialIntegrity")]
-    unit_col = F.input_file_name() if unit == "files" else F.spark_partition_id()
+    file = F.input_file_name()  # "" when the data was not read from files: Spark partitions stand in for them
+    unit_col = F.when(file == "", F.spark_partition_id().cast("string")).otherwise(file) if unit == "files" \
+        else F.spark_partition_id()
     marked = df.withColumn("_bad", _any(flags)).withColumn(
         "_unit", F.xxhash64(unit_col)).cache()
     defects = marked.where("_bad").count()
@@ -894,7 +896,8 @@ def recall_sweep(df, rule_list: Sequence[Rule] | str, fractions: Sequence[float]
     return pd.DataFrame(rows)
 
 
-def pandera_compare(df, min_amount: float = 0.0, quantity: tuple[int, int] = (1, 10)) -> pd.DataFrame:
+def pandera_compare(df, min_amount: float = 0.0, quantity: tuple[int, int] = (1, 10), repeats: int = 3
+                    ) -> pd.DataFrame:
     """The same three checks with pandera's PySpark backend and with :func:`check` / :func:`split_valid`.
 
     Checks: ``txn_id`` not null, ``amount >= min_amount``, ``quantity`` between the bounds.
@@ -902,8 +905,9 @@ def pandera_compare(df, min_amount: float = 0.0, quantity: tuple[int, int] = (1,
     Returns
     -------
     pandas.DataFrame
-        Per tool: ``jobs``, ``seconds`` (both from :func:`labkit.core.measure.measure`), ``failures found``
-        and ``row-level reasons`` (whether each failing row comes back with the rules it broke).
+        Per tool: ``jobs`` (one measured run), ``median_s``, ``min_s``, ``max_s`` (``repeats`` interleaved runs
+        after a warm-up, :func:`labkit.core.bench.compare`), ``failures found`` and ``row-level reasons``
+        (whether each failing row comes back with the rules it broke).
     """
     import pandera.pyspark as pa
     import pyspark.sql.types as T
@@ -927,14 +931,16 @@ def pandera_compare(df, min_amount: float = 0.0, quantity: tuple[int, int] = (1,
         _, bad = split_valid(df, ours)
         return bad.count()
 
-    p = measure(df.sparkSession, run_pandera, "pandera")
-    c = measure(df.sparkSession, lambda: check(df, ours), "check")
-    s = measure(df.sparkSession, run_ours, "split_valid")
-    return pd.DataFrame([
-        {"tool": "pandera (pyspark backend)", "jobs": p.jobs, "seconds": p.wall_s, "failures found": p.result,
-         "row-level reasons": False},
-        {"tool": "labkit check (one pass)", "jobs": c.jobs, "seconds": c.wall_s,
-         "failures found": int((c.result.table["status"] == "fail").sum()), "row-level reasons": False},
-        {"tool": "labkit split_valid", "jobs": s.jobs, "seconds": s.wall_s, "failures found": s.result,
-         "row-level reasons": True},
-    ]).set_index("tool")
+    from labkit.core.bench import compare
+
+    runs = {"pandera (pyspark backend)": run_pandera, "labkit check (one pass)": lambda: check(df, ours),
+            "labkit split_valid": run_ours}
+    once = {name: measure(df.sparkSession, fn, name) for name, fn in runs.items()}  # jobs and results: exact
+    times = compare(runs, repeats=repeats, spark=df.sparkSession, progress=False)  # interleaved, medians
+    found = {"pandera (pyspark backend)": once["pandera (pyspark backend)"].result,
+             "labkit check (one pass)": int((once["labkit check (one pass)"].result.table["status"] == "fail").sum()),
+             "labkit split_valid": once["labkit split_valid"].result}
+    return pd.DataFrame([{"tool": name, "jobs": once[name].jobs, "median_s": times.loc[name, "median_s"],
+                          "min_s": times.loc[name, "min_s"], "max_s": times.loc[name, "max_s"],
+                          "failures found": found[name], "row-level reasons": name == "labkit split_valid"}
+                         for name in runs    ]).set_index("tool")
