@@ -58,7 +58,9 @@ def compare(
     pandas.DataFrame
         One row per variant, indexed by name: ``median_s``, ``min_s``,
         ``max_s``, ``runs``, ``speedup`` (baseline median / variant median,
-        > 1 is faster than the baseline), and the median of the task metrics
+        > 1 is faster than the baseline), ``speedup_lo`` and ``speedup_hi`` (the
+        smallest and largest per-round ratio, baseline run / variant run of the
+        same round: the spread the verdict rule reads), and the median of the task metrics
         (``task_max_ms``, ``skew_ratio``, shuffle bytes, ...). ``df.attrs["runs"]``
         holds every :class:`~labkit.measure.Measurement`, and
         ``df.attrs["baseline"]`` the baseline's name.
@@ -106,6 +108,10 @@ def compare(
         rows.append(row)
     out = pd.DataFrame(rows).set_index("variant")
     out["speedup"] = out.loc[baseline, "median_s"] / out["median_s"]
+    base = [m.wall_s for n, m in runs if n == baseline]
+    per_round = {name: [b / m.wall_s for b, m in zip(base, [m for n, m in runs if n == name])] for name in variants}
+    out["speedup_lo"] = [min(per_round[n]) for n in out.index]
+    out["speedup_hi"] = [max(per_round[n]) for n in out.index]
     out.attrs["runs"] = [m for _, m in runs]
     out.attrs["baseline"] = baseline
     return out

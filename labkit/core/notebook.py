@@ -47,9 +47,10 @@ class Lab:
         return self.spark.sparkContext.defaultParallelism
 
     def record(self, key: str, value: Any, unit: str | None = None, claim: str | None = None, *,
-               kind: str = "measured", note: str | None = None) -> dict[str, Any]:
+               kind: str = "measured", note: str | None = None, spread: tuple[float, float] | None = None,
+               censored: bool = False) -> dict[str, Any]:
         """Record one number in this notebook's results file (see :func:`labkit.core.results.record`)."""
-        return results.record(key, value, unit, claim, kind=kind, note=note)
+        return results.record(key, value, unit, claim, kind=kind, note=note, spread=spread, censored=censored)
 
     def record_table(self, prefix: str, frame, columns: Mapping[str, tuple[str, str]],
                      note: str | None = None) -> list[str]:
@@ -63,6 +64,8 @@ class Lab:
             part of the key with spaces as ``_`` and brackets dropped.
         columns : mapping of column to (unit, kind)
             For example ``{"speedup": ("x", "measured"), "projected_speedup_64": ("x", "projected")}``.
+            A column ``c`` with ``c_lo`` and ``c_hi`` beside it (``speedup_lo``/``speedup_hi`` from
+            :func:`labkit.core.bench.compare`) is recorded with that spread.
         note : str, optional
 
         Returns
@@ -78,7 +81,9 @@ class Lab:
             slug = re.sub(r"[()\[\],]", "", str(name)).replace(" ", "_")
             for col, (unit, kind) in columns.items():
                 keys.append(f"{prefix}.{slug}.{col}")
-                self.record(keys[-1], row[col], unit, kind=kind, note=note)
+                has = f"{col}_lo" in frame.columns and f"{col}_hi" in frame.columns
+                self.record(keys[-1], row[col], unit, kind=kind, note=note,
+                            spread=(row[f"{col}_lo"], row[f"{col}_hi"]) if has else None)
         return keys
 
     def savefig(self, fig, tag: str) -> Path:

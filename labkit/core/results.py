@@ -23,7 +23,7 @@ from typing import Any
 
 __all__ = ["environment", "load", "record", "start"]
 
-KINDS = ("measured", "projected", "guide")
+KINDS = ("measured", "projected", "guide", "arithmetic")
 _current: dict[str, Any] = {}
 
 
@@ -131,7 +131,8 @@ def start(notebook: str, output_dir: str | os.PathLike, spark=None,
 
 
 def record(key: str, value: Any, unit: str | None = None, claim: str | None = None, *,
-           kind: str = "measured", note: str | None = None) -> dict[str, Any]:
+           kind: str = "measured", note: str | None = None, spread: tuple[float, float] | None = None,
+           censored: bool = False) -> dict[str, Any]:
     """Record one number in the current notebook's results file.
 
     Parameters
@@ -148,6 +149,12 @@ def record(key: str, value: Any, unit: str | None = None, claim: str | None = No
         do not have (see :mod:`labkit.projection`); ``guide`` for the guide's own number.
     note : str, optional
         Scale, caveat or method, shown next to the number.
+    spread : (low, high), optional
+        The range of the per-round values behind a measured ratio
+        (``speedup_lo``/``speedup_hi`` of :func:`labkit.core.bench.compare`); the
+        verdict rule calls a ratio whose spread includes 1.0 "no measurable effect".
+    censored : bool
+        The true value is at least ``value``: a sweep that never crossed its bound.
 
     Returns
     -------
@@ -167,7 +174,12 @@ def record(key: str, value: Any, unit: str | None = None, claim: str | None = No
         raise ValueError("results.record: key must be a non-empty string")
     if kind not in KINDS:
         raise ValueError(f"results.record: kind must be one of {KINDS}, got {kind!r}")
+    if spread is not None:
+        spread = [float(v) for v in spread]
+        if len(spread) != 2 or any(math.isnan(v) for v in spread):
+            raise ValueError(f"results.record: spread of {key!r} must be (low, high) numbers, got {spread!r}")
     entry = {"value": _clean(value), "unit": unit, "kind": kind, "claim": claim, "note": note,
+             **({"spread": sorted(spread)} if spread is not None else {}), **({"censored": True} if censored else {}),
              "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     _current["doc"]["results"][key] = entry
     _write(_current["path"], _current["doc"])

@@ -2,30 +2,66 @@
 
 ``benchmarks/claims.yaml`` lists the claims; a notebook records the measured
 number under the claim's ``key``; :func:`evaluate` sets the two side by side.
+
+The verdict rule (one rule for every claim; :data:`RULE` prints it)
+-----------------------------------------------------------------
+* **Time fractions are speedups.** A claimed or measured time reduction ``r``
+  (unit ``time_fraction``) is compared as the speedup ``1 / (1 - r)``.
+* **At-least claims** (``at_least``: "5x faster", "3-5x smaller") hold only when
+  the measured value reaches the stated bound (the low end of a range); above it
+  is still "holds". Below the bound but clearly above no effect they partly
+  hold, and the report gives the fraction of the claim reached.
+* **Arithmetic and byte claims** (``about``) hold within one uniform band, 5%.
+  A claim whose number the guide derives from its own figures and gets wrong
+  (``arithmetic: true``) is "the guide's arithmetic is wrong", with the
+  recomputed figure. ``at_most`` claims hold at or under the bound (+5%).
+* **Noise.** A measured ratio carries the spread of its runs (min and max of the
+  per-round ratios). A number recorded without a spread (one run, a count, a
+  byte size) carries the same uniform 5% band. When that spread includes "no
+  effect" (1.0 for a ratio), the verdict is "no measurable effect here".
+* **Claims of no effect** (``no_effect``: "unaffected by skew") hold when the
+  spread includes 1.0; qualitative claims (``criterion``) state their criterion
+  in words and hold when the ratio is above 1.0 beyond the spread.
+* **Censored values.** A bound a sweep never crossed is shown as "≥ value"; it
+  can confirm an at-least claim, refute an ``about`` claim it already exceeds,
+  and is "not measurable here" otherwise.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["Claim", "VERDICTS", "VERDICT_CLASS", "evaluate", "load_registry", "notebook_table", "verdict"]
+__all__ = ["BAND", "Claim", "RULE", "VERDICTS", "VERDICT_CLASS", "evaluate", "judge", "load_registry",
+           "notebook_table", "verdict"]
 
 REGISTRY = Path(__file__).resolve().parents[2] / "benchmarks" / "claims.yaml"
+BAND = 0.05  # the one uniform band: arithmetic, bytes, and numbers recorded without a spread
 # the verdicts, in report order, each with the CSS class the report colours it by: their one home
-HOLDS, PARTLY, FAILS = "holds", "partly holds", "does not hold at this scale"
+HOLDS, PARTLY, NO_EFFECT = "holds", "partly holds", "no measurable effect here"
+FAILS, ARITHMETIC = "does not hold at this scale", "the guide's arithmetic is wrong"
 NOT_MEASURABLE, NOT_MEASURED = "not measurable here", "not measured yet"
-VERDICTS = (HOLDS, PARTLY, FAILS, NOT_MEASURABLE, NOT_MEASURED)
-VERDICT_CLASS = {HOLDS: "holds", PARTLY: "partly", FAILS: "fails", NOT_MEASURABLE: "na", NOT_MEASURED: "na"}
-_REQUIRED = ("id", "section", "quote", "stated", "unit", "notebook", "key", "compare", "tolerance", "partly_from",
-             "cluster", "how")
-_COMPARES = ("at_least", "about")
+VERDICTS = (HOLDS, PARTLY, NO_EFFECT, FAILS, ARITHMETIC, NOT_MEASURABLE, NOT_MEASURED)
+VERDICT_CLASS = {HOLDS: "holds", PARTLY: "partly", NO_EFFECT: "noeffect", FAILS: "fails", ARITHMETIC: "fails",
+                 NOT_MEASURABLE: "na", NOT_MEASURED: "na"}
+RULE = (
+    "One verdict rule for every claim. Time reductions r are compared as speedups 1/(1−r). An at-least claim holds "
+    "only when the measured value reaches the stated bound (the low end of a range); below it but clearly above no "
+    "effect it partly holds, with the fraction of the claim reached. Arithmetic and byte claims hold within one "
+    f"uniform band of {BAND:.0%}; where the guide's own arithmetic is wrong the verdict says so. A measured ratio "
+    f"carries the spread of its runs (a number with no spread carries the {BAND:.0%} band); when the spread includes "
+    "no effect (1.0), the verdict is \"no measurable effect here\". A bound a sweep never crossed is shown as "
+    "\"≥ value\".")
+_REQUIRED = ("id", "section", "quote", "stated", "unit", "notebook", "key", "compare", "cluster", "how")
+_OPTIONAL = {"criterion": "", "arithmetic": False, "basis": ""}
+_COMPARES = ("at_least", "about", "at_most", "no_effect", "criterion")
+_NULL = {"x": 1.0, "time_fraction": 0.0}  # "no effect" per unit (0 for everything else)
 
 
 @dataclass(frozen=True)
@@ -35,19 +71,24 @@ class Claim:
     id: str
     section: str
     quote: str
-    stated: float | tuple[float, float]
+    stated: float | tuple[float, float] | None
     unit: str
     notebook: str
     key: str
     compare: str
-    tolerance: float
-    partly_from: float
     cluster: bool
     how: str
+    criterion: str = ""
+    arithmetic: bool = False
+    basis: str = ""
 
     @property
     def stated_text(self) -> str:
-        """The stated number as people read it."""
+        """The stated number as people read it (the criterion for a qualitative claim)."""
+        if self.compare == "criterion":
+            return self.criterion
+        if self.compare == "no_effect":
+            return "no effect (1.00x)"
         return _fmt(self.stated, self.unit)
 
 
@@ -59,7 +100,7 @@ def _fmt(value: Any, unit: str) -> str:
         return "–".join(_fmt(v, unit) for v in value)
     if isinstance(value, str):
         return value
-    if unit == "fraction":
+    if unit in ("fraction", "time_fraction"):
         return f"{value:.0%}"
     if unit == "x":
         return f"{value:.2f}x"
@@ -75,23 +116,33 @@ def _check_entry(entry: Mapping[str, Any], where: str) -> Claim:
     missing = [f for f in _REQUIRED if f not in entry]
     if missing:
         raise ValueError(f"{where}: missing field(s) {missing}")
+    unknown = sorted(set(entry) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {unknown} (one verdict rule: no per-claim tolerance)")
     if not re.fullmatch(r"\d\d_[a-z0-9_]+", str(entry["notebook"])):
         raise ValueError(f"{where}: notebook {entry['notebook']!r} is not a NN_topic name")
     if entry["compare"] not in _COMPARES:
         raise ValueError(f"{where}: compare must be one of {_COMPARES}, got {entry['compare']!r}")
     stated = entry["stated"]
-    if isinstance(stated, list):
+    if entry["compare"] in ("criterion", "no_effect"):
+        if stated is not None:
+            raise ValueError(f"{where}: a {entry['compare']} claim states no number (the guide gives none); "
+                             f"got {stated!r}")
+        if entry["compare"] == "criterion" and not entry.get("criterion"):
+            raise ValueError(f"{where}: a criterion claim needs its criterion in words")
+    elif isinstance(stated, list):
         if len(stated) != 2 or stated[0] > stated[1]:
             raise ValueError(f"{where}: a stated range must be [low, high], got {stated!r}")
         stated = (float(stated[0]), float(stated[1]))
-    elif not isinstance(stated, (int, float)):
+    elif not isinstance(stated, (int, float)) or isinstance(stated, bool):
         raise ValueError(f"{where}: stated must be a number or [low, high], got {stated!r}")
     else:
         stated = float(stated)
-    if not 0 <= float(entry["tolerance"]) < 1:
-        raise ValueError(f"{where}: tolerance must be in [0, 1), got {entry['tolerance']!r}")
-    return Claim(**{**{f: entry[f] for f in _REQUIRED}, "stated": stated, "tolerance": float(entry["tolerance"]),
-                    "partly_from": float(entry["partly_from"]), "cluster": bool(entry["cluster"])})
+    if entry["unit"] == "time_fraction" and any(s >= 1 for s in (stated if isinstance(stated, tuple) else [stated])):
+        raise ValueError(f"{where}: a time fraction must be below 1 (a 100% reduction is no time at all)")
+    fields = {f: entry[f] for f in _REQUIRED} | {f: entry.get(f, d) for f, d in _OPTIONAL.items()}
+    return Claim(**(fields | {"stated": stated, "cluster": bool(entry["cluster"]),
+                              "arithmetic": bool(fields["arithmetic"])}))
 
 
 def load_registry(path: str | Path = REGISTRY) -> list[Claim]:
@@ -117,41 +168,99 @@ def load_registry(path: str | Path = REGISTRY) -> list[Claim]:
     return claims
 
 
-def verdict(claim: Claim, measured: float | None) -> str:
-    """Judge a measured number against a claim.
+def _as_speedup(value: float, unit: str) -> float:
+    """A time reduction r as the speedup 1 / (1 - r); any other number unchanged."""
+    if unit != "time_fraction":
+        return float(value)
+    return math.inf if value >= 1 else 1.0 / (1.0 - float(value))
+
+
+def judge(claim: Claim, measured: float | None, spread: Sequence[float] | None = None,
+          censored: bool = False) -> tuple[str, str]:
+    """Judge a measured number against a claim by the one verdict rule (:data:`RULE`).
 
     Parameters
     ----------
     claim : Claim
     measured : float or None
         None (or NaN) when nothing was measured.
+    spread : (low, high), optional
+        The range of the per-round values of a measured ratio. Without one the
+        number carries the uniform :data:`BAND`.
+    censored : bool
+        The true value is at least ``measured`` (a sweep that never crossed).
 
     Returns
     -------
-    str
-        ``holds`` — within ``tolerance`` of the stated number (``about``), or at
-        least the stated number less the tolerance (``at_least``; a range needs
-        its low end); ``partly holds`` — the effect is there (above
-        ``partly_from``) but smaller; otherwise ``does not hold at this scale``.
-        For ``about``, a number past the stated one (or range) by more than the
-        tolerance is ``partly holds`` when above ``partly_from``.
+    (str, str)
+        The verdict (one of :data:`VERDICTS`) and a detail: the fraction of the
+        claim reached, how far off an ``about`` claim is, or why it cannot be judged.
 
     Examples
     --------
-    >>> c = Claim("x", "s", "q", 5.0, "x", "01_a", "k", "at_least", 0.2, 1.0, False, "h")
-    >>> verdict(c, 6.0), verdict(c, 4.2), verdict(c, 2.0), verdict(c, 0.8)
-    ('holds', 'holds', 'partly holds', 'does not hold at this scale')
+    >>> c = Claim("x", "s", "q", (3.0, 5.0), "x", "01_a", "k", "at_least", False, "h")
+    >>> judge(c, 2.73)
+    ('partly holds', 'reached 86% of the claim (3.00x)')
+    >>> judge(c, 7.0)[0], judge(c, 1.2, spread=(0.9, 1.6))[0]
+    ('holds', 'no measurable effect here')
     """
     if measured is None or (isinstance(measured, float) and math.isnan(measured)):
-        return NOT_MEASURED
-    low, high = claim.stated if isinstance(claim.stated, tuple) else (claim.stated, claim.stated)
-    tol = claim.tolerance
-    if claim.compare == "at_least":
-        if measured >= low * (1 - tol):
-            return HOLDS
-    elif low * (1 - tol) <= measured <= high * (1 + tol):
-        return HOLDS
-    return PARTLY if measured > claim.partly_from else FAILS
+        return NOT_MEASURED, ""
+    unit, how = claim.unit, claim.compare
+    m = _as_speedup(measured, unit)
+    if spread is not None:
+        lo, hi = sorted(_as_speedup(v, unit) for v in spread)
+        lo, hi = min(lo, m), max(hi, m)
+    else:
+        lo, hi = sorted((m * (1 - BAND), m * (1 + BAND)))
+    ratio = unit in _NULL
+    null = 1.0 if ratio else 0.0
+    noise = ratio and lo <= null <= hi
+    shown = (lambda v: f"{v:.2f}x") if unit == "time_fraction" else (lambda v: _fmt(v, unit))
+    if how in ("criterion", "no_effect"):
+        if how == "no_effect":
+            return (HOLDS, "the spread includes no effect") if noise else (
+                FAILS, f"changed by {m:.2f}x, beyond the spread {lo:.2f}–{hi:.2f}")
+        if noise:
+            return NO_EFFECT, f"spread {lo:.2f}–{hi:.2f} includes 1.00"
+        return (HOLDS, f"{m:.2f}x, above 1 beyond the spread") if lo > 1 else (
+            FAILS, f"{m:.2f}x: the opposite of the claim")
+    low, high = (claim.stated if isinstance(claim.stated, tuple) else (claim.stated, claim.stated))
+    low, high = _as_speedup(low, unit), _as_speedup(high, unit)
+    wrong = ARITHMETIC if claim.arithmetic else FAILS
+    if how == "about":
+        if low * (1 - BAND) <= m <= high * (1 + BAND):
+            return HOLDS, f"within {BAND:.0%}"
+        if censored and m <= high * (1 + BAND):
+            return NOT_MEASURABLE, f"censored: the true value is ≥ {shown(m)}"
+        off = m / (low if m < low else high) - 1
+        return wrong, (f"recomputed: {shown(m)}" if claim.arithmetic else f"{off:+.0%} off the claim")
+    if how == "at_most":
+        return (HOLDS, f"at most {shown(high)}") if m <= high * (1 + BAND) else (
+            wrong, f"{m / high - 1:+.0%} above the bound")
+    if censored:  # at_least: a lower bound confirms the claim or says nothing
+        return (HOLDS, f"≥ {shown(m)} already reaches the claim") if m >= low else (
+            NOT_MEASURABLE, f"censored: the sweep never crossed; the true value is ≥ {shown(m)}")
+    if noise:
+        return NO_EFFECT, f"spread {lo:.2f}–{hi:.2f} includes 1.00"
+    if m >= low:
+        return HOLDS, "reaches the claim"
+    if m > null:
+        return PARTLY, f"reached {(m - null) / (low - null):.0%} of the claim ({shown(low)})"
+    return FAILS, ("the opposite of the claim" if ratio else f"{shown(m)} against {shown(low)}")
+
+
+def verdict(claim: Claim, measured: float | None, spread: Sequence[float] | None = None,
+            censored: bool = False) -> str:
+    """The verdict alone (see :func:`judge`).
+
+    Examples
+    --------
+    >>> c = Claim("x", "s", "q", 5.0, "x", "01_a", "k", "at_least", False, "h")
+    >>> verdict(c, 6.0), verdict(c, 4.2), verdict(c, 1.01), verdict(c, 0.5)
+    ('holds', 'partly holds', 'no measurable effect here', 'does not hold at this scale')
+    """
+    return judge(claim, measured, spread, censored)[0]
 
 
 def evaluate(claims: list[Claim], runs: Mapping[str, Mapping[str, Any] | None], present: set[str],
@@ -171,15 +280,18 @@ def evaluate(claims: list[Claim], runs: Mapping[str, Mapping[str, Any] | None], 
     Returns
     -------
     pandas.DataFrame
-        Columns ``id, section, claim, guide, ours, value, kind, verdict, notebook, key, how`` (and
-        ``reference`` and ``vs_reference`` when a reference is given).
+        Columns ``id, section, claim, guide, ours, value, spread, kind, verdict, detail, notebook, key,
+        how, basis, arithmetic`` (and ``reference`` and ``vs_reference`` when a reference is given).
     """
     rows = []
     for c in claims:
         doc = runs.get(c.notebook)
         entry = ((doc or {}).get("results") or {}).get(c.key)
         value = entry.get("value") if entry else None
+        spread = (entry or {}).get("spread")
+        censored = bool((entry or {}).get("censored"))
         kind = entry.get("kind", "measured") if entry else ""
+        detail = ""
         if c.notebook not in present:
             status, why = NOT_MEASURED, f"notebook {c.notebook} is planned"
         elif c.notebook not in runs:
@@ -190,9 +302,13 @@ def evaluate(claims: list[Claim], runs: Mapping[str, Mapping[str, Any] | None], 
             status, why = (NOT_MEASURABLE, "needs a cluster") if c.cluster else (
                 NOT_MEASURED, f"{c.notebook} recorded no {c.key}")
         else:
-            status, why = verdict(c, value), ""
+            (status, detail), why = judge(c, value, spread, censored), ""
+        ours = why if value is None else ("≥ " if censored else "") + _fmt(value, c.unit)
+        if value is not None and spread:
+            ours += f" (runs {_fmt(min(spread), c.unit)}–{_fmt(max(spread), c.unit)})"
         row = {"id": c.id, "section": c.section, "claim": c.quote, "guide": c.stated_text,
-               "ours": _fmt(value, c.unit) if value is not None else why, "value": value,
+               "ours": ours, "value": value, "spread": spread, "detail": detail, "basis": c.basis,
+               "arithmetic": c.arithmetic,
                "kind": kind or ("projected" if c.cluster else ""), "verdict": status, "notebook": c.notebook,
                "key": c.key, "how": c.how, "scale": ((doc or {}).get("parameters") or {}).get("scale", ""),
                "note": (entry or {}).get("note") or ""}
@@ -226,4 +342,4 @@ def notebook_table(notebook: str, output_dir: str | Path, registry: str | Path =
     mine = [c for c in load_registry(registry) if c.notebook == notebook]
     doc = load(Path(output_dir) / f"{notebook}.json")
     table = evaluate(mine, {notebook: doc}, {notebook})
-    return table[["id", "claim", "guide", "ours", "kind", "verdict"]].set_index("id")
+    return table[["id", "claim", "guide", "ours", "kind", "verdict", "detail"]].set_index("id")

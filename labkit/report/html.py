@@ -7,10 +7,10 @@ import html
 from pathlib import Path
 from typing import Any
 
-from labkit.report.claims import REGISTRY, VERDICT_CLASS, evaluate, load_registry
+from labkit.report.claims import REGISTRY, RULE, VERDICT_CLASS, VERDICTS, evaluate, load_registry
 from labkit.report.runner import NOTEBOOKS, Outcome
 
-__all__ = ["claims_table", "load_runs", "write_index"]
+__all__ = ["claims_table", "load_runs", "projection_error", "write_index"]
 
 
 def _esc(value: Any) -> str:
@@ -47,6 +47,7 @@ body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#22
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
 tr.failed td{background:#fde2e2}tr.ok td:nth-child(2){color:#276227}pre{white-space:pre-wrap;margin:0}
 tr.holds td{background:#e6f4e6}tr.partly td{background:#fff6d9}tr.fails td{background:#fde2e2}tr.na td{color:#777}
+tr.noeffect td{background:#eef1f7}
 small{color:#555}
 img{max-width:100%;border:1px solid #eee;margin:.5em 0}
 """
@@ -74,18 +75,36 @@ def claims_table(outcome: Outcome, compare: str | None = None, registry: Path | 
     return evaluate(claims, runs, present, reference)
 
 
+PROJECTION_ERROR_KEY = ("00_start_here", "projection.error_2cores")
+
+
+def projection_error(outcome: Outcome) -> float | None:
+    """The projection's measured error: a job measured on local[1], projected onto 2 cores, against local[2]."""
+    nb, key = PROJECTION_ERROR_KEY
+    doc = next((o.results for o in outcome.notebooks if o.name == nb and o.results), None)
+    entry = ((doc or {}).get("results") or {}).get(key) or {}
+    return entry.get("value")
+
+
 def _claim_rows(table, outcome: Outcome) -> str:
-    """The claims table as HTML rows."""
+    """The claims table as HTML rows (each with an anchor ``claim-<id>`` that guide.html links to)."""
     htmls = {nb.name: nb.html.name for nb in outcome.notebooks if nb.html}
+    error = projection_error(outcome)
     rows = []
     for r in table.to_dict("records"):
+        if r["kind"] == "projected" and r["value"] is not None:
+            r["note"] = (f"projection error {error:+.0%} (local[1] projected onto 2 cores vs local[2]). "
+                         if error is not None else "projection error not measured in this run. ") + (r["note"] or "")
+        if r.get("basis"):
+            r["note"] = f"{r['basis']}. {r['note'] or ''}"
         link = (f'<a href="{_esc(htmls[r["notebook"]])}">{_esc(r["notebook"])}</a>' if r["notebook"] in htmls
                 else _esc(r["notebook"]))
         ref = f"<td>{_esc(r.get('reference'))}</td>" if "reference" in r else ""
-        rows.append(f'<tr class="{VERDICT_CLASS[r["verdict"]]}"><td>{_esc(r["claim"])}<br><small>'
+        rows.append(f'<tr class="{VERDICT_CLASS[r["verdict"]]}" id="claim-{_esc(r["id"])}"><td>{_esc(r["claim"])}<br><small>'
                     f'{_esc(r["section"])}</small></td><td>{_esc(r["guide"])}</td><td>{_esc(r["ours"])}<br><small>'
                     f'{_esc(r.get("note", ""))}</small></td>'
-                    f'{ref}<td>{_esc(r["kind"])}</td><td><b>{_esc(r["verdict"])}</b></td><td>{link}<br><small>'
+                    f'{ref}<td>{_esc(r["kind"])}</td><td><b>{_esc(r["verdict"])}</b><br><small>{_esc(r.get("detail"))}'
+                    f'</small></td><td>{link}<br><small>'
                     f'{_esc(r["how"])}</small></td></tr>')
     return "".join(rows)
 
@@ -105,7 +124,11 @@ def write_index(outcome: Outcome, compare: str | None = None, notebook_dir: Path
     table = claims_table(outcome, compare=compare, notebook_dir=notebook_dir)
     table.to_csv(outcome.run_dir / "claims.csv", index=False)
     counts = table["verdict"].value_counts()
-    tally = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICT_CLASS)
+    tally = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
+    from labkit.report.guide import write_guide
+
+    present = {p.stem for p in Path(notebook_dir).glob("[0-9][0-9]_*.ipynb")}
+    write_guide(outcome.run_dir, table, present, {nb.name: nb.html.name for nb in outcome.notebooks if nb.html})
     failed = sum(nb.status != "ok" for nb in outcome.notebooks)
     ref_head = "<th>reference</th>" if compare else ""
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Spark interview lab - {outcome.scale}</title>
@@ -116,7 +139,8 @@ def write_index(outcome: Outcome, compare: str | None = None, notebook_dir: Path
 replay task durations measured here onto more cores.</p>
 <h2>Environment</h2><table>{_environment_rows(outcome)}</table>
 <h2>The guide's claims against our measurements</h2>
-<p>{len(table)} claims: {tally}.</p>
+<p>{len(table)} claims: {tally}. <a href="guide.html">The guide, annotated with these verdicts</a>.</p>
+<p><small>{_esc(RULE)}</small></p>
 <table><tr><th>claim</th><th>guide</th><th>ours</th>{ref_head}<th>measured / projected</th><th>verdict</th>
 <th>where and how</th></tr>{_claim_rows(table, outcome)}</table>
 <h2>Notebooks</h2><table><tr><th>notebook</th><th>status</th><th>time</th><th>source</th><th>error</th></tr>

@@ -1,0 +1,200 @@
+"""``guide.html``: the interview guide, section by section, with every claim marked by its verdict.
+
+Each quantitative claim the registry holds is found in the guide's text (by its
+quote, or the fragments of a quote joined with ``/`` or ``…``) and marked inline
+with its verdict and a link to its row in ``index.html``; each ``###`` section
+names the notebooks that cover it (``benchmarks/guide_sections.yaml``) or says
+"not covered yet"; the top gives the coverage: sections covered and claims with
+a verdict.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from labkit.report.claims import NOT_MEASURABLE, NOT_MEASURED, VERDICT_CLASS
+
+__all__ = ["GUIDE", "SECTIONS", "coverage", "locate_claims", "write_guide"]
+
+_ROOT = Path(__file__).resolve().parents[2] / "benchmarks"
+GUIDE = _ROOT / "guide.md"
+SECTIONS = _ROOT / "guide_sections.yaml"
+_UNJUDGED = (NOT_MEASURED, NOT_MEASURABLE)
+
+
+def _fragments(quote: str) -> list[str]:
+    """The pieces of a quote that appear verbatim in the guide (joined in the registry with / or …)."""
+    parts = [p.strip(" .") for p in re.split(r" / | … |…", quote)]
+    return [p for p in parts if len(p) >= 8]
+
+
+def locate_claims(text: str, table: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """Where each claim's quote is in the guide: ``{claim id: (start, end)}`` of its first fragment found.
+
+    Parameters
+    ----------
+    text : str
+        The guide.
+    table : pandas.DataFrame
+        :func:`labkit.report.claims.evaluate` output (``id`` and ``claim`` columns).
+
+    Returns
+    -------
+    dict
+        Claims whose quote was not found are absent (``write_guide`` lists them at the top).
+    """
+    found: dict[str, tuple[int, int]] = {}
+    taken: set[int] = set()
+    for r in table.to_dict("records"):
+        for frag in _fragments(r["claim"]):
+            start = text.find(frag)
+            while start in taken:  # two claims quoting the same words: the second takes the next occurrence
+                start = text.find(frag, start + 1)
+            if start >= 0:
+                found[r["id"]] = (start, start + len(frag))
+                taken.add(start)
+                break
+    return found
+
+
+def _sections(text: str) -> list[tuple[str, int, int]]:
+    """(heading, start, end) of each ``###`` section, outside code fences."""
+    heads, fence, pos = [], False, 0
+    for line in text.splitlines(keepends=True):
+        if line.startswith("```"):
+            fence = not fence
+        elif not fence and line.startswith("### "):
+            heads.append((line[4:].strip(), pos))
+        pos += len(line)
+    return [(h, s, heads[i + 1][1] if i + 1 < len(heads) else len(text)) for i, (h, s) in enumerate(heads)]
+
+
+def _notebooks_for(heading: str, mapping: dict[str, list[str]]) -> list[str] | None:
+    """The notebooks mapped to a heading (None when the heading is not in the map)."""
+    for start, notebooks in mapping.items():
+        if heading.startswith(start):
+            return list(notebooks or [])
+    return None
+
+
+def coverage(text: str, mapping: dict[str, list[str]], present: set[str], table: pd.DataFrame) -> dict[str, Any]:
+    """Sections covered by an existing notebook, and claims with a verdict.
+
+    Returns
+    -------
+    dict
+        ``sections``, ``sections_covered``, ``claims``, ``claims_judged``, ``uncovered`` (headings).
+    """
+    secs = _sections(text)
+    covered = [h for h, _, _ in secs if set(_notebooks_for(h, mapping) or []) & present]
+    judged = int((~table["verdict"].isin(_UNJUDGED)).sum())
+    return {"sections": len(secs), "sections_covered": len(covered), "claims": len(table),
+            "claims_judged": judged, "uncovered": [h for h, _, _ in secs if h not in covered]}
+
+
+def _render(block: str) -> str:
+    """Markdown-ish text to HTML: code fences as <pre>, headings, bold, line breaks (already escaped marks kept)."""
+    out, fence, buf = [], False, []
+    for line in block.split("\n"):
+        if line.startswith("```"):
+            if fence:
+                out.append("<pre>" + "\n".join(buf) + "</pre>")
+                buf = []
+            fence = not fence
+            continue
+        if fence:
+            buf.append(line)
+            continue
+        m = re.match(r"(#{1,5}) (.*)", line)
+        if m:
+            level = min(len(m.group(1)) + 1, 6)
+            out.append(f"<h{level}>{m.group(2)}</h{level}>")
+        elif line.strip():
+            out.append(re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", line) + "<br>")
+    if buf:
+        out.append("<pre>" + "\n".join(buf) + "</pre>")
+    return "\n".join(out)
+
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#222}
+pre{background:#f6f6f6;padding:.5em;overflow-x:auto}
+mark{padding:0 2px;border-radius:3px}mark.holds{background:#c9ecc9}mark.partly{background:#ffe9a8}
+mark.fails{background:#f9c4c4}mark.noeffect{background:#dde3f0}mark.na{background:#e8e8e8}
+.badge{font-size:.75em;font-weight:bold;margin-left:.3em}.cover{font-size:1.1em;background:#eef;padding:.6em}
+.nbs{background:#f3f8ff;border-left:4px solid #69c;padding:.3em .6em;margin:.5em 0}.missing{border-color:#c66}
+"""
+
+
+def write_guide(run_dir: Path, table: pd.DataFrame, present: set[str], htmls: dict[str, str],
+                guide: Path = GUIDE, sections: Path = SECTIONS) -> Path:
+    """Write ``guide.html`` into a run folder.
+
+    Parameters
+    ----------
+    run_dir : path
+        The report's folder (``index.html`` is beside it: claims link to ``index.html#claim-<id>``).
+    table : pandas.DataFrame
+        :func:`labkit.report.claims.evaluate` output for this run.
+    present : set of str
+        Notebooks that exist in the lab.
+    htmls : mapping of notebook name to its HTML file name in the run, for links.
+    guide, sections : path
+        The guide's text and the section → notebooks map.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    import yaml
+
+    text = Path(guide).read_text(encoding="utf-8")
+    mapping = yaml.safe_load(Path(sections).read_text(encoding="utf-8")) or {}
+    where = locate_claims(text, table)
+    rows = {r["id"]: r for r in table.to_dict("records")}
+    # sentinels around each located claim, so escaping the text keeps them
+    marks = sorted(((s, e, cid) for cid, (s, e) in where.items()), reverse=True)
+    for s, e, cid in marks:
+        text = text[:s] + f"\x00{cid}\x01" + text[s:e] + "\x02" + text[e:]
+    escaped = html.escape(text)
+
+    def mark(m: re.Match) -> str:
+        r = rows[m.group(1)]
+        cls = VERDICT_CLASS[r["verdict"]]
+        title = html.escape(f"guide: {r['guide']} · ours: {r['ours']} · {r['detail'] or ''}", quote=True)
+        return (f'<mark class="{cls}" title="{title}">{m.group(2)}<a class="badge" href="index.html#claim-'
+                f'{html.escape(m.group(1))}">[{html.escape(r["verdict"])}: {html.escape(str(r["ours"]))}]</a></mark>')
+
+    escaped = re.sub("\x00([^\x01]+)\x01(.*?)\x02", mark, escaped, flags=re.S)
+    body, last = [], 0
+    for heading, start, end in _sections(escaped):
+        body.append(_render(escaped[last:start]))
+        nbs = _notebooks_for(html.unescape(heading), mapping) or []
+        have = [n for n in nbs if n in present]
+        links = ", ".join(f'<a href="{html.escape(htmls[n])}">{n}</a>' if n in htmls else n for n in have)
+        planned = [n for n in nbs if n not in present]
+        note = (f'<div class="nbs">covered by {links}' + (f"; planned: {', '.join(planned)}" if planned else "")
+                + "</div>") if have else ('<div class="nbs missing">not covered yet'
+                                          + (f" (planned: {', '.join(planned)})" if planned else "") + "</div>")
+        body.append(_render(escaped[start:end]).replace("</h4>", "</h4>" + note, 1))
+        last = end
+    cov = coverage(Path(guide).read_text(encoding="utf-8"), mapping, present, table)
+    lost = [r for r in table.to_dict("records") if r["id"] not in where]
+    lost_html = "".join(f'<li><a href="index.html#claim-{html.escape(r["id"])}">{html.escape(r["id"])}</a>: '
+                        f'{html.escape(r["claim"])} — <b>{html.escape(r["verdict"])}</b></li>' for r in lost)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>The guide, annotated</title>
+<style>{CSS}</style></head><body>
+<p class="cover"><b>Coverage:</b> {cov['sections_covered']} of {cov['sections']} sections covered by a notebook;
+{cov['claims_judged']} of {cov['claims']} claims with a verdict; {len(where)} marked in the text below.
+Hover a mark for the numbers; click its verdict for the evidence (<a href="index.html">the report</a>).</p>
+{'<p>Claims whose quote spans the text in a way that cannot be marked:</p><ul>' + lost_html + '</ul>' if lost else ''}
+{''.join(body)}
+</body></html>"""
+    dest = Path(run_dir) / "guide.html"
+    dest.write_text(page, encoding="utf-8")
+    return dest
