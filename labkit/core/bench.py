@@ -8,10 +8,10 @@ from typing import Any
 import pandas as pd
 
 from labkit.core.measure import Measurement, measure, noop
-from labkit.core.projection import project_job, project_makespan
+from labkit.core.projection import floor_ms, limiting_stages, project_job, project_makespan
 from labkit.core.session import spark_conf
 
-__all__ = ["compare", "median_run", "sweep", "sweep_projection"]
+__all__ = ["compare", "median_run", "pair_ratio", "sweep", "sweep_projection"]
 
 _FIELDS = ("wall_s", "task_max_ms", "task_p50_ms", "skew_ratio", "shuffle_read_bytes",
            "shuffle_write_bytes", "disk_spill_bytes", "input_bytes", "tasks")
@@ -117,6 +117,30 @@ def compare(
     return out
 
 
+def pair_ratio(table: pd.DataFrame, slower: str, faster: str) -> pd.Series:
+    """The speedup of one variant of a :func:`compare` over another, with its spread from the interleaved rounds.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`compare` output (it carries every run in ``attrs["runs"]``).
+    slower, faster : str
+        The variants: the ratio is ``slower`` time / ``faster`` time (median, and per round for the spread).
+
+    Returns
+    -------
+    pandas.Series
+        ``speedup``, ``speedup_lo``, ``speedup_hi`` (ready for ``Lab.record_speedup``).
+    """
+    runs = table.attrs["runs"]
+    a, b = ([m.wall_s for m in runs if m.label == v] for v in (slower, faster))
+    if not a or not b:
+        raise ValueError(f"no runs of {slower!r} or {faster!r}; the variants are {sorted({m.label for m in runs})}")
+    per_round = [x / y for x, y in zip(a, b)]
+    return pd.Series({"speedup": float(pd.Series(a).median() / pd.Series(b).median()),
+                      "speedup_lo": min(per_round), "speedup_hi": max(per_round)})
+
+
 def median_run(runs: list[Measurement], label: str) -> Measurement:
     """The run of a variant whose wall time is the median (the lower middle for an even count).
 
@@ -176,6 +200,7 @@ def sweep(spark, datasets: Mapping[str, Any], variants: Mapping[str, Callable[[A
         frames.append(table.assign(dataset=label).reset_index())
     out = pd.concat(frames, ignore_index=True)
     out.attrs["runs"] = runs
+    out.attrs["cores"] = spark.sparkContext.defaultParallelism
     return out
 
 
@@ -198,9 +223,13 @@ def sweep_projection(table: pd.DataFrame, cores: Sequence[int] = (8, 64), baseli
     Returns
     -------
     pandas.DataFrame
-        ``dataset, variant`` and, per core count, ``projected_ms_<n>`` and
-        ``projected_speedup_<n>``. Each projection replays the task durations of
-        the variant's median run (see :mod:`labkit.projection`).
+        ``dataset, variant`` and, per core count, ``projected_ms_<n>``,
+        ``projected_speedup_<n>``, ``floor_ms_<n>`` (the job's physical floor on
+        n cores: per stage, the larger of its longest task and a perfect split)
+        and ``limited_by_<n>`` (the projected stages with fewer than 2n tasks, which
+        a real n-core cluster would split further; empty when none). Each
+        projection replays the task durations of the variant's median run (see
+        :mod:`labkit.core.projection`).
     """
     if stage not in ("job", "shuffle"):
         raise ValueError(f"stage must be 'job' or 'shuffle', got {stage!r}")
@@ -209,12 +238,13 @@ def sweep_projection(table: pd.DataFrame, cores: Sequence[int] = (8, 64), baseli
     for (dataset, variant), _ in table.groupby(["dataset", "variant"], sort=False):
         m = median_run(table.attrs["runs"][dataset], variant)
         row = {"dataset": dataset, "variant": variant}
+        sid = m.shuffle_stage if m.shuffle_stage is not None else m.heaviest_stage
+        stages = m.stage_tasks_ms if stage == "job" else {sid: m.stage_tasks_ms.get(sid, [])}
         for n in cores:
-            if stage == "job":
-                row[f"projected_ms_{n}"] = project_job(m.stage_tasks_ms, n)
-            else:
-                sid = m.shuffle_stage if m.shuffle_stage is not None else m.heaviest_stage
-                row[f"projected_ms_{n}"] = project_makespan(m.stage_tasks_ms.get(sid, []), n)
+            row[f"projected_ms_{n}"] = (project_job(stages, n) if stage == "job"
+                                        else project_makespan(stages[sid], n))
+            row[f"floor_ms_{n}"] = floor_ms(stages, n)
+            row[f"limited_by_{n}"] = ", ".join(limiting_stages(stages, n))
         rows.append(row)
     out = pd.DataFrame(rows)
     for n in cores:

@@ -52,6 +52,25 @@ class Lab:
         """Record one number in this notebook's results file (see :func:`labkit.core.results.record`)."""
         return results.record(key, value, unit, claim, kind=kind, note=note, spread=spread, censored=censored)
 
+    def record_speedup(self, key: str, row, claim: str | None = None, *, note: str | None = None,
+                       column: str = "speedup") -> dict[str, Any]:
+        """Record a ratio from a :func:`labkit.core.bench.compare` row with its spread (``<column>_lo``/``_hi``).
+
+        Parameters
+        ----------
+        key : str
+        row : pandas.Series
+            One row of a compare (or sweep summary) table.
+        claim, note : str, optional
+        column : str
+            The ratio column; ``speedup`` by default.
+        """
+        missing = [c for c in (column, f"{column}_lo", f"{column}_hi") if c not in row.index]
+        if missing:
+            raise ValueError(f"record_speedup: the row has no {missing}; it has {list(row.index)}")
+        return self.record(key, float(row[column]), "x", claim, note=note,
+                           spread=(float(row[f"{column}_lo"]), float(row[f"{column}_hi"])))
+
     def record_table(self, prefix: str, frame, columns: Mapping[str, tuple[str, str]],
                      note: str | None = None) -> list[str]:
         """Record chosen columns of every row of a table: key ``<prefix>.<row>.<column>``.

@@ -30,11 +30,32 @@ class PlanSummary:
 
 
 
+def _outer_markers(text: str) -> dict[str, int]:
+    """Offsets of the query's own ``== Final Plan ==`` / ``== Initial Plan ==`` markers.
+
+    They hang directly off the root AdaptiveSparkPlan (``+- == Final Plan ==`` at the start of a line). A cached
+    relation inside the plan carries its own adaptive plan, markers and all, further indented: those are not the
+    query's, and a query whose own adaptive plan is not final yet has no markers at all.
+    """
+    marks: dict[str, int] = {}
+    for m in re.finditer(r"^\+- == (Final|Initial) Plan ==", text, flags=re.M):
+        marks.setdefault(m.group(1), m.start())
+    return marks
+
+
 def _final_part(text: str) -> str:
     """The final-plan part of a plan string (AQE prints the initial plan too)."""
-    if "== Final Plan ==" in text:
-        text = text.split("== Final Plan ==", 1)[1]
-    return text.split("== Initial Plan ==", 1)[0]
+    marks = _outer_markers(text)
+    if "Final" in marks:
+        end = marks.get("Initial", len(text))
+        return text[marks["Final"] + len("+- == Final Plan =="):end]
+    return text
+
+
+def _initial_part(text: str) -> str | None:
+    """The initial-plan part of an adaptive plan string, or None when the query's plan has none."""
+    marks = _outer_markers(text)
+    return text[marks["Initial"] + len("+- == Initial Plan =="):] if "Initial" in marks else None
 
 
 def _tree(text: str) -> str:
@@ -90,7 +111,8 @@ def plan_summary(plan) -> PlanSummary:
     text = plan if isinstance(plan, str) else _executed_plan_text(plan)
     final = _tree(_final_part(text))
     joins = _join_nodes(final)
-    initial = _join_nodes(_tree(text.split("== Initial Plan ==", 1)[1])) if "== Initial Plan ==" in text else joins
+    initial_text = _initial_part(text)
+    initial = _join_nodes(_tree(initial_text)) if initial_text is not None else joins
     skew = bool(re.search(r"skew=true", final)) or bool(re.search(r"AQEShuffleRead[^\n]*skewed", final))
     return PlanSummary(
         joins=joins,

@@ -208,7 +208,7 @@ def judge(claim: Claim, measured: float | None, spread: Sequence[float] | None =
         return NOT_MEASURED, ""
     unit, how = claim.unit, claim.compare
     m = _as_speedup(measured, unit)
-    if spread is not None:
+    if spread is not None and min(spread) < max(spread):  # one run has no spread: the band applies
         lo, hi = sorted(_as_speedup(v, unit) for v in spread)
         lo, hi = min(lo, m), max(hi, m)
     else:

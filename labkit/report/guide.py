@@ -19,7 +19,7 @@ import pandas as pd
 
 from labkit.report.claims import NOT_MEASURABLE, NOT_MEASURED, VERDICT_CLASS
 
-__all__ = ["GUIDE", "SECTIONS", "coverage", "locate_claims", "write_guide"]
+__all__ = ["GUIDE", "SECTIONS", "coverage", "locate_claims", "status_table", "write_guide"]
 
 _ROOT = Path(__file__).resolve().parents[2] / "benchmarks"
 GUIDE = _ROOT / "guide.md"
@@ -95,6 +95,44 @@ def coverage(text: str, mapping: dict[str, list[str]], present: set[str], table:
     judged = int((~table["verdict"].isin(_UNJUDGED)).sum())
     return {"sections": len(secs), "sections_covered": len(covered), "claims": len(table),
             "claims_judged": judged, "uncovered": [h for h, _, _ in secs if h not in covered]}
+
+
+def status_table(notebook_dir: Path | None = None, sections: Path = SECTIONS) -> pd.DataFrame:
+    """The lab's notebooks, generated from what exists: ready ones with their title, planned ones from the section map.
+
+    Parameters
+    ----------
+    notebook_dir : path, optional
+        ``notebooks/`` of this repository by default.
+    sections : path
+        The guide's section → notebooks map (it names the planned notebooks).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by notebook: ``title``, ``status`` (ready | planned), ``claims`` (registry entries it checks).
+    """
+    import json
+
+    import yaml
+
+    from labkit.report.claims import load_registry
+
+    notebook_dir = Path(notebook_dir) if notebook_dir else Path(__file__).resolve().parents[2] / "notebooks"
+    mapping = yaml.safe_load(Path(sections).read_text(encoding="utf-8")) or {}
+    per_nb: dict[str, int] = {}
+    for c in load_registry():
+        per_nb[c.notebook] = per_nb.get(c.notebook, 0) + 1
+    rows = {}
+    for path in sorted(notebook_dir.glob("[0-9][0-9]_*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        first = "".join(cells[0]["source"]).splitlines()[0] if cells else path.stem
+        rows[path.stem] = {"title": first.lstrip("# ").split("·", 1)[-1].strip(), "status": "ready"}
+    for name in sorted({n for nbs in mapping.values() for n in (nbs or [])} | set(per_nb)):
+        rows.setdefault(name, {"title": name[3:].replace("_", " "), "status": "planned"})
+    table = pd.DataFrame.from_dict(rows, orient="index").sort_index()
+    table["claims"] = [per_nb.get(n, 0) for n in table.index]
+    return table
 
 
 def _render(block: str) -> str:

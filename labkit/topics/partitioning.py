@@ -10,6 +10,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -22,8 +23,10 @@ __all__ = [
     "FileStats",
     "bucketed_tables",
     "compact",
+    "file_size_experiment",
     "file_stats",
     "format_benchmark",
+    "guide_checks",
     "num_partitions_for",
     "partition_stats",
     "partitioning_types",
@@ -31,6 +34,8 @@ __all__ = [
     "pushdown_experiment",
     "read_csv",
     "small_files_experiment",
+    "tpch_size_ratio",
+    "write_lake_checks",
     "write_formats",
     "write_lake",
 ]
@@ -576,3 +581,169 @@ def small_files_experiment(facts, root: str, naive_tasks: int, partition_by: Seq
     return {"naive": file_stats(spark, naive_path), "compacted": file_stats(spark, fixed_path),
             "one_folder_before": before, "one_folder_after": file_stats(spark, folder).files, "times": times,
             "paths": {"naive": naive_path, "compacted": fixed_path}}
+
+
+def file_size_experiment(spark, root: str, large_mb: int = 136, small_mb: int = 4, repeats: int = 3,
+                         seed: int = 42):
+    """The same rows read as files under 10 MB and as files of at least 128 MB: the guide's two file-size lines.
+
+    The data is generated to size (random doubles, which do not compress): two
+    files of at least ``large_mb`` MB, and the same rows as files of about
+    ``small_mb`` MB. Both are read in full, interleaved (:func:`labkit.core.bench.compare`).
+
+    Parameters
+    ----------
+    spark : SparkSession
+    root : str
+        A scratch folder (two subfolders are written).
+    large_mb, small_mb : int
+        Target file sizes; ``large_mb`` must be at least 128 and ``small_mb`` under 10.
+    repeats, seed : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        The compare table against ``files under 10 MB`` (``speedup`` of the large files is the small files'
+        slowdown), with ``files`` and ``mean MB`` per layout.
+
+    Raises
+    ------
+    ValueError
+        For sizes that do not straddle the guide's lines.
+    """
+    from pyspark.sql import functions as F
+
+    if large_mb < 128 or not 0 < small_mb < 10:
+        raise ValueError(f"large_mb must be >= 128 and small_mb in (0, 10): got {large_mb} and {small_mb}")
+    rows = int(2 * large_mb * 2**20 / 8 / 4)  # four random doubles per row: 32 bytes that do not compress
+    data = spark.range(rows).select(*(F.rand(seed + i).alias(f"x{i}") for i in range(4)))
+    paths = {"files under 10 MB": f"{root.rstrip('/')}/small", "files of 128 MB or more": f"{root.rstrip('/')}/large"}
+    data.repartition(2).write.mode("overwrite").parquet(paths["files of 128 MB or more"])
+    total_mb = file_stats(spark, paths["files of 128 MB or more"]).bytes / 2**20
+    data.repartition(max(2, round(total_mb / small_mb))).write.mode("overwrite").parquet(paths["files under 10 MB"])
+    stats = {name: file_stats(spark, path) for name, path in paths.items()}
+    if min(stats["files of 128 MB or more"].sizes) < 128 * 2**20 or max(stats["files under 10 MB"].sizes) >= 10 * 2**20:
+        raise RuntimeError(f"the files missed their sizes: {stats}")
+    table = compare({name: noop(spark.read.parquet(path)) for name, path in paths.items()}, repeats=repeats,
+                    baseline="files under 10 MB", spark=spark)
+    table["files"] = [stats[n].files for n in table.index]
+    table["mean MB"] = [stats[n].mean_mb for n in table.index]
+    return table
+
+
+def guide_checks(spark, root: str, partitions: int = 1000) -> dict[str, tuple[Any, str, str, str]]:
+    """The guide's partition-sizing arithmetic and two of its partitioning statements, recomputed and run.
+
+    * "400 partitions for 100GB = 256MB" and "50 partitions for 100GB = 2GB": recomputed.
+    * "1000 partitions with 100 records each = 1000 tiny files": ``partitions`` partitions of 100 rows
+      written as Parquet; the data files counted, per partition (1.0: one tiny file each).
+    * ``WHERE year >= 2023 AND month >= 6`` "only scans 2023/06-12, 2024/01-12, 2025/01": the filter run
+      over a month-partitioned table from 2021/01 to 2025/01, and the partitions Spark reads counted.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    root : str
+        A scratch folder.
+    partitions : int
+        Partitions of 100 rows for the tiny-files check (1000 is the guide's; a smaller number is quicker).
+
+    Returns
+    -------
+    dict
+        ``{results key: (value, unit, claim id, note)}``.
+    """
+    from pyspark.sql import functions as F
+
+    tiny = f"{root.rstrip('/')}/tiny_files"
+    positive_int("partitions", partitions)
+    spark.range(0, 100 * partitions, 1, partitions).write.mode("overwrite").parquet(tiny)  # no shuffle
+    stats = file_stats(spark, tiny)
+    months = (spark.range(0, 49).select((F.lit(2021) + F.floor(F.col("id") / 12)).cast("int").alias("year"),
+                                        (F.col("id") % 12 + 1).cast("int").alias("month"), F.col("id")))
+    calendar = f"{root.rstrip('/')}/calendar"
+    months.write.mode("overwrite").partitionBy("year", "month").parquet(calendar)
+    query = spark.read.parquet(calendar).where("year >= 2023 AND month >= 6")
+    read = measure(spark, noop(query), "the guide's filter")
+    scanned = sorted(f"{r.year}/{r.month:02d}" for r in query.select("year", "month").collect())
+    return {
+        "sizing.100gb_in_400_partitions_mb": (100 * 1024 / 400, "MB", "part-100gb-256mb-400", "100 GB / 400"),
+        "sizing.100gb_in_50_partitions_mb": (100 * 1024 / 50, "MB", "part-100gb-50-2gb", "100 GB / 50"),
+        "smallfiles.100_row_partitions.files_per_partition": (
+            stats.files / partitions, "files per partition", "part-1000-tiny-files",
+            f"{partitions} partitions of 100 rows: {stats.files} files of {stats.mean_mb * 1024:.1f} KB on average"),
+        "pruning.guide_filter.partitions_scanned": (read.input_files, "partitions", "part-guide-filter-months",
+                                                    f"scanned {scanned[0]}..{scanned[-1]}: "
+                                                    + ", ".join(scanned)),
+    }
+
+
+def tpch_size_ratio(spark, root: str, scale_factor: float = 0.1) -> dict[str, float]:
+    """CSV against Parquet (snappy) bytes on realistic data: TPC-H ``lineitem`` from ``tpchgen-cli``.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    root : str
+        A local scratch folder (``tpchgen-cli`` writes the CSV there).
+    scale_factor : float
+        TPC-H scale factor (0.1 is 600,572 rows, about 75 MB of CSV).
+
+    Returns
+    -------
+    dict
+        ``rows``, ``csv_bytes``, ``parquet_bytes`` and ``ratio`` (CSV / Parquet).
+
+    Raises
+    ------
+    RuntimeError
+        When ``tpchgen-cli`` is missing or fails (the message says how to install it).
+    """
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = shutil.which("tpchgen-cli") or str(Path(sys.executable).with_name("tpchgen-cli"))
+    if not Path(exe).exists():
+        raise RuntimeError("tpchgen-cli is not installed: pip install tpchgen-cli (make setup installs it)")
+    out = Path(root) / f"tpch-{scale_factor}"
+    out.mkdir(parents=True, exist_ok=True)
+    csv = out / "lineitem.csv"
+    if not csv.exists():
+        done = subprocess.run([exe, "-s", str(scale_factor), "--tables", "lineitem", "--format", "csv",
+                               "--output-dir", str(out)], capture_output=True, text=True, check=False)
+        if done.returncode != 0 or not csv.exists():
+            raise RuntimeError(f"tpchgen-cli failed (exit {done.returncode}): {done.stderr[-500:]}")
+    df = spark.read.option("header", True).option("inferSchema", True).csv(str(csv))
+    pq = str(out / "lineitem.parquet")
+    df.write.mode("overwrite").option("compression", "snappy").parquet(pq)
+    parquet_bytes = file_stats(spark, pq).bytes
+    return {"rows": spark.read.parquet(pq).count(), "csv_bytes": csv.stat().st_size, "parquet_bytes": parquet_bytes,
+            "ratio": csv.stat().st_size / parquet_bytes}
+
+
+def write_lake_checks(facts, root: str) -> dict[str, Any]:
+    """What :func:`write_lake` does with bad or awkward input: a missing partition column, nulls, no rows.
+
+    Returns
+    -------
+    dict
+        ``missing column`` (the error message), ``null partition rows`` (rows read back from the null folder,
+        equal to the nulls written), ``empty table rows`` (0: an empty write stays readable).
+    """
+    from pyspark.sql import functions as F
+
+    spark = facts.sparkSession
+    try:
+        write_lake(facts, f"{root}/bad", partition_by=["year", "no_such_column"])
+        raise AssertionError("a missing partition column must be refused")
+    except ValueError as err:
+        message = str(err)
+    with_nulls = facts.withColumn("region", F.when(F.col("txn_id") % 10 == 0, F.lit(None)).otherwise(F.col("region")))
+    back = spark.read.parquet(write_lake(with_nulls, f"{root}/nulls", partition_by=["region"]))
+    nulls = back.filter("region is null").count()
+    if nulls != with_nulls.filter("region is null").count() or not nulls:
+        raise AssertionError(f"null partition values were lost: {nulls} read back")
+    return {"missing column": message, "null partition rows": nulls,
+            "empty table rows": spark.read.parquet(write_lake(facts.limit(0), f"{root}/empty")).count()}

@@ -26,12 +26,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from labkit.core.args import join_type, positive_int, require_columns
+from labkit.core.bench import median_run
+from labkit.core.projection import balance, floor_ms
 
 __all__ = [
     "SkewReport",
+    "broadcast_skew_effect",
+    "groupby_skew_table",
     "isolate_hot_keys",
     "partition_spread",
     "replication_table",
@@ -526,14 +531,108 @@ def sweep_summary(table: pd.DataFrame, projection: pd.DataFrame, dataset: str) -
     -------
     pandas.DataFrame
         Indexed by variant: ``speedup`` (measured), ``projected_speedup_<n>``
-        for each projected core count, ``join-stage max/median`` and
-        ``shuffle read (MB)``.
+        for each projected core count, ``join-stage max/median``,
+        ``shuffle read (MB)``, ``balance`` (the join stage's total task time /
+        cores / its measured time: 1.0 is perfect balance on this machine),
+        ``time / floor`` (the median run against the job's physical floor on
+        this machine's cores: 1.0 is as fast as the task layout allows) and
+        ``limited by`` (stages too coarse for the largest projection).
     """
     if dataset not in set(table["dataset"]):
         raise ValueError(f"no dataset {dataset!r} in the sweep; it has {sorted(set(table['dataset']))}")
     measured = table[table["dataset"] == dataset].set_index("variant")
     projected = projection[projection["dataset"] == dataset].set_index("variant")
-    out = measured[["speedup"]].join(projected.filter(like="projected_speedup_"))
+    spread = [c for c in ("speedup_lo", "speedup_hi") if c in measured.columns]
+    out = measured[["speedup", *spread]].join(projected.filter(like="projected_speedup_"))
     out["join-stage max/median"] = measured["skew_ratio"]
     out["shuffle read (MB)"] = measured["shuffle_read_bytes"] / 2**20
+    cores = int(table.attrs.get("cores") or 2)
+    runs = table.attrs["runs"][dataset]
+    bal, ratio = [], []
+    for variant in out.index:
+        m = median_run(runs, variant)
+        sid = m.shuffle_stage if m.shuffle_stage is not None else m.heaviest_stage
+        bal.append(balance(m.stage_tasks_ms.get(sid, []), cores, m.stage_wall_ms.get(sid, 0.0)))
+        ratio.append(sum(m.stage_wall_ms.values()) / max(floor_ms(m.stage_tasks_ms, cores), 1e-9))
+    out["balance"] = bal
+    out["time / floor"] = ratio
+    limits = sorted((c for c in projected.columns if c.startswith("limited_by_")), key=lambda c: int(c.rsplit("_", 1)[1]))
+    if limits:
+        out["limited by"] = projected[limits[-1]]
     return out
+
+
+def groupby_skew_table(df, key: str, value: str, salts: int = 8, repeats: int = 3):
+    """Where skew hurts a ``groupBy``, and where partial aggregation already absorbs it.
+
+    For ``sum``, ``count``, ``min``, ``max`` and ``avg`` Spark aggregates on the
+    map side first, so a hot key sends about one row per map task into the
+    shuffle: the two-stage (salted) aggregate has little left to win.
+    ``collect_list``, a percentile and a window over the key carry every row of
+    the key to one task. Every variant runs with AQE off, interleaved.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        Skewed on ``key``; cache it first.
+    key, value : str
+        The grouping key and a numeric column.
+    salts : int
+        Salts for the two-stage aggregate.
+    repeats : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`labkit.core.bench.compare` output against ``groupBy sum``, plus
+        ``rows shuffled`` (shuffle records read, median run) and ``max/median task``
+        of the stage that read the shuffle.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from labkit.core.bench import compare
+    from labkit.core.measure import noop
+
+    (key,) = _keys(key, df)
+    positive_int("salts", salts)
+    variants = {
+        "groupBy sum": noop(df.groupBy(key).agg(F.sum(value).alias("v"))),
+        f"two-stage sum, {salts} salts": noop(salted_aggregate(df, key, {"v": ("sum", value)}, salts)),
+        "groupBy collect_list": noop(df.groupBy(key).agg(F.collect_list(value).alias("v"))),
+        "groupBy exact median": noop(df.groupBy(key).agg(F.median(value).alias("v"))),
+        "row_number over the key": noop(df.withColumn("v", F.row_number().over(
+            Window.partitionBy(key).orderBy(F.col(value).desc())))),
+    }
+    off = {"spark.sql.adaptive.enabled": False}
+    table = compare(variants, repeats=repeats, conf={name: off for name in variants})
+    runs = {n: median_run(table.attrs["runs"], n) for n in table.index}
+    table["max/median task"] = [runs[n].shuffle_skew_ratio for n in table.index]
+    return table
+
+
+def broadcast_skew_effect(table: pd.DataFrame, variant: str = "broadcast", even: str = "0%",
+                          skewed: str = "80%") -> tuple[float, tuple[float, float]]:
+    """How much skew slows a variant of a sweep: its median time on even data over its median time on skewed data.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`labkit.core.bench.sweep` output that ran ``variant`` on both datasets.
+    variant, even, skewed : str
+
+    Returns
+    -------
+    (float, (float, float))
+        The ratio (1.0: unaffected; below 1: slower with skew) and its spread
+        (the smallest and largest ratio of any run on even data to any run on skewed data).
+    """
+    runs = table.attrs["runs"]
+    missing = [d for d in (even, skewed) if d not in runs]
+    if missing:
+        raise ValueError(f"the sweep has no dataset {missing}; it has {sorted(runs)}")
+    walls = {d: sorted(m.wall_s for m in runs[d] if m.label == variant) for d in (even, skewed)}
+    if not walls[even] or not walls[skewed]:
+        raise ValueError(f"no runs of {variant!r} in datasets {even!r} and {skewed!r}")
+    mid = {d: float(np.median(w)) for d, w in walls.items()}
+    return mid[even] / mid[skewed], (walls[even][0] / walls[skewed][-1], walls[even][-1] / walls[skewed][0])

@@ -57,3 +57,14 @@ def test_bad_core_counts_are_rejected(n):
 def test_negative_durations_are_rejected():
     with pytest.raises(ValueError, match=">= 0"):
         project_makespan([1, -2], 2)
+
+
+def test_limits_floor_and_balance_name_the_coarse_stages():
+    from labkit.core.projection import balance, floor_ms, limiting_stages
+
+    stages = {3: [10.0] * 4, 5: [1.0] * 256}
+    assert limiting_stages(stages, 64) == ["stage 3 (4 tasks)"]
+    assert limiting_stages(stages, 2) == []
+    assert floor_ms({0: [9, 1, 1, 1]}, 2) == 9.0  # the indivisible task
+    assert floor_ms({0: [2, 2, 2, 2]}, 2) == 4.0  # the balanced time
+    assert balance([2, 2, 2, 2], 2, 8.0) == 0.5 and balance([2, 2], 2, 0.0) != balance([2, 2], 2, 0.0)  # nan

@@ -100,3 +100,23 @@ def test_laptop_threshold_is_twice_the_mean_partition_and_checks_its_input():
     assert aqe.laptop_skew_threshold(10, 32) == "16KB"
     with pytest.raises(ValueError, match="partitions must be an integer >= 1"):
         aqe.laptop_skew_threshold(10, 0)
+
+
+def test_aqe_splits_a_skewed_shuffled_hash_join_too(spark):
+    """Since Spark 3.2 the skew join also splits shuffled hash joins, not only sort-merge joins."""
+    from pyspark.sql import functions as F
+
+    from labkit.core.plans import plan_summary
+    from labkit.topics import aqe
+    from labkit.topics.joins import join_with_strategy
+
+    big = spark.range(200_000).select(F.when(F.col("id") % 10 < 8, 1).otherwise(F.col("id") % 500).alias("k"),
+                                      F.col("id").alias("v"))
+    small = spark.range(500).withColumnRenamed("id", "k")
+    conf = {**aqe.skew_join_settings(threshold="64KB", factor=2), "spark.sql.autoBroadcastJoinThreshold": -1,
+            "spark.sql.shuffle.partitions": 8, "spark.sql.adaptive.coalescePartitions.enabled": False}
+    with spark_conf(spark, conf):
+        joined = join_with_strategy(big, small, "k", "shuffle_hash")
+        summary = plan_summary(joined)
+        assert summary.joins == ["ShuffledHashJoin"] and summary.skew_split
+        assert joined.count() == big.join(small, "k").count()

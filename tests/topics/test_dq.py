@@ -3,6 +3,8 @@
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+import labkit
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
@@ -225,3 +227,18 @@ def test_sampling_files_falls_back_to_partitions_when_the_data_has_no_files(spar
     assert sweep.loc[0, "units"] == 8 and sweep.loc[0, "analytic"] == 1.0 and sweep.loc[0, "detected"] == 1.0
     assert dq.recall_sweep(df, [rules.column_values("amount", ">=", 0)], [0.5], seeds=1, unit="files").loc[
         0, "analytic"] == 0.5  # one of eight partitions holds the defects
+
+
+def test_the_guides_null_checks_raise_under_ansi_and_try_functions_flag(spark):
+    """The guide flags bad values with cast(...).isNull() and to_date(...).isNull(); Spark 4's ANSI mode raises."""
+    from pyspark.sql import functions as F
+
+    bad = spark.createDataFrame([("12.5", "2024-01-31"), ("twelve", "2024-02-30")], "amount string, day string")
+    with labkit.spark_conf(spark, {"spark.sql.ansi.enabled": True}):
+        with pytest.raises(Exception, match="CAST_INVALID_INPUT"):
+            bad.select(F.col("amount").cast("double").isNull()).collect()
+        with pytest.raises(Exception, match="CANNOT_PARSE_TIMESTAMP|DATETIME|Invalid date|cannot be parsed"):
+            bad.select(F.to_date("day", "yyyy-MM-dd").isNull()).collect()
+        flagged = bad.select(F.expr("try_cast(amount AS double)").isNull().alias("a"),
+                             F.expr("try_to_date(day, 'yyyy-MM-dd')").isNull().alias("d")).collect()
+    assert [tuple(r) for r in flagged] == [(False, False), (True, True)]

@@ -1,4 +1,6 @@
 import pytest
+
+import labkit
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
@@ -87,3 +89,15 @@ def test_crossover_size_interpolates_and_says_when_it_is_only_a_bound():
     assert joins.crossover_size(table([3.0, 2.0, 1.5])) == {"size": 1e5, "bounded": False,
                                                            "note": "broadcast still faster at the largest size tried"}
     assert not joins.crossover_size(table([0.9, 0.5, 0.2]))["bounded"]
+
+
+def test_a_cached_side_with_its_own_adaptive_plan_does_not_hide_the_join(spark):
+    """A cached relation carries its own AQE plan (with Final/Initial markers) inside the query's plan."""
+    big = spark.range(2000).withColumnRenamed("id", "k")
+    small = spark.range(50).withColumnRenamed("id", "k").repartition(4).cache()
+    small.count()  # materialised: its nested adaptive plan is final, markers and all
+    for aqe in (False, True):
+        with labkit.spark_conf(spark, {"spark.sql.adaptive.enabled": aqe, "spark.sql.autoBroadcastJoinThreshold": -1}):
+            assert join_with_strategy(big, small, "k", "broadcast").count() == 50
+            assert plan_summary(big.join(small, "k")).joins == ["SortMergeJoin"]
+    small.unpersist()
