@@ -108,7 +108,7 @@ def _fmt(value: Any, unit: str) -> str:
         return f"${value:,.2f}" + ("/month" if unit == "usd_per_month" else "")
     if unit == "bytes":
         return f"{value / 2**20:,.1f} MB"
-    return f"{value:,.3g} {unit}"
+    return f"{value:,.4g} {unit}"
 
 
 def _check_entry(entry: Mapping[str, Any], where: str) -> Claim:
@@ -304,7 +304,7 @@ def evaluate(claims: list[Claim], runs: Mapping[str, Mapping[str, Any] | None], 
         else:
             (status, detail), why = judge(c, value, spread, censored), ""
         ours = why if value is None else ("≥ " if censored else "") + _fmt(value, c.unit)
-        if value is not None and spread:
+        if value is not None and spread and min(spread) < max(spread):
             ours += f" (runs {_fmt(min(spread), c.unit)}–{_fmt(max(spread), c.unit)})"
         row = {"id": c.id, "section": c.section, "claim": c.quote, "guide": c.stated_text,
                "ours": ours, "value": value, "spread": spread, "detail": detail, "basis": c.basis,

@@ -33,8 +33,32 @@ def _fragments(quote: str) -> list[str]:
     return [p for p in parts if len(p) >= 8]
 
 
+_DROP = set("*`'\",#")
+
+
+def _normalise(text: str) -> tuple[str, list[int]]:
+    """Text without markdown marks, quotes, commas and ``#``, whitespace collapsed; and each char's original offset."""
+    out, where, space = [], [], False
+    for i, ch in enumerate(text):
+        if ch in _DROP:
+            continue
+        if ch.isspace():
+            space = bool(out)
+            continue
+        if space:
+            out.append(" ")
+            where.append(i)
+            space = False
+        out.append(ch)
+        where.append(i)
+    return "".join(out), where
+
+
 def locate_claims(text: str, table: pd.DataFrame) -> dict[str, tuple[int, int]]:
     """Where each claim's quote is in the guide: ``{claim id: (start, end)}`` of its first fragment found.
+
+    Quotes are matched ignoring markdown marks, quotes, commas, ``#`` and line breaks (a quote
+    of a code line keeps its words, not its layout). Two claims quoting the same words share a span.
 
     Parameters
     ----------
@@ -48,16 +72,14 @@ def locate_claims(text: str, table: pd.DataFrame) -> dict[str, tuple[int, int]]:
     dict
         Claims whose quote was not found are absent (``write_guide`` lists them at the top).
     """
+    flat, where = _normalise(text)
     found: dict[str, tuple[int, int]] = {}
-    taken: set[int] = set()
     for r in table.to_dict("records"):
         for frag in _fragments(r["claim"]):
-            start = text.find(frag)
-            while start in taken:  # two claims quoting the same words: the second takes the next occurrence
-                start = text.find(frag, start + 1)
+            needle = _normalise(frag)[0]
+            start = flat.find(needle) if needle else -1
             if start >= 0:
-                found[r["id"]] = (start, start + len(frag))
-                taken.add(start)
+                found[r["id"]] = (where[start], where[start + len(needle) - 1] + 1)
                 break
     return found
 
@@ -196,17 +218,28 @@ def write_guide(run_dir: Path, table: pd.DataFrame, present: set[str], htmls: di
     where = locate_claims(text, table)
     rows = {r["id"]: r for r in table.to_dict("records")}
     # sentinels around each located claim, so escaping the text keeps them
-    marks = sorted(((s, e, cid) for cid, (s, e) in where.items()), reverse=True)
-    for s, e, cid in marks:
-        text = text[:s] + f"\x00{cid}\x01" + text[s:e] + "\x02" + text[e:]
+    spans: dict[tuple[int, int], list[str]] = {}
+    for cid, span in where.items():
+        spans.setdefault(span, []).append(cid)
+    taken: list[tuple[int, int]] = []
+    for s, e in sorted(spans, key=lambda se: (se[0], -se[1])):  # a span inside another one joins the outer mark
+        outer = next((t for t in taken if t[0] <= s and e <= t[1]), None)
+        if outer:
+            spans[outer] += spans.pop((s, e))
+        else:
+            taken.append((s, e))
+    for s, e in sorted(spans, reverse=True):
+        text = text[:s] + f"\x00{'|'.join(spans[(s, e)])}\x01" + text[s:e] + "\x02" + text[e:]
     escaped = html.escape(text)
 
     def mark(m: re.Match) -> str:
-        r = rows[m.group(1)]
-        cls = VERDICT_CLASS[r["verdict"]]
-        title = html.escape(f"guide: {r['guide']} · ours: {r['ours']} · {r['detail'] or ''}", quote=True)
-        return (f'<mark class="{cls}" title="{title}">{m.group(2)}<a class="badge" href="index.html#claim-'
-                f'{html.escape(m.group(1))}">[{html.escape(r["verdict"])}: {html.escape(str(r["ours"]))}]</a></mark>')
+        ids = m.group(1).split("|")
+        first = rows[ids[0]]
+        title = html.escape(" | ".join(f"{i}: guide {rows[i]['guide']}, ours {rows[i]['ours']}. {rows[i]['detail'] or ''}"
+                                       for i in ids), quote=True)
+        badges = "".join(f'<a class="badge" href="index.html#claim-{html.escape(i)}">[{html.escape(rows[i]["verdict"])}'
+                         f': {html.escape(str(rows[i]["ours"]))}]</a>' for i in ids)
+        return f'<mark class="{VERDICT_CLASS[first["verdict"]]}" title="{title}">{m.group(2)}{badges}</mark>'
 
     escaped = re.sub("\x00([^\x01]+)\x01(.*?)\x02", mark, escaped, flags=re.S)
     body, last = [], 0

@@ -196,3 +196,39 @@ def test_the_report_renders_in_headless_chromium(tiny_report, tmp_path):
                     f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,2000",
                     (tiny_report.run_dir / "index.html").as_uri()], capture_output=True, timeout=120, check=False)
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_guide_html_marks_claims_links_sections_and_gives_coverage(tiny_report):
+    page = (tiny_report.run_dir / "guide.html").read_text(encoding="utf-8")
+    assert "Coverage:" in page and "sections covered by a notebook" in page
+    badges = page.count('class="badge"')
+    assert badges == len(load_registry()), badges  # every claim is marked inline, with its verdict
+    assert 'href="index.html#claim-' in page and "not covered yet" in page and "covered by" in page
+    index = (tiny_report.run_dir / "index.html").read_text(encoding="utf-8")
+    assert 'href="guide.html"' in index and 'id="claim-part-athena-80pct-scanned"' in index
+    assert "One verdict rule" in index
+
+
+def test_guide_html_renders_in_headless_chromium(tiny_report, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not browser:
+        if os.environ.get("LABKIT_REQUIRE_BROWSER"):
+            pytest.fail("LABKIT_REQUIRE_BROWSER is set but no chromium is on PATH")
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium); the screenshot check is skipped")
+    shot = tmp_path / "guide.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,2000",
+                    (tiny_report.run_dir / "guide.html").as_uri()], capture_output=True, timeout=120, check=False)
+    assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_every_claim_quote_is_found_in_the_guide():
+    import pandas as pd
+
+    from labkit.report.guide import GUIDE, locate_claims
+
+    text = GUIDE.read_text(encoding="utf-8")
+    table = pd.DataFrame([{"id": c.id, "claim": c.quote} for c in load_registry()])
+    missing = sorted(set(table["id"]) - set(locate_claims(text, table)))
+    assert not missing, f"quotes not found verbatim in benchmarks/guide.md: {missing}"
