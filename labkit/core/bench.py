@@ -109,7 +109,8 @@ def compare(
     out = pd.DataFrame(rows).set_index("variant")
     out["speedup"] = out.loc[baseline, "median_s"] / out["median_s"]
     base = [m.wall_s for n, m in runs if n == baseline]
-    per_round = {name: [b / m.wall_s for b, m in zip(base, [m for n, m in runs if n == name])] for name in variants}
+    per_round = {name: [b / m.wall_s for b, m in zip(base, [m for n, m in runs if n == name], strict=True)]
+                 for name in variants}
     out["speedup_lo"] = [min(per_round[n]) for n in out.index]
     out["speedup_hi"] = [max(per_round[n]) for n in out.index]
     out.attrs["runs"] = [m for _, m in runs]
@@ -136,7 +137,7 @@ def pair_ratio(table: pd.DataFrame, slower: str, faster: str) -> pd.Series:
     a, b = ([m.wall_s for m in runs if m.label == v] for v in (slower, faster))
     if not a or not b:
         raise ValueError(f"no runs of {slower!r} or {faster!r}; the variants are {sorted({m.label for m in runs})}")
-    per_round = [x / y for x, y in zip(a, b)]
+    per_round = [x / y for x, y in zip(a, b, strict=True)]
     return pd.Series({"speedup": float(pd.Series(a).median() / pd.Series(b).median()),
                       "speedup_lo": min(per_round), "speedup_hi": max(per_round)})
 

@@ -111,18 +111,8 @@ def _fmt(value: Any, unit: str) -> str:
     return f"{value:,.4g} {unit}"
 
 
-def _check_entry(entry: Mapping[str, Any], where: str) -> Claim:
-    """Validate one registry entry, naming the field that is wrong."""
-    missing = [f for f in _REQUIRED if f not in entry]
-    if missing:
-        raise ValueError(f"{where}: missing field(s) {missing}")
-    unknown = sorted(set(entry) - set(_REQUIRED) - set(_OPTIONAL))
-    if unknown:
-        raise ValueError(f"{where}: unknown field(s) {unknown} (one verdict rule: no per-claim tolerance)")
-    if not re.fullmatch(r"\d\d_[a-z0-9_]+", str(entry["notebook"])):
-        raise ValueError(f"{where}: notebook {entry['notebook']!r} is not a NN_topic name")
-    if entry["compare"] not in _COMPARES:
-        raise ValueError(f"{where}: compare must be one of {_COMPARES}, got {entry['compare']!r}")
+def _check_stated(entry: Mapping[str, Any], where: str) -> float | tuple[float, float] | None:
+    """The stated number of an entry, validated against its compare kind and unit."""
     stated = entry["stated"]
     if entry["compare"] in ("criterion", "no_effect"):
         if stated is not None:
@@ -140,6 +130,22 @@ def _check_entry(entry: Mapping[str, Any], where: str) -> Claim:
         stated = float(stated)
     if entry["unit"] == "time_fraction" and any(s >= 1 for s in (stated if isinstance(stated, tuple) else [stated])):
         raise ValueError(f"{where}: a time fraction must be below 1 (a 100% reduction is no time at all)")
+    return stated
+
+
+def _check_entry(entry: Mapping[str, Any], where: str) -> Claim:
+    """Validate one registry entry, naming the field that is wrong."""
+    missing = [f for f in _REQUIRED if f not in entry]
+    if missing:
+        raise ValueError(f"{where}: missing field(s) {missing}")
+    unknown = sorted(set(entry) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {unknown} (one verdict rule: no per-claim tolerance)")
+    if not re.fullmatch(r"\d\d_[a-z0-9_]+", str(entry["notebook"])):
+        raise ValueError(f"{where}: notebook {entry['notebook']!r} is not a NN_topic name")
+    if entry["compare"] not in _COMPARES:
+        raise ValueError(f"{where}: compare must be one of {_COMPARES}, got {entry['compare']!r}")
+    stated = _check_stated(entry, where)
     fields = {f: entry[f] for f in _REQUIRED} | {f: entry.get(f, d) for f, d in _OPTIONAL.items()}
     return Claim(**(fields | {"stated": stated, "cluster": bool(entry["cluster"]),
                               "arithmetic": bool(fields["arithmetic"])}))
@@ -206,48 +212,59 @@ def judge(claim: Claim, measured: float | None, spread: Sequence[float] | None =
     """
     if measured is None or (isinstance(measured, float) and math.isnan(measured)):
         return NOT_MEASURED, ""
-    unit, how = claim.unit, claim.compare
+    unit = claim.unit
     m = _as_speedup(measured, unit)
     if spread is not None and min(spread) < max(spread):  # one run has no spread: the band applies
         lo, hi = sorted(_as_speedup(v, unit) for v in spread)
         lo, hi = min(lo, m), max(hi, m)
     else:
         lo, hi = sorted((m * (1 - BAND), m * (1 + BAND)))
-    ratio = unit in _NULL
-    null = 1.0 if ratio else 0.0
-    noise = ratio and lo <= null <= hi
+    noise = unit in _NULL and lo <= 1.0 <= hi
+    if claim.compare in ("criterion", "no_effect"):
+        return _judge_qualitative(claim.compare, m, lo, hi, noise)
+    return _judge_bounded(claim, m, lo, hi, noise, censored)
+
+
+def _judge_qualitative(how: str, m: float, lo: float, hi: float, noise: bool) -> tuple[str, str]:
+    """A criterion claim (a ratio above 1 beyond the spread) or a claim of no effect (the spread includes 1)."""
+    if how == "no_effect":
+        return (HOLDS, "the spread includes no effect") if noise else (
+            FAILS, f"changed by {m:.2f}x, beyond the spread {lo:.2f}–{hi:.2f}")
+    if noise:
+        return NO_EFFECT, f"spread {lo:.2f}–{hi:.2f} includes 1.00"
+    if lo > 1:
+        return HOLDS, f"{m:.2f}x, above 1 beyond the spread"
+    return FAILS, f"{m:.2f}x: the opposite of the claim"
+
+
+def _judge_bounded(claim: Claim, m: float, lo: float, hi: float, noise: bool, censored: bool) -> tuple[str, str]:
+    """An at-least, about or at-most claim against its stated number (or range)."""
+    unit = claim.unit
     shown = (lambda v: f"{v:.2f}x") if unit == "time_fraction" else (lambda v: _fmt(v, unit))
-    if how in ("criterion", "no_effect"):
-        if how == "no_effect":
-            return (HOLDS, "the spread includes no effect") if noise else (
-                FAILS, f"changed by {m:.2f}x, beyond the spread {lo:.2f}–{hi:.2f}")
-        if noise:
-            return NO_EFFECT, f"spread {lo:.2f}–{hi:.2f} includes 1.00"
-        return (HOLDS, f"{m:.2f}x, above 1 beyond the spread") if lo > 1 else (
-            FAILS, f"{m:.2f}x: the opposite of the claim")
     low, high = (claim.stated if isinstance(claim.stated, tuple) else (claim.stated, claim.stated))
     low, high = _as_speedup(low, unit), _as_speedup(high, unit)
     wrong = ARITHMETIC if claim.arithmetic else FAILS
-    if how == "about":
+    if claim.compare == "about":
         if low * (1 - BAND) <= m <= high * (1 + BAND):
             return HOLDS, f"within {BAND:.0%}"
         if censored and m <= high * (1 + BAND):
             return NOT_MEASURABLE, f"censored: the true value is ≥ {shown(m)}"
         off = m / (low if m < low else high) - 1
         return wrong, (f"recomputed: {shown(m)}" if claim.arithmetic else f"{off:+.0%} off the claim")
-    if how == "at_most":
+    if claim.compare == "at_most":
         return (HOLDS, f"at most {shown(high)}") if m <= high * (1 + BAND) else (
             wrong, f"{m / high - 1:+.0%} above the bound")
     if censored:  # at_least: a lower bound confirms the claim or says nothing
         return (HOLDS, f"≥ {shown(m)} already reaches the claim") if m >= low else (
             NOT_MEASURABLE, f"censored: the sweep never crossed; the true value is ≥ {shown(m)}")
+    null = 1.0 if unit in _NULL else 0.0
     if noise:
         return NO_EFFECT, f"spread {lo:.2f}–{hi:.2f} includes 1.00"
     if m >= low:
         return HOLDS, "reaches the claim"
     if m > null:
         return PARTLY, f"reached {(m - null) / (low - null):.0%} of the claim ({shown(low)})"
-    return FAILS, ("the opposite of the claim" if ratio else f"{shown(m)} against {shown(low)}")
+    return FAILS, ("the opposite of the claim" if unit in _NULL else f"{shown(m)} against {shown(low)}")
 
 
 def verdict(claim: Claim, measured: float | None, spread: Sequence[float] | None = None,

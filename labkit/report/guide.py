@@ -235,7 +235,8 @@ def write_guide(run_dir: Path, table: pd.DataFrame, present: set[str], htmls: di
     def mark(m: re.Match) -> str:
         ids = m.group(1).split("|")
         first = rows[ids[0]]
-        title = html.escape(" | ".join(f"{i}: guide {rows[i]['guide']}, ours {rows[i]['ours']}. {rows[i]['detail'] or ''}"
+        title = html.escape(" | ".join(f"{i}: guide {rows[i]['guide']}, ours {rows[i]['ours']}. "
+                                       f"{rows[i]['detail'] or ''}"
                                        for i in ids), quote=True)
         badges = "".join(f'<a class="badge" href="index.html#claim-{html.escape(i)}">[{html.escape(rows[i]["verdict"])}'
                          f': {html.escape(str(rows[i]["ours"]))}]</a>' for i in ids)

@@ -100,7 +100,8 @@ def _claim_rows(table, outcome: Outcome) -> str:
         link = (f'<a href="{_esc(htmls[r["notebook"]])}">{_esc(r["notebook"])}</a>' if r["notebook"] in htmls
                 else _esc(r["notebook"]))
         ref = f"<td>{_esc(r.get('reference'))}</td>" if "reference" in r else ""
-        rows.append(f'<tr class="{VERDICT_CLASS[r["verdict"]]}" id="claim-{_esc(r["id"])}"><td>{_esc(r["claim"])}<br><small>'
+        rows.append(f'<tr class="{VERDICT_CLASS[r["verdict"]]}" id="claim-{_esc(r["id"])}">'
+                    f'<td>{_esc(r["claim"])}<br><small>'
                     f'{_esc(r["section"])}</small></td><td>{_esc(r["guide"])}</td><td>{_esc(r["ours"])}<br><small>'
                     f'{_esc(r.get("note", ""))}</small></td>'
                     f'{ref}<td>{_esc(r["kind"])}</td><td><b>{_esc(r["verdict"])}</b><br><small>{_esc(r.get("detail"))}'

@@ -556,7 +556,8 @@ def sweep_summary(table: pd.DataFrame, projection: pd.DataFrame, dataset: str) -
         ratio.append(sum(m.stage_wall_ms.values()) / max(floor_ms(m.stage_tasks_ms, cores), 1e-9))
     out["balance"] = bal
     out["time / floor"] = ratio
-    limits = sorted((c for c in projected.columns if c.startswith("limited_by_")), key=lambda c: int(c.rsplit("_", 1)[1]))
+    limits = sorted((c for c in projected.columns if c.startswith("limited_by_")),
+                    key=lambda c: int(c.rsplit("_", 1)[1]))
     if limits:
         out["limited by"] = projected[limits[-1]]
     return out

@@ -60,3 +60,25 @@ def test_sweep_compares_variants_per_dataset(spark):
     assert out.loc[0, "speedup"] == 1.0 and len(out.attrs["runs"]["skewed"]) == 2
     with pytest.raises(ValueError, match="do not exist"):
         sweep(spark, {"x": large}, {"plain": lambda df: df}, conf={"typo": {}})
+
+
+def test_compare_gives_each_ratio_its_spread_and_pair_ratio_pairs_rounds(spark):
+    import time as _time
+
+    from labkit.core.bench import compare, pair_ratio
+
+    def slow():
+        _time.sleep(0.06)
+        spark.range(10).count()
+
+    def fast():
+        spark.range(10).count()
+
+    table = compare({"slow": slow, "fast": fast}, repeats=3, warmup=0, progress=False)
+    row = table.loc["fast"]
+    assert row["speedup_lo"] <= row["speedup"] <= row["speedup_hi"] and row["speedup_lo"] > 1
+    assert table.loc["slow", "speedup_lo"] == table.loc["slow", "speedup_hi"] == 1.0
+    pr = pair_ratio(table, "slow", "fast")
+    assert pr["speedup"] == pytest.approx(row["speedup"]) and pr["speedup_lo"] == pytest.approx(row["speedup_lo"])
+    with pytest.raises(ValueError, match="no runs of"):
+        pair_ratio(table, "slow", "missing")

@@ -47,3 +47,15 @@ def test_facts_and_dims_come_from_the_cache_at_the_notebooks_scale(spark, tmp_pa
     facts = lab.facts()
     assert facts.count() == lab.size.rows and lab.dims().count() == lab.size.customers
     assert any(cache_root.iterdir())  # written to the (test's private) cache
+
+
+def test_record_speedup_keeps_the_spread_and_names_a_missing_column(tmp_path):
+    import pandas as pd
+
+    lab = notebook.Lab.__new__(notebook.Lab)  # record_speedup only needs record
+    got = {}
+    lab.record = lambda key, value, unit=None, claim=None, **kw: got.update(key=key, value=value, unit=unit, **kw)
+    lab.record_speedup("k", pd.Series({"speedup": 2.0, "speedup_lo": 1.5, "speedup_hi": 2.5}), "c", note="n")
+    assert got == {"key": "k", "value": 2.0, "unit": "x", "note": "n", "spread": (1.5, 2.5)}
+    with pytest.raises(ValueError, match="speedup_lo"):
+        lab.record_speedup("k", pd.Series({"speedup": 2.0}))

@@ -232,3 +232,14 @@ def test_every_claim_quote_is_found_in_the_guide():
     table = pd.DataFrame([{"id": c.id, "claim": c.quote} for c in load_registry()])
     missing = sorted(set(table["id"]) - set(locate_claims(text, table)))
     assert not missing, f"quotes not found verbatim in benchmarks/guide.md: {missing}"
+
+
+def test_status_table_is_generated_from_the_notebooks_that_exist(tmp_path):
+    from labkit.report.guide import status_table
+
+    table = status_table()
+    assert table.loc["00_start_here", "status"] == "ready" and table.loc["02_data_skew_and_salting", "claims"] >= 5
+    assert table.loc["09_window_top_per_group", "status"] == "planned"  # named by the registry and the section map
+    (tmp_path / "00_x.ipynb").write_text('{"cells": [{"cell_type": "markdown", "source": ["# 00 · A title"]}]}')
+    mine = status_table(tmp_path)
+    assert mine.loc["00_x", "title"] == "A title" and mine.loc["02_data_skew_and_salting", "status"] == "planned"

@@ -3,11 +3,10 @@
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-import labkit
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+import labkit
 from labkit.core.datagen import DEFECTS, ORDERS_HEADER, ORDERS_SCHEMA, dirty_csv
 from labkit.topics import dq
 from labkit.topics.dq import rules

@@ -1,9 +1,8 @@
 import pytest
-
-import labkit
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+import labkit
 from labkit import joins
 from labkit.core.measure import measure
 from labkit.core.plans import plan_summary

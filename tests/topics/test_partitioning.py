@@ -182,3 +182,32 @@ def test_an_empty_input_still_writes_a_readable_layout(spark, facts, tmp_path):
     path = write_lake(facts.limit(0), str(tmp_path / "empty"))
     back = spark.read.parquet(path)
     assert back.count() == 0 and set(back.columns) == set(facts.columns)
+
+
+def test_guide_checks_recompute_the_arithmetic_and_count_what_spark_reads(spark, tmp_path):
+    got = partitioning.guide_checks(spark, str(tmp_path), partitions=20)
+    assert got["sizing.100gb_in_400_partitions_mb"][0] == 256 and got["sizing.100gb_in_50_partitions_mb"][0] == 2048
+    assert got["smallfiles.100_row_partitions.files_per_partition"][0] == 1.0  # one tiny file per partition
+    scanned, unit, claim, note = got["pruning.guide_filter.partitions_scanned"]
+    assert scanned == 14 and "2024/05" not in note and "2024/06" in note and "2025/01" not in note  # not 20
+    with pytest.raises(ValueError, match="partitions"):
+        partitioning.guide_checks(spark, str(tmp_path), partitions=0)
+
+
+def test_tpch_lineitem_compresses_and_write_lake_checks_keep_nulls(spark, tmp_path):
+    got = partitioning.tpch_size_ratio(spark, str(tmp_path), 0.001)
+    assert got["rows"] > 5000 and got["ratio"] > 1.5  # realistic columns compress, unlike random ones
+    checks = partitioning.write_lake_checks(spark.range(100).selectExpr("id AS txn_id", "id % 3 AS year",
+                                                                         "id % 12 + 1 AS month", "CAST(id % 2 AS STRING) AS region"),
+                                            str(tmp_path / "lake"))
+    assert "no_such_column" in checks["missing column"] and checks["null partition rows"] == 10
+    assert checks["empty table rows"] == 0
+
+
+@pytest.mark.slow
+def test_file_size_experiment_straddles_the_guides_lines(spark, tmp_path):
+    table = partitioning.file_size_experiment(spark, str(tmp_path), large_mb=128, small_mb=8, repeats=1)
+    assert table.loc["files of 128 MB or more", "mean MB"] >= 128 and table.loc["files under 10 MB", "mean MB"] < 10
+    assert table.loc["files under 10 MB", "files"] > 20 * table.loc["files of 128 MB or more", "files"]
+    with pytest.raises(ValueError, match="large_mb"):
+        partitioning.file_size_experiment(spark, str(tmp_path), large_mb=64)

@@ -240,3 +240,34 @@ def test_replication_table_counts_rows_and_rejects_bad_salts():
                                     {"salts": 8, "full salting": 800, "hot keys only": 135}]
     with pytest.raises(ValueError, match="salts must be an integer >= 1"):
         skew.replication_table(100, 5, [0])
+
+
+def test_groupby_skew_table_times_each_grouping_and_keeps_the_results_equal(spark):
+    df = spark.range(20_000).selectExpr("IF(id % 10 < 8, 1, id % 97) AS k", "CAST(id % 1000 AS DOUBLE) AS v").cache()
+    table = skew.groupby_skew_table(df, "k", "v", salts=4, repeats=1)
+    assert list(table.index) == ["groupBy sum", "two-stage sum, 4 salts", "groupBy collect_list",
+                                 "groupBy exact median", "row_number over the key"]
+    assert table.loc["groupBy sum", "speedup"] == 1.0 and (table["max/median task"] >= 1).all()
+    # partial aggregation: the plain sum shuffles about one row per key per map task, collect_list every row
+    assert table.loc["groupBy sum", "shuffle_read_bytes"] < table.loc["groupBy collect_list", "shuffle_read_bytes"]
+    with pytest.raises(ValueError, match="salts"):
+        skew.groupby_skew_table(df, "k", "v", salts=0)
+
+
+def test_broadcast_skew_effect_reads_the_two_datasets_and_refuses_missing_ones():
+    import pandas as pd
+
+    from labkit.core.measure import Measurement
+
+    def run(label, wall):
+        return Measurement(label, wall, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, None, 0)
+
+    table = pd.DataFrame()
+    table.attrs["runs"] = {"0%": [run("broadcast", w) for w in (1.0, 1.2, 1.1)],
+                           "80%": [run("broadcast", w) for w in (1.1, 1.0, 1.3)]}
+    ratio, (lo, hi) = skew.broadcast_skew_effect(table)
+    assert ratio == pytest.approx(1.1 / 1.1) and lo == pytest.approx(1.0 / 1.3) and hi == pytest.approx(1.2 / 1.0)
+    with pytest.raises(ValueError, match="no dataset"):
+        skew.broadcast_skew_effect(table, skewed="95%")
+    with pytest.raises(ValueError, match="no runs"):
+        skew.broadcast_skew_effect(table, variant="salted 8")
