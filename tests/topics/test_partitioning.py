@@ -197,9 +197,9 @@ def test_guide_checks_recompute_the_arithmetic_and_count_what_spark_reads(spark,
 def test_tpch_lineitem_compresses_and_write_lake_checks_keep_nulls(spark, tmp_path):
     got = partitioning.tpch_size_ratio(spark, str(tmp_path), 0.001)
     assert got["rows"] > 5000 and got["ratio"] > 1.5  # realistic columns compress, unlike random ones
-    checks = partitioning.write_lake_checks(spark.range(100).selectExpr("id AS txn_id", "id % 3 AS year",
-                                                                         "id % 12 + 1 AS month", "CAST(id % 2 AS STRING) AS region"),
-                                            str(tmp_path / "lake"))
+    facts = spark.range(100).selectExpr("id AS txn_id", "id % 3 AS year", "id % 12 + 1 AS month",
+                                        "CAST(id % 2 AS STRING) AS region")
+    checks = partitioning.write_lake_checks(facts, str(tmp_path / "lake"))
     assert "no_such_column" in checks["missing column"] and checks["null partition rows"] == 10
     assert checks["empty table rows"] == 0
 
