@@ -15,7 +15,7 @@ from labkit.core.bench import compare
 from labkit.core.datagen import HotKeys, Zipf, customers, key_distribution, products, transactions
 from labkit.core.scales import SCALES, Scale, scale_params
 from labkit.core.session import JavaNotFoundError, check_java, spark_conf, spark_session
-from labkit.topics import aqe, costs, dq, joins, memory, partitioning, phi, s3, skew
+from labkit.topics import aqe, costs, dq, joins, memory, partitioning, phi, s3, skew, tuning, windows
 
 __version__ = "0.2.0"
 
@@ -53,4 +53,6 @@ __all__ = [
     "spark_conf",
     "spark_session",
     "transactions",
+    "tuning",
+    "windows",
 ]

@@ -14,7 +14,7 @@ from labkit.core.session import spark_conf
 __all__ = ["compare", "median_run", "pair_ratio", "sweep", "sweep_projection"]
 
 _FIELDS = ("wall_s", "task_max_ms", "task_p50_ms", "skew_ratio", "shuffle_read_bytes",
-           "shuffle_write_bytes", "disk_spill_bytes", "input_bytes", "tasks")
+           "shuffle_write_bytes", "disk_spill_bytes", "input_bytes", "tasks", "jobs", "stages")
 
 
 def compare(

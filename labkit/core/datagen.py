@@ -37,6 +37,7 @@ __all__ = [
     "customers",
     "damaged_parquet",
     "dirty_csv",
+    "employees",
     "key_distribution",
     "patients",
     "products",
@@ -192,6 +193,56 @@ def transactions(
             F.month(ts).alias("month"),
             _choice(_uniform(seed, "region"), REGIONS).alias("region"),
         )
+    )
+
+
+def employees(spark, n: int, departments: int = 10, seed: int = 42, skew: HotKeys | None = None,
+              null_share: float = 0.02, unsalaried: int = 1):
+    """Employees for the guide's "max annual CTC per department": ties, null salaries and salary-less departments.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    n : int
+        Employees (>= 0).
+    departments : int
+        Departments ``D00001``...; the last ``unsalaried`` of them have no salary at all (every ``annual_ctc`` null).
+    seed : int
+    skew : HotKeys, optional
+        ``HotKeys(0.8, 1)``: 80% of the employees in department 1.
+    null_share : float
+        Share of the other employees with a null salary.
+    unsalaried : int
+        Departments with no salaried employee (0 for none).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``employee_id`` (long, 1..n), ``employee_name``, ``department`` (string), ``annual_ctc`` (long, a
+        multiple of 1,000 between 30,000 and 300,000, so ties are common, or null).
+
+    Examples
+    --------
+    >>> df = employees(spark, 1000, departments=5)
+    >>> df.count(), df.select("department").distinct().count()
+    (1000, 5)
+    """
+    from pyspark.sql import functions as F
+
+    if n < 0 or departments < 1 or not 0 <= unsalaried < departments or not 0 <= null_share < 1:
+        raise ValueError(f"employees: need n >= 0, departments >= 1, 0 <= unsalaried < departments and "
+                         f"null_share in [0, 1); got n={n}, departments={departments}, unsalaried={unsalaried}, "
+                         f"null_share={null_share}")
+    dept = _customer_key(skew, departments, seed)
+    ctc = (F.lit(30_000) + F.floor(_uniform(seed, "ctc") * 271) * 1000).cast("long")
+    no_salary = (_uniform(seed, "null-ctc") < null_share) | (dept > departments - unsalaried)
+    return spark.range(1, n + 1).select(
+        F.col("id").alias("employee_id"),
+        F.concat(_choice(_uniform(seed, "first"), ("Alice", "Bob", "Chitra", "Diego", "Eve", "Farah", "Grace",
+                                                   "Hiro", "Ines", "Jon")), F.lit(" "), F.col("id").cast("string"))
+        .alias("employee_name"),
+        F.format_string("D%05d", dept).alias("department"),
+        F.when(no_salary, F.lit(None).cast("long")).otherwise(ctc).alias("annual_ctc"),
     )
 
 

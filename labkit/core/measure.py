@@ -62,6 +62,38 @@ class Measurement:
     stage_wall_ms: dict[int, float] = field(repr=False, default_factory=dict)  # first launch to completion
     plan: PlanSummary | None = field(repr=False, default=None)
     result: Any = field(repr=False, default=None)
+    gc_ms: int = 0  # JVM garbage-collection time summed over the tasks (stage metric jvmGcTime)
+    ui_url: str = ""  # the Spark UI this was read from
+
+    def ui_report(self) -> str:
+        """A compact text version of what the Spark UI shows for this action.
+
+        The slowest stage (by its measured time, with its task count and max /
+        median task time: a skew warning above 3x), spill, GC time against task
+        time, shuffle volume, and where to open the real UI.
+
+        Returns
+        -------
+        str
+        """
+        lines = [f"{self.label}: {self.wall_s:.2f} s wall, {self.jobs} job(s), {self.stages} stage(s), "
+                 f"{self.tasks} task(s)"]
+        if self.stage_wall_ms:
+            sid = max(self.stage_wall_ms, key=self.stage_wall_ms.get)
+            tasks = self.stage_tasks_ms.get(sid, [])
+            ratio = _ratio(tasks)
+            lines.append(f"slowest stage: {sid}, {self.stage_wall_ms[sid]:,.0f} ms, {len(tasks)} task(s), "
+                         f"max/median task {ratio:.1f}x" + ("  <- task skew" if ratio > 3 else ""))
+        mem, disk = self.memory_spill_bytes / 2**20, self.disk_spill_bytes / 2**20
+        hint = "  <- spilling: more partitions or memory" if self.disk_spill_bytes else ""
+        lines.append(f"spill: {mem:,.1f} MB memory, {disk:,.1f} MB disk{hint}")
+        share = self.gc_ms / self.executor_run_ms if self.executor_run_ms else 0.0
+        lines.append(f"GC: {self.gc_ms:,} ms, {share:.0%} of task time" + ("  <- GC pressure" if share > 0.1 else ""))
+        read, written = self.shuffle_read_bytes / 2**20, self.shuffle_write_bytes / 2**20
+        lines.append(f"shuffle: {read:,.1f} MB read, {written:,.1f} MB written")
+        if self.ui_url:
+            lines.append(f"the real UI: {self.ui_url} (Stages tab: sort by Duration; open a stage for its task table)")
+        return "\n".join(lines)
 
     def shuffle_stage_share(self) -> float:
         """Share of all task time spent in :attr:`shuffle_stage` (where a join or grouping key lands), 0 if none."""
@@ -72,7 +104,7 @@ class Measurement:
 
     def as_dict(self) -> dict[str, Any]:
         """The scalar fields, for a table row or a results record."""
-        skip = {"heaviest_stage_tasks_ms", "stage_tasks_ms", "stage_wall_ms", "plan", "result"}
+        skip = {"heaviest_stage_tasks_ms", "stage_tasks_ms", "stage_wall_ms", "plan", "result", "ui_url"}
         return {k: v for k, v in self.__dict__.items() if k not in skip}
 
 
@@ -286,4 +318,6 @@ def measure(spark, action: Callable[[], Any], label: str = "action") -> Measurem
         stage_wall_ms={s["stageId"]: _stage_wall_ms(s) for s in stages},
         plan=plan_summary(sqls[-1]["planDescription"]) if sqls else None,
         result=result,
+        gc_ms=total("jvmGcTime"),
+        ui_url=sc.uiWebUrl or "",
     )

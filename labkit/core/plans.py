@@ -33,13 +33,18 @@ class PlanSummary:
 def _outer_markers(text: str) -> dict[str, int]:
     """Offsets of the query's own ``== Final Plan ==`` / ``== Initial Plan ==`` markers.
 
-    They hang directly off the root AdaptiveSparkPlan (``+- == Final Plan ==`` at the start of a line). A cached
-    relation inside the plan carries its own adaptive plan, markers and all, further indented: those are not the
-    query's, and a query whose own adaptive plan is not final yet has no markers at all.
+    They hang off the query's AdaptiveSparkPlan (the first one in the text, which may sit under a write command),
+    with their ``+-`` in the column of its name. A cached relation inside the plan carries its own adaptive plan,
+    markers and all, further in: those are not the query's, and a query whose plan is not adaptive has none.
     """
+    root = re.search(r"^(.*?)AdaptiveSparkPlan", text, flags=re.M)
+    if not root or "InMemoryRelation" in text[:root.start()]:
+        return {}
+    column = len(root.group(1))
     marks: dict[str, int] = {}
-    for m in re.finditer(r"^\+- == (Final|Initial) Plan ==", text, flags=re.M):
-        marks.setdefault(m.group(1), m.start())
+    for m in re.finditer(r"^( *)\+- == (Final|Initial) Plan ==", text, flags=re.M):
+        if len(m.group(1)) == column:
+            marks.setdefault(m.group(2), m.start())
     return marks
 
 
@@ -48,14 +53,16 @@ def _final_part(text: str) -> str:
     marks = _outer_markers(text)
     if "Final" in marks:
         end = marks.get("Initial", len(text))
-        return text[marks["Final"] + len("+- == Final Plan =="):end]
+        return text[text.index("== Final Plan ==", marks["Final"]) + len("== Final Plan =="):end]
     return text
 
 
 def _initial_part(text: str) -> str | None:
     """The initial-plan part of an adaptive plan string, or None when the query's plan has none."""
     marks = _outer_markers(text)
-    return text[marks["Initial"] + len("+- == Initial Plan =="):] if "Initial" in marks else None
+    if "Initial" not in marks:
+        return None
+    return text[text.index("== Initial Plan ==", marks["Initial"]) + len("== Initial Plan =="):]
 
 
 def _tree(text: str) -> str:

@@ -315,8 +315,8 @@ def evaluate(claims: list[Claim], runs: Mapping[str, Mapping[str, Any] | None], 
             status, why = NOT_MEASURED, f"notebook {c.notebook} was not run in this report"
         elif doc is None:
             status, why = NOT_MEASURED, f"notebook {c.notebook} failed in this run"
-        elif entry is None:
-            status, why = (NOT_MEASURABLE, "needs a cluster") if c.cluster else (
+        elif entry is None or (value is None and c.cluster):
+            status, why = (NOT_MEASURABLE, (entry or {}).get("note") or "needs a cluster") if c.cluster else (
                 NOT_MEASURED, f"{c.notebook} recorded no {c.key}")
         else:
             (status, detail), why = judge(c, value, spread, censored), ""

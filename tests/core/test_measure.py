@@ -127,3 +127,12 @@ def test_a_sql_metric_that_does_not_parse_is_a_warning_not_a_silent_zero():
     assert _metric_bytes("total (min, med, max (stageId: taskId))\n1.0 KiB (0.0 B, 512.0 B, 512.0 B (1: 2))") == 1024
     with pytest.warns(UserWarning, match="did not parse"):
         assert _metric_bytes("lots") == 0
+
+
+def test_ui_report_names_the_slowest_stage_spill_and_gc(spark):
+    from labkit.core.measure import measure, noop
+
+    m = measure(spark, noop(spark.range(50_000).repartition(4)), "repartition")
+    text = m.ui_report()
+    assert "slowest stage:" in text and "spill:" in text and "GC:" in text and "shuffle:" in text
+    assert m.ui_url and m.ui_url in text and m.gc_ms >= 0

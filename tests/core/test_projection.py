@@ -68,13 +68,3 @@ def test_limits_floor_and_balance_name_the_coarse_stages():
     assert floor_ms({0: [9, 1, 1, 1]}, 2) == 9.0  # the indivisible task
     assert floor_ms({0: [2, 2, 2, 2]}, 2) == 4.0  # the balanced time
     assert balance([2, 2, 2, 2], 2, 8.0) == 0.5 and balance([2, 2], 2, 0.0) != balance([2, 2], 2, 0.0)  # nan
-
-
-@pytest.mark.slow
-def test_validate_measures_the_projection_error_in_child_processes():
-    from labkit.core import projection
-
-    got = projection.validate(rows=100_000, customers=1000, cores=2, repeats=1)
-    assert got["partitions"] == 8 and not got["limited_by"]
-    assert got["projected_ms"] > 0 and got["measured_ms"] > 0
-    assert got["error"] == pytest.approx(got["projected_ms"] / got["measured_ms"] - 1)
