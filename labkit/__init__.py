@@ -15,7 +15,22 @@ from labkit.core.bench import compare
 from labkit.core.datagen import HotKeys, Zipf, customers, key_distribution, products, transactions
 from labkit.core.scales import SCALES, Scale, scale_params
 from labkit.core.session import JavaNotFoundError, check_java, spark_conf, spark_session
-from labkit.topics import aqe, costs, dq, joins, memory, partitioning, phi, s3, skew, tuning, windows
+from labkit.topics import (
+    aqe,
+    costs,
+    dq,
+    joins,
+    memory,
+    ops,
+    partitioning,
+    phi,
+    pipeline,
+    reconcile,
+    s3,
+    skew,
+    tuning,
+    windows,
+)
 
 __version__ = "0.2.0"
 
@@ -40,11 +55,14 @@ __all__ = [
     "measure",
     "memory",
     "notebook",
+    "ops",
     "partitioning",
     "phi",
+    "pipeline",
     "plans",
     "products",
     "projection",
+    "reconcile",
     "results",
     "s3",
     "scale_params",

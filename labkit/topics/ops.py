@@ -1,0 +1,329 @@
+"""Production incidents of the guide's ingestion job, against the AWS APIs (moto's server on 127.0.0.1 here).
+
+:func:`troubleshoot_job` follows the guide's "Job Not Running for 3 Days" steps, fixed so
+that they run: it returns findings, each with its evidence and its fix, instead of printing.
+:func:`setup_job` builds the job's world (bucket, EventBridge rule, Glue job and table, IAM
+role and policy, log group), so that a notebook or a test can break one thing at a time.
+:func:`compare_runs` sets two runs side by side ("other jobs run but mine failed").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from labkit.topics import memory, s3
+
+__all__ = ["Finding", "GUIDE_CODE_ISSUES", "LOG_GROUP", "aws_clients", "compare_runs", "setup_job", "troubleshoot_job",
+           "find_incidents", "incidents", "write_log"]
+
+LOG_GROUP = "/aws-glue/jobs/error"
+GUIDE_CODE_ISSUES = {
+    "glue.get_resource_policy()": "returns the Data Catalog's resource policy, not DPU quotas or concurrent-run "
+                                  "limits; those are in Service Quotas (service-quotas get_service_quota) and in "
+                                  "glue.get_job (MaxConcurrentRuns) / get_job_runs (runs in RUNNING state)",
+    "check_table_exists, check_s3_file_exists": "called but never defined: glue.get_table and s3.head_object here",
+    "events.describe_rule(Name='glue-job-trigger')": "raises ResourceNotFoundException when the rule is missing "
+                                                     "instead of reporting it",
+    "emr.list_clusters": "irrelevant to a Glue job (and the guide's job is Glue)",
+}
+
+
+@dataclass
+class Finding:
+    """One step's result: ``ok`` or a problem, with what was seen and what to do."""
+
+    step: str
+    ok: bool
+    evidence: str
+    fix: str = ""
+
+
+def aws_clients(endpoint: str | None = None) -> dict[str, Any]:
+    """boto3 clients for s3, events, logs, glue and iam on one endpoint (moto's server on 127.0.0.1 by default)."""
+    import boto3
+
+    s3c = s3.client(endpoint)
+    url = s3c.meta.endpoint_url
+    creds = dict(region_name="us-east-1", aws_access_key_id="labkit", aws_secret_access_key="labkit")
+    return {"s3": s3c, **{name: boto3.client(name, endpoint_url=url, **creds)
+                          for name in ("events", "logs", "glue", "iam")}}
+
+
+_S3_POLICY = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:ListBucket"],
+    "Resource": ["arn:aws:s3:::{bucket}", "arn:aws:s3:::{bucket}/*"]}]}
+
+
+def setup_job(clients: Mapping[str, Any], job: str, bucket: str, reference_key: str = "reference/data.csv",
+              upstream: tuple[str, str] = ("warehouse", "customers")) -> dict[str, str]:
+    """Create everything the job needs, healthy: bucket with a reference file, an enabled schedule rule, a Glue
+    job with its role (with an S3 policy), the upstream table, and the error log group.
+
+    Returns
+    -------
+    dict
+        ``role``, ``rule``, ``policy_arn``, ``database``, ``table``.
+    """
+    s3c, events, glue, iam, logs = (clients[k] for k in ("s3", "events", "glue", "iam", "logs"))
+    existing = {b["Name"] for b in s3c.list_buckets().get("Buckets", [])}
+    if bucket not in existing:
+        s3c.create_bucket(Bucket=bucket)
+    s3c.put_object(Bucket=bucket, Key=reference_key, Body=b"code,label\n1,one\n")
+    role = f"{job}-role"
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"},
+                                                     "Action": "sts:AssumeRole"}]}
+    arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    doc = json.dumps(_S3_POLICY).replace("{bucket}", bucket)
+    policy_arn = iam.create_policy(PolicyName=f"{job}-s3", PolicyDocument=doc)["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName=role, PolicyArn=policy_arn)
+    glue.create_job(Name=job, Role=arn, Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/job.py"},
+                    DefaultArguments={"--source_bucket": bucket, "--reference_key": reference_key,
+                                      "--upstream_table": ".".join(upstream)})
+    rule = f"{job}-schedule"
+    events.put_rule(Name=rule, ScheduleExpression="cron(0 2 * * ? *)", State="ENABLED")
+    events.put_targets(Rule=rule, Targets=[{"Id": "glue", "Arn": f"arn:aws:glue:us-east-1:123456789012:job/{job}"}])
+    db, table = upstream
+    try:
+        glue.create_database(DatabaseInput={"Name": db})
+    except glue.exceptions.AlreadyExistsException:
+        pass
+    glue.create_table(DatabaseName=db, TableInput={"Name": table, "StorageDescriptor": {"Columns": [
+        {"Name": "customer_id", "Type": "int"}], "Location": f"s3://{bucket}/warehouse/{table}/"}})
+    try:
+        logs.create_log_group(logGroupName=LOG_GROUP)
+    except logs.exceptions.ResourceAlreadyExistsException:
+        pass
+    return {"role": role, "rule": rule, "policy_arn": policy_arn, "database": db, "table": table}
+
+
+def write_log(logs, stream: str, messages: list[str], start_ms: int = 1_760_000_000_000) -> None:
+    """Write a job run's error log stream (as Glue would) into :data:`LOG_GROUP`, one event per message."""
+    logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
+    logs.put_log_events(logGroupName=LOG_GROUP, logStreamName=stream,
+                        logEvents=[{"timestamp": start_ms + i, "message": m} for i, m in enumerate(messages)])
+
+
+def _step_trigger(events, rule: str) -> Finding:
+    try:
+        state = events.describe_rule(Name=rule)["State"]
+    except events.exceptions.ResourceNotFoundException:
+        return Finding("1 trigger", False, f"EventBridge rule {rule!r} does not exist", "create the schedule rule")
+    if state != "ENABLED":
+        return Finding("1 trigger", False, f"EventBridge rule {rule!r} is {state}",
+                       f"events.enable_rule(Name={rule!r})")
+    return Finding("1 trigger", True, f"rule {rule!r} is ENABLED")
+
+
+def _step_sources(s3c, bucket: str, header: str | None) -> Finding:
+    files = s3c.list_objects_v2(Bucket=bucket, Prefix="data/in/").get("Contents", [])
+    if not files:
+        return Finding("2 source files", False, f"no objects under s3://{bucket}/data/in/",
+                       "check the upstream system that delivers the files (nothing to process is not a job error)")
+    if header:
+        newest = max(files, key=lambda o: o["LastModified"])
+        first = s3c.get_object(Bucket=bucket, Key=newest["Key"], Range="bytes=0-4095")["Body"].read()
+        got = first.decode("utf-8", "replace").lstrip("\ufeff").splitlines()[0].strip()
+        if got != header:
+            return Finding("2 source files", False, f"{newest['Key']} has header {got!r}, expected {header!r}",
+                           "a schema change upstream: agree the new layout, update the table spec, reprocess")
+    return Finding("2 source files", True, f"{len(files)} file(s) under data/in/")
+
+
+def _step_logs(logs) -> Finding:
+    streams = logs.describe_log_streams(logGroupName=LOG_GROUP, orderBy="LastEventTime", descending=True,
+                                        limit=5).get("logStreams", [])
+    if not streams:
+        return Finding("3 logs", True, f"no error log streams in {LOG_GROUP}")
+    name = streams[0]["logStreamName"]
+    events = logs.get_log_events(logGroupName=LOG_GROUP, logStreamName=name, startFromHead=True)["events"]
+    text = "\n".join(e["message"] for e in events)
+    errors = [e["message"] for e in events if "error" in e["message"].lower() or "exception" in e["message"].lower()]
+    if not errors:
+        return Finding("3 logs", True, f"latest stream {name!r} has no error line")
+    d = memory.diagnose(text)
+    return Finding("3 logs", False, f"{name}: {errors[0][:160]} → {d.category}", "; ".join(d.fixes[:2]))
+
+
+def _step_runs(glue, job: str) -> Finding:
+    runs = glue.get_job_runs(JobName=job).get("JobRuns", [])
+    if not runs:
+        return Finding("4 job runs", True, "no runs recorded yet")
+    last = max(runs, key=lambda r: r.get("StartedOn") or 0)
+    state = last.get("JobRunState", "?")
+    if state in ("FAILED", "TIMEOUT", "ERROR"):
+        return Finding("4 job runs", False, f"last run {last['Id']} {state}: {last.get('ErrorMessage', '')[:160]}",
+                       "read its log (step 3)")
+    return Finding("4 job runs", True, f"last run {last['Id']} is {state}")
+
+
+def _step_dependencies(s3c, glue, bucket: str, args: Mapping[str, str]) -> Finding:
+    missing = []
+    ref = args.get("--reference_key")
+    if ref:
+        try:
+            s3c.head_object(Bucket=bucket, Key=ref)
+        except Exception:  # noqa: BLE001 - a 404 ClientError
+            missing.append(f"s3://{bucket}/{ref}")
+    upstream = args.get("--upstream_table")
+    if upstream:
+        db, table = upstream.split(".", 1)
+        try:
+            glue.get_table(DatabaseName=db, Name=table)
+        except glue.exceptions.EntityNotFoundException:
+            missing.append(f"table {upstream}")
+    if missing:
+        return Finding("5 dependencies", False, "missing: " + ", ".join(missing),
+                       "restore the reference file / upstream table, or wait for its producer")
+    return Finding("5 dependencies", True, "reference file and upstream table present")
+
+
+def _step_iam(iam, role_arn: str, bucket: str) -> Finding:
+    role = role_arn.rsplit("/", 1)[-1]
+    actions = set()
+    for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+        version = iam.get_policy(PolicyArn=p["PolicyArn"])["Policy"]["DefaultVersionId"]
+        doc = iam.get_policy_version(PolicyArn=p["PolicyArn"], VersionId=version)["PolicyVersion"]["Document"]
+        doc = json.loads(doc) if isinstance(doc, str) else doc
+        for st in doc.get("Statement", []):
+            res = st.get("Resource", [])
+            res = [res] if isinstance(res, str) else res
+            if st.get("Effect") == "Allow" and any(bucket in r or r == "*" for r in res):
+                acts = st.get("Action", [])
+                actions |= set([acts] if isinstance(acts, str) else acts)
+    needed = {"s3:GetObject", "s3:ListBucket"}
+    if not (needed <= actions or "s3:*" in actions):
+        return Finding("6 IAM", False, f"role {role!r} allows {sorted(actions) or 'nothing'} on {bucket!r}",
+                       f"attach a policy allowing {sorted(needed)} on arn:aws:s3:::{bucket}")
+    return Finding("6 IAM", True, f"role {role!r} can read {bucket!r}")
+
+
+def troubleshoot_job(clients: Mapping[str, Any], job: str, header: str | None = None,
+                     test_run: bool = True) -> pd.DataFrame:
+    """The guide's seven steps for "Job Not Running for 3 Days", run against the AWS APIs.
+
+    Parameters
+    ----------
+    clients : mapping
+        :func:`aws_clients`.
+    job : str
+        The Glue job (its DefaultArguments name the bucket, the reference file and the upstream table).
+    header : str, optional
+        The expected CSV header: step 2 compares the newest source file's first line with it.
+    test_run : bool
+        Step 7: start a test run (``--test_mode true``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per step: ``step``, ``ok``, ``evidence``, ``fix``.
+    """
+    glue = clients["glue"]
+    spec = glue.get_job(JobName=job)["Job"]
+    args = spec.get("DefaultArguments", {})
+    bucket = args.get("--source_bucket", "")
+    found = [_step_trigger(clients["events"], f"{job}-schedule"), _step_sources(clients["s3"], bucket, header),
+             _step_logs(clients["logs"]), _step_runs(glue, job), _step_dependencies(clients["s3"], glue, bucket, args),
+             _step_iam(clients["iam"], spec["Role"], bucket)]
+    if test_run:
+        run = glue.start_job_run(JobName=job, Arguments={"--test_mode": "true"})
+        found.append(Finding("7 test run", True, f"started run {run['JobRunId']}"))
+    return pd.DataFrame([vars(f) for f in found])
+
+
+def compare_runs(good: Mapping[str, Any], bad: Mapping[str, Any]) -> pd.DataFrame:
+    """Two runs side by side — configuration, inputs, schemas, metrics — and what differs ("mine failed").
+
+    Parameters
+    ----------
+    good, bad : mapping
+        Flat or nested run descriptions (a run log of :func:`labkit.topics.pipeline.run_ingestion`, a Spark
+        configuration, an input listing...). Nested keys are joined with dots.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by key: ``good``, ``bad``, ``differs``; differing keys first.
+    """
+    def flat(d, prefix=""):
+        out = {}
+        for k, v in d.items():
+            key = f"{prefix}{k}"
+            if isinstance(v, Mapping):
+                out.update(flat(v, key + "."))
+            else:
+                out[key] = json.dumps(v, default=str) if isinstance(v, (list, tuple)) else v
+        return out
+
+    a, b = flat(good), flat(bad)
+    rows = [{"key": k, "good": a.get(k), "bad": b.get(k), "differs": a.get(k) != b.get(k)}
+            for k in sorted(set(a) | set(b))]
+    table = pd.DataFrame(rows).set_index("key")
+    return table.sort_values("differs", ascending=False, kind="stable")
+
+
+def incidents(clients: Mapping[str, Any], job: str, bucket: str, made: Mapping[str, str],
+              header: str) -> dict[str, tuple[Any, Any]]:
+    """The notebook's six faults, each as ``(break, restore)`` callables on the world :func:`setup_job` made."""
+    c = clients
+    good = f"{header}\n1,2,a@b.co,1.00,1,2024-01-01,x\n".encode()
+    ref = c["s3"].get_object(Bucket=bucket, Key="reference/data.csv")["Body"].read()
+    stream = f"{job}-run-failed"
+
+    def put(key, body):
+        return lambda: c["s3"].put_object(Bucket=bucket, Key=key, Body=body)
+
+    return {
+        "a disabled rule": (lambda: c["events"].disable_rule(Name=made["rule"]),
+                            lambda: c["events"].enable_rule(Name=made["rule"])),
+        "no source files": (lambda: c["s3"].delete_object(Bucket=bucket, Key="data/in/orders.csv"),
+                            put("data/in/orders.csv", good)),
+        "an OOM in the last run's log": (
+            lambda: write_log(c["logs"], stream, ["ERROR Executor: Exception in task 3.0 in stage 4.0",
+                                                  "java.lang.OutOfMemoryError: Java heap space"]),
+            lambda: c["logs"].delete_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)),
+        "a missing reference file": (lambda: c["s3"].delete_object(Bucket=bucket, Key="reference/data.csv"),
+                                     put("reference/data.csv", ref)),
+        "a role without its S3 policy": (
+            lambda: c["iam"].detach_role_policy(RoleName=made["role"], PolicyArn=made["policy_arn"]),
+            lambda: c["iam"].attach_role_policy(RoleName=made["role"], PolicyArn=made["policy_arn"])),
+        "a schema change in the input": (put("data/in/orders.csv", b"order_id,customer,email,amount,currency\n"
+                                                                   b"1,2,a@b.co,1.00,EUR\n"),
+                                         put("data/in/orders.csv", good)),
+    }
+
+
+def find_incidents(clients: Mapping[str, Any], job: str, bucket: str, made: Mapping[str, str],
+                   header: str) -> pd.DataFrame:
+    """Break the job one way at a time, run :func:`troubleshoot_job`, restore; which step found each fault.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by incident: ``found by`` (the failing steps), ``evidence``, ``fix``.
+
+    Raises
+    ------
+    AssertionError
+        When the world is not healthy before the first incident.
+    """
+    clients["s3"].put_object(Bucket=bucket, Key="data/in/orders.csv",
+                             Body=f"{header}\n1,2,a@b.co,1.00,1,2024-01-01,x\n".encode())
+    healthy = troubleshoot_job(clients, job, header=header, test_run=False)
+    if not healthy["ok"].all():
+        raise AssertionError(f"the job is not healthy before the incidents:\n{healthy[~healthy['ok']]}")
+    rows = {}
+    for name, (breaks, restores) in incidents(clients, job, bucket, made, header).items():
+        breaks()
+        try:
+            steps = troubleshoot_job(clients, job, header=header, test_run=False)
+        finally:
+            restores()
+        bad = steps[~steps["ok"]]
+        rows[name] = {"found by": ", ".join(bad["step"]), "evidence": "; ".join(bad["evidence"]),
+                      "fix": "; ".join(bad["fix"])}
+    return pd.DataFrame(rows).T

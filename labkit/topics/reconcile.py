@@ -1,0 +1,208 @@
+"""Migration parity (the guide's Core Q8): count, SUM and MAX agree on wrong data; a row reconciliation does not.
+
+:func:`guide_checks` runs the guide's three validation queries (row count,
+``SUM(CAST(amount AS DECIMAL(18,2)))`` and ``MAX(updated_at)``). :func:`plant_defects`
+makes a target that passes all three while being wrong in four ways. :func:`reconcile`
+hashes whole rows into buckets by key, compares the bucket summaries, and diffs only
+the buckets that differ: it names missing, extra, duplicated and changed rows, with the
+columns that changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from labkit.core.args import positive_int, require_columns
+
+__all__ = ["DEFECT_KINDS", "guide_checks", "plant_defects", "reconcile", "transfer_time"]
+
+DEFECT_KINDS = ("swapped amounts", "dropped row", "duplicated row", "time zone shift", "truncated decimal")
+
+
+def guide_checks(source, target, amount: str = "amount", updated: str = "updated_at") -> pd.DataFrame:
+    """The guide's three parity checks, as written: row count, the sum of the amount as DECIMAL(18,2), max timestamp.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by check: ``source``, ``target``, ``match``.
+    """
+    from pyspark.sql import functions as F
+
+    def run(df):
+        return df.agg(F.count("*").alias("row_count_check"),
+                      F.sum(F.col(amount).cast("decimal(18,2)")).alias("checksum_validation"),
+                      F.max(updated).alias("latest_timestamp")).first().asDict()
+
+    src, tgt = run(source), run(target)
+    return pd.DataFrame({"source": src, "target": tgt, "match": {k: src[k] == tgt[k] for k in src}})
+
+
+def _row_hash(df, columns: Sequence[str]):
+    """A 64-bit hash of a whole row (nulls distinct from any value), as a decimal so sums cannot overflow."""
+    from pyspark.sql import functions as F
+
+    parts = [F.coalesce(F.col(c).cast("string"), F.lit("\u0000null")) for c in columns]
+    return F.xxhash64(*parts).cast("decimal(38,0)")
+
+
+def _summaries(df, key: Sequence[str], columns: Sequence[str], buckets: int):
+    """Per bucket of the key: row count and the sum of the row hashes (order-free, duplicates counted)."""
+    from pyspark.sql import functions as F
+
+    return (df.select(F.pmod(F.xxhash64(*key), F.lit(buckets)).alias("_bucket"), _row_hash(df, columns).alias("_h"))
+            .groupBy("_bucket").agg(F.count("*").alias("_n"), F.sum("_h").alias("_s")))
+
+
+def reconcile(source, target, key: str | Sequence[str], buckets: int = 64) -> dict[str, Any]:
+    """Compare two tables row by row, cheaply: bucket summaries first, then a diff of the differing buckets only.
+
+    Parameters
+    ----------
+    source, target : pyspark.sql.DataFrame
+        The same columns (by name; the target's are put in the source's order).
+    key : str or list of str
+        The columns that identify a row.
+    buckets : int
+        Hash buckets of the key; only the buckets whose count or hash sum differ are compared in full.
+
+    Returns
+    -------
+    dict
+        ``missing`` (keys in the source only), ``extra`` (in the target only), ``duplicated`` (keys with more
+        rows in the target than in the source), ``changed`` (keys present on both sides whose rows differ, with
+        a ``columns`` list), all pandas DataFrames; ``buckets_differing``, ``buckets``; and ``equal``.
+
+    Raises
+    ------
+    ValueError
+        For a missing key column, different column sets, or ``buckets < 1``.
+    """
+    from pyspark.sql import functions as F
+
+    keys = [key] if isinstance(key, str) else list(key)
+    require_columns(source, keys, "key column of the source")
+    require_columns(target, keys, "key column of the target")
+    positive_int("buckets", buckets)
+    if set(source.columns) != set(target.columns):
+        only_s = sorted(set(source.columns) - set(target.columns))
+        only_t = sorted(set(target.columns) - set(source.columns))
+        raise ValueError(f"the tables have different columns: source only {only_s}, target only {only_t}")
+    cols = list(source.columns)
+    target = target.select(*cols)
+    a, b = _summaries(source, keys, cols, buckets), _summaries(target, keys, cols, buckets)
+    diff = (a.join(b.withColumnRenamed("_n", "_n2").withColumnRenamed("_s", "_s2"), "_bucket", "full")
+            .where(~F.col("_n").eqNullSafe(F.col("_n2")) | ~F.col("_s").eqNullSafe(F.col("_s2")))
+            .select("_bucket"))
+    differing = [r[0] for r in diff.collect()]
+    out = {"buckets": buckets, "buckets_differing": len(differing), "equal": not differing}
+    empty = pd.DataFrame(columns=keys)
+    if not differing:
+        return {**out, "missing": empty, "extra": empty, "duplicated": empty,
+                "changed": pd.DataFrame(columns=[*keys, "columns"])}
+    bucket = F.pmod(F.xxhash64(*[F.col(k) for k in keys]), F.lit(buckets))
+    s = source.where(bucket.isin(differing))
+    t = target.where(bucket.isin(differing))
+    counts = (s.groupBy(keys).agg(F.count("*").alias("_ns"))
+              .join(t.groupBy(keys).agg(F.count("*").alias("_nt")), keys, "full").fillna(0, ["_ns", "_nt"]))
+    missing = counts.where("_nt = 0").select(keys).toPandas()
+    extra = counts.where("_ns = 0").select(keys).toPandas()
+    duplicated = counts.where("_nt > _ns AND _ns > 0").select(*keys, "_ns", "_nt").toPandas()
+    both = counts.where("_ns > 0 AND _nt > 0").select(keys)
+    value_cols = [c for c in cols if c not in keys]
+    sides = (s.join(both, keys).select(*keys, *[F.col(c).alias(f"s_{c}") for c in value_cols]).dropDuplicates(keys)
+             .join(t.join(both, keys).select(*keys, *[F.col(c).alias(f"t_{c}") for c in value_cols])
+                   .dropDuplicates(keys), keys))
+    changed_cols = F.array_compact(F.array(*[F.when(~F.col(f"s_{c}").eqNullSafe(F.col(f"t_{c}")), F.lit(c))
+                                             for c in value_cols]))
+    changed = (sides.select(*keys, changed_cols.alias("columns")).where(F.size("columns") > 0).toPandas())
+    return {**out, "missing": missing, "extra": extra, "duplicated": duplicated, "changed": changed,
+            "equal": False}
+
+
+def plant_defects(df, key: str, amount: str = "amount", updated: str = "updated_at", seed: int = 7):
+    """A copy of ``df`` that the guide's three checks pass, with one defect of each kind in :data:`DEFECT_KINDS`.
+
+    * two rows swap their amounts (count and sum unchanged);
+    * one row is dropped and another row *with the same amount* is duplicated (count and sum unchanged);
+    * one timestamp (not the latest) is shifted by a time-zone offset, 5 hours back;
+    * one amount with a third decimal under 5 is truncated to 2 decimals (the guide's DECIMAL(18,2) cast rounds the
+      source the same way, so the checksum still matches).
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        With a unique ``key``, a decimal ``amount`` with more than 2 decimals, a timestamp ``updated``.
+    key, amount, updated : str
+    seed : int
+
+    Returns
+    -------
+    (DataFrame, dict)
+        The target, and ``{defect kind: [keys]}``.
+
+    Raises
+    ------
+    ValueError
+        When the data has no pair of rows to drop/duplicate with equal amounts or no amount to truncate.
+    """
+    import random
+    from decimal import Decimal
+
+    from pyspark.sql import functions as F
+
+    require_columns(df, [key, amount, updated], "column")
+    rows = df.orderBy(key).collect()
+    latest = max(r[updated] for r in rows)
+    rng = random.Random(seed)
+    by_amount: dict[Any, list] = {}
+    for r in rows:
+        by_amount.setdefault(r[amount], []).append(r[key])
+    pairs = [ks for ks in by_amount.values() if len(ks) >= 2]
+    if not pairs:
+        raise ValueError("plant_defects needs two rows with the same amount (to drop one and duplicate the other)")
+    drop, dup = rng.choice(pairs)[:2]
+    used = {drop, dup}
+    def truncates_like_it_rounds(value) -> bool:
+        frac = (value * 100) % 1  # the part beyond two decimals
+        return value is not None and frac != 0 and frac < Decimal("0.5")
+
+    truncable = [r[key] for r in rows if r[key] not in used and r[amount] is not None
+                 and truncates_like_it_rounds(r[amount])]
+    if not truncable:
+        raise ValueError("plant_defects needs an amount with a third decimal under 5 to truncate")
+    trunc = rng.choice(truncable)
+    used.add(trunc)
+    free = [r[key] for r in rows if r[key] not in used and r[updated] != latest]
+    amounts = {r[key]: r[amount] for r in rows}
+    swap_a, swap_b = next((x, y) for x in free for y in free if x < y and amounts[x] != amounts[y])
+    shift = next(k for k in free if k not in (swap_a, swap_b))
+    a_amt, b_amt = amounts[swap_a], amounts[swap_b]
+    target = (df.where(F.col(key) != drop)
+              .withColumn(amount, F.when(F.col(key) == swap_a, F.lit(b_amt).cast(df.schema[amount].dataType))
+                          .when(F.col(key) == swap_b, F.lit(a_amt).cast(df.schema[amount].dataType))
+                          .when(F.col(key) == trunc, F.floor(F.col(amount) * 100) / 100)
+                          .otherwise(F.col(amount)).cast(df.schema[amount].dataType))
+              .withColumn(updated, F.when(F.col(key) == shift, F.col(updated) - F.expr("INTERVAL 5 HOURS"))
+                          .otherwise(F.col(updated))))
+    target = target.unionByName(target.where(F.col(key) == dup))
+    return target, {"swapped amounts": [swap_a, swap_b], "dropped row": [drop], "duplicated row": [dup],
+                    "time zone shift": [shift], "truncated decimal": [trunc]}
+
+
+def transfer_time(terabytes: float, gbps: float, decimal_units: bool = True) -> dict[str, float]:
+    """Seconds, hours and days to move ``terabytes`` over a ``gbps`` link at full rate (no overhead).
+
+    Examples
+    --------
+    >>> round(transfer_time(50, 1)["days"], 2), round(transfer_time(50, 10)["hours"], 1)
+    (4.63, 11.1)
+    """
+    if terabytes < 0 or gbps <= 0:
+        raise ValueError(f"need terabytes >= 0 and gbps > 0, got {terabytes} and {gbps}")
+    size_bytes = terabytes * (1e12 if decimal_units else 2**40)
+    seconds = size_bytes * 8 / (gbps * 1e9)
+    return {"seconds": seconds, "hours": seconds / 3600, "days": seconds / 86400}

@@ -1,0 +1,91 @@
+"""Each injected incident is found by the right step of troubleshoot_job, on moto's AWS APIs."""
+
+import json
+import uuid
+
+import pytest
+
+from labkit.core import datagen
+from labkit.topics import ops
+
+
+@pytest.fixture
+def job(s3c):
+    clients = ops.aws_clients()
+    name = f"ingest-{uuid.uuid4().hex[:6]}"
+    bucket = f"src-{uuid.uuid4().hex[:8]}"
+    made = ops.setup_job(clients, name, bucket)
+    clients["s3"].put_object(Bucket=bucket, Key="data/in/orders.csv",
+                             Body=(datagen.ORDERS_HEADER + "\n1,2,a@b.com,1.00,1,2024-01-01,x\n").encode())
+    return {"clients": clients, "name": name, "bucket": bucket, **made}
+
+
+def _problems(job):
+    found = ops.troubleshoot_job(job["clients"], job["name"], header=datagen.ORDERS_HEADER)
+    return {r.step: r for r in found.itertuples() if not r.ok}, found
+
+
+def test_a_healthy_job_has_no_finding(job):
+    problems, found = _problems(job)
+    assert not problems and len(found) == 7
+
+
+def test_a_disabled_rule_is_found_by_step_1(job):
+    job["clients"]["events"].disable_rule(Name=job["rule"])
+    problems, _ = _problems(job)
+    assert list(problems) == ["1 trigger"] and "enable_rule" in problems["1 trigger"].fix
+
+
+def test_no_source_files_is_found_by_step_2(job):
+    job["clients"]["s3"].delete_object(Bucket=job["bucket"], Key="data/in/orders.csv")
+    assert list(_problems(job)[0]) == ["2 source files"]
+
+
+def test_a_schema_change_is_found_by_step_2(job):
+    job["clients"]["s3"].put_object(Bucket=job["bucket"], Key="data/in/orders.csv",
+                                    Body=b"order_id,customer_id,email,amount,currency\n1,2,a@b.com,1.0,EUR\n")
+    problems, _ = _problems(job)
+    assert list(problems) == ["2 source files"] and "schema change" in problems["2 source files"].fix
+
+
+def test_an_oom_in_the_last_log_is_found_by_step_3(job):
+    logs = job["clients"]["logs"]
+    stream = f"{job['name']}-run-{uuid.uuid4().hex[:4]}"
+    logs.create_log_stream(logGroupName=ops.LOG_GROUP, logStreamName=stream)
+    logs.put_log_events(logGroupName=ops.LOG_GROUP, logStreamName=stream, logEvents=[
+        {"timestamp": 1_760_000_000_000, "message": "ERROR Executor: Exception in task 3.0"},
+        {"timestamp": 1_760_000_000_001, "message": "java.lang.OutOfMemoryError: Java heap space"}])
+    problems, _ = _problems(job)
+    assert "3 logs" in problems and "oom" in problems["3 logs"].evidence.lower()
+    logs.delete_log_stream(logGroupName=ops.LOG_GROUP, logStreamName=stream)
+
+
+def test_a_missing_reference_file_is_found_by_step_5(job):
+    job["clients"]["s3"].delete_object(Bucket=job["bucket"], Key="reference/data.csv")
+    problems, _ = _problems(job)
+    assert list(problems) == ["5 dependencies"] and "reference/data.csv" in problems["5 dependencies"].evidence
+
+
+def test_a_role_without_its_s3_policy_is_found_by_step_6(job):
+    job["clients"]["iam"].detach_role_policy(RoleName=job["role"], PolicyArn=job["policy_arn"])
+    problems, _ = _problems(job)
+    assert list(problems) == ["6 IAM"] and "s3:GetObject" in problems["6 IAM"].fix
+
+
+def test_compare_runs_names_what_differs():
+    good = {"conf": {"spark.executor.memory": "8g", "spark.sql.shuffle.partitions": 200}, "input_mb": 120,
+            "schema": ["a int", "b string"]}
+    bad = {"conf": {"spark.executor.memory": "8g", "spark.sql.shuffle.partitions": 200}, "input_mb": 9100,
+           "schema": ["a int", "b string", "c double"]}
+    table = ops.compare_runs(good, bad)
+    assert list(table.index[table["differs"]]) == ["input_mb", "schema"]
+    assert json.loads(table.loc["schema", "bad"])[-1] == "c double"
+
+
+def test_find_incidents_names_the_right_step_for_each_fault(job):
+    table = ops.find_incidents(job["clients"], job["name"], job["bucket"], job, datagen.ORDERS_HEADER)
+    assert table["found by"].to_dict() == {
+        "a disabled rule": "1 trigger", "no source files": "2 source files", "an OOM in the last run's log": "3 logs",
+        "a missing reference file": "5 dependencies", "a role without its S3 policy": "6 IAM",
+        "a schema change in the input": "2 source files"}
+    assert ops.troubleshoot_job(job["clients"], job["name"], header=datagen.ORDERS_HEADER, test_run=False)["ok"].all()
