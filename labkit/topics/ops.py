@@ -92,8 +92,11 @@ def setup_job(clients: Mapping[str, Any], job: str, bucket: str, reference_key: 
         glue.create_database(DatabaseInput={"Name": db})
     except glue.exceptions.AlreadyExistsException:
         pass
-    glue.create_table(DatabaseName=db, TableInput={"Name": table, "StorageDescriptor": {"Columns": [
-        {"Name": "customer_id", "Type": "int"}], "Location": f"s3://{bucket}/warehouse/{table}/"}})
+    try:
+        glue.create_table(DatabaseName=db, TableInput={"Name": table, "StorageDescriptor": {"Columns": [
+            {"Name": "customer_id", "Type": "int"}], "Location": f"s3://{bucket}/warehouse/{table}/"}})
+    except glue.exceptions.AlreadyExistsException:
+        pass
     try:
         logs.create_log_group(logGroupName=LOG_GROUP)
     except logs.exceptions.ResourceAlreadyExistsException:
@@ -101,8 +104,14 @@ def setup_job(clients: Mapping[str, Any], job: str, bucket: str, reference_key: 
     return {"role": role, "rule": rule, "policy_arn": policy_arn, "database": db, "table": table}
 
 
-def write_log(logs, stream: str, messages: list[str], start_ms: int = 1_760_000_000_000) -> None:
-    """Write a job run's error log stream (as Glue would) into :data:`LOG_GROUP`, one event per message."""
+def write_log(logs, stream: str, messages: list[str], start_ms: int | None = None) -> None:
+    """Write a job run's error log stream (as Glue would) into :data:`LOG_GROUP`, one event per message.
+
+    Events are stamped now by default: CloudWatch (and moto) drop events older than 14 days.
+    """
+    import time
+
+    start_ms = int(time.time() * 1000) if start_ms is None else start_ms
     logs.create_log_stream(logGroupName=LOG_GROUP, logStreamName=stream)
     logs.put_log_events(logGroupName=LOG_GROUP, logStreamName=stream,
                         logEvents=[{"timestamp": start_ms + i, "message": m} for i, m in enumerate(messages)])
@@ -124,8 +133,12 @@ def _step_sources(s3c, bucket: str, header: str | None) -> Finding:
     if not files:
         return Finding("2 source files", False, f"no objects under s3://{bucket}/data/in/",
                        "check the upstream system that delivers the files (nothing to process is not a job error)")
+    sized = [o for o in files if o.get("Size", 0) > 0]
+    if header and not sized:
+        return Finding("2 source files", False, f"{len(files)} file(s) under data/in/, all empty",
+                       "check the upstream export: it delivered empty files")
     if header:
-        newest = max(files, key=lambda o: o["LastModified"])
+        newest = max(sized, key=lambda o: (o["LastModified"], o["Key"]))
         first = s3c.get_object(Bucket=bucket, Key=newest["Key"], Range="bytes=0-4095")["Body"].read()
         got = first.decode("utf-8", "replace").lstrip("\ufeff").splitlines()[0].strip()
         if got != header:

@@ -17,7 +17,7 @@ import pandas as pd
 
 from labkit.core.args import positive_int, require_columns
 
-__all__ = ["DEFECT_KINDS", "guide_checks", "plant_defects", "reconcile", "transfer_time"]
+__all__ = ["DEFECT_KINDS", "full_comparison", "guide_checks", "plant_defects", "reconcile", "transfer_time"]
 
 DEFECT_KINDS = ("swapped amounts", "dropped row", "duplicated row", "time zone shift", "truncated decimal")
 
@@ -121,6 +121,27 @@ def reconcile(source, target, key: str | Sequence[str], buckets: int = 64) -> di
     changed = (sides.select(*keys, changed_cols.alias("columns")).where(F.size("columns") > 0).toPandas())
     return {**out, "missing": missing, "extra": extra, "duplicated": duplicated, "changed": changed,
             "equal": False}
+
+
+def full_comparison(source, target, key: str | Sequence[str]):
+    """The plain way to compare two tables: a full outer join of every row on the key, every column compared.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The keys whose rows differ (or exist on one side only), with ``side`` counts; the baseline that
+        :func:`reconcile` is timed against.
+    """
+    from pyspark.sql import functions as F
+
+    keys = [key] if isinstance(key, str) else list(key)
+    cols = [c for c in source.columns if c not in keys]
+    s = source.select(*keys, *[F.col(c).alias(f"s_{c}") for c in cols], F.lit(1).alias("_in_s"))
+    t = target.select(*keys, *[F.col(c).alias(f"t_{c}") for c in cols], F.lit(1).alias("_in_t"))
+    differs = F.col("_in_s").isNull() | F.col("_in_t").isNull()
+    for c in cols:
+        differs = differs | ~F.col(f"s_{c}").eqNullSafe(F.col(f"t_{c}"))
+    return s.join(t, keys, "full_outer").where(differs).select(*keys, "_in_s", "_in_t").toPandas()
 
 
 def plant_defects(df, key: str, amount: str = "amount", updated: str = "updated_at", seed: int = 7):

@@ -9,7 +9,7 @@ from labkit.topics import reconcile
 
 @pytest.fixture(scope="module")
 def source(spark):
-    rows = [(i, Decimal(f"{(i * 37) % 500 + 10}.{(i * 7) % 10}{(i * 3) % 4}{i % 10}"),
+    rows = [(i, Decimal(f"{(i * 37) % 100 + 10}.{(i * 7) % 10}{(i * 3) % 4}{i % 10}"),
              f"2024-06-{1 + i % 28:02d} {i % 24:02d}:00:00") for i in range(1, 400)]
     return spark.createDataFrame(rows, "id int, amount decimal(12,4), ts string").selectExpr(
         "id", "amount", "CAST(ts AS timestamp) AS updated_at").cache()
@@ -46,3 +46,9 @@ def test_transfer_times_follow_from_the_guides_bandwidth():
     assert round(reconcile.transfer_time(50, 1)["days"], 1) == 4.6
     assert round(reconcile.transfer_time(50, 10)["hours"]) == 11
     assert reconcile.transfer_time(50, 1, decimal_units=False)["days"] > 5  # in TiB it is 5.1 days
+
+
+def test_the_full_comparison_baseline_finds_the_same_keys(source):
+    target, planted = reconcile.plant_defects(source, "id")
+    plain = set(reconcile.full_comparison(source, target, "id")["id"])
+    assert set().union(*planted.values()) - set(planted["duplicated row"]) <= plain
