@@ -51,7 +51,8 @@ def test_a_schema_change_is_found_by_step_2(job):
 def test_an_oom_in_the_last_log_is_found_by_step_3(job):
     logs = job["clients"]["logs"]
     stream = f"{job['name']}-run-{uuid.uuid4().hex[:4]}"
-    ops.write_log(logs, stream, ["ERROR Executor: Exception in task 3.0", "java.lang.OutOfMemoryError: Java heap space"])
+    ops.write_log(logs, stream, ["ERROR Executor: Exception in task 3.0",
+                                 "java.lang.OutOfMemoryError: Java heap space"])
     problems, _ = _problems(job)
     assert "3 logs" in problems and "oom" in problems["3 logs"].evidence.lower()
     logs.delete_log_stream(logGroupName=ops.LOG_GROUP, logStreamName=stream)
