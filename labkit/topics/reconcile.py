@@ -170,37 +170,26 @@ def plant_defects(df, key: str, amount: str = "amount", updated: str = "updated_
     ValueError
         When the data has no pair of rows to drop/duplicate with equal amounts or no amount to truncate.
     """
-    import random
-    from decimal import Decimal
-
     from pyspark.sql import functions as F
 
     require_columns(df, [key, amount, updated], "column")
-    rows = df.orderBy(key).collect()
-    latest = max(r[updated] for r in rows)
-    rng = random.Random(seed)
-    by_amount: dict[Any, list] = {}
-    for r in rows:
-        by_amount.setdefault(r[amount], []).append(r[key])
-    pairs = [ks for ks in by_amount.values() if len(ks) >= 2]
-    if not pairs:
+    latest = df.agg(F.max(updated)).first()[0]
+    pair = (df.groupBy(amount).agg(F.count("*").alias("n"), F.min(key).alias("a"), F.max(key).alias("b"))
+            .where("n >= 2").orderBy(F.xxhash64(F.lit(seed), amount)).first())
+    if pair is None:
         raise ValueError("plant_defects needs two rows with the same amount (to drop one and duplicate the other)")
-    drop, dup = rng.choice(pairs)[:2]
-    used = {drop, dup}
-    def truncates_like_it_rounds(value) -> bool:
-        frac = (value * 100) % 1  # the part beyond two decimals
-        return value is not None and frac != 0 and frac < Decimal("0.5")
-
-    truncable = [r[key] for r in rows if r[key] not in used and r[amount] is not None
-                 and truncates_like_it_rounds(r[amount])]
-    if not truncable:
+    drop, dup = pair["a"], pair["b"]
+    frac = (F.col(amount) * 100) % 1  # the part beyond two decimals
+    trunc_row = (df.where(~F.col(key).isin(drop, dup) & (frac != 0) & (frac < 0.5))
+                 .orderBy(F.xxhash64(F.lit(seed), key)).first())
+    if trunc_row is None:
         raise ValueError("plant_defects needs an amount with a third decimal under 5 to truncate")
-    trunc = rng.choice(truncable)
-    used.add(trunc)
-    free = [r[key] for r in rows if r[key] not in used and r[updated] != latest]
-    amounts = {r[key]: r[amount] for r in rows}
-    swap_a, swap_b = next((x, y) for x in free for y in free if x < y and amounts[x] != amounts[y])
-    shift = next(k for k in free if k not in (swap_a, swap_b))
+    trunc = trunc_row[key]
+    free = (df.where(~F.col(key).isin(drop, dup, trunc) & (F.col(updated) != F.lit(latest)))
+            .orderBy(F.xxhash64(F.lit(seed), key)).limit(100).collect())
+    amounts = {r[key]: r[amount] for r in free}
+    swap_a, swap_b = next((x, y) for x in amounts for y in amounts if x < y and amounts[x] != amounts[y])
+    shift = next(k for k in amounts if k not in (swap_a, swap_b))
     a_amt, b_amt = amounts[swap_a], amounts[swap_b]
     target = (df.where(F.col(key) != drop)
               .withColumn(amount, F.when(F.col(key) == swap_a, F.lit(b_amt).cast(df.schema[amount].dataType))
