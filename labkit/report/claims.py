@@ -301,6 +301,7 @@ def evaluate(claims: list[Claim], runs: Mapping[str, Mapping[str, Any] | None], 
         how, basis, arithmetic`` (and ``reference`` and ``vs_reference`` when a reference is given).
     """
     rows = []
+    error = (((runs.get("00_start_here") or {}).get("results") or {}).get("projection.error_2cores") or {}).get("value")
     for c in claims:
         doc = runs.get(c.notebook)
         entry = ((doc or {}).get("results") or {}).get(c.key)
@@ -329,6 +330,9 @@ def evaluate(claims: list[Claim], runs: Mapping[str, Mapping[str, Any] | None], 
                "kind": kind or ("projected" if c.cluster else ""), "verdict": status, "notebook": c.notebook,
                "key": c.key, "how": c.how, "scale": ((doc or {}).get("parameters") or {}).get("scale", ""),
                "note": (entry or {}).get("note") or ""}
+        if row["kind"] == "projected" and value is not None:
+            row["note"] = (f"projection error {error:+.0%} (local[1] projected onto 2 cores, against local[2]). "
+                           if error is not None else "projection error not measured in this run. ") + row["note"]
         if reference is not None:
             ref = (((reference.get(c.notebook) or {}).get("results") or {}).get(c.key) or {}).get("value")
             row["reference"] = _fmt(ref, c.unit) if ref is not None else ""

@@ -10,7 +10,7 @@ from typing import Any
 from labkit.report.claims import REGISTRY, RULE, VERDICT_CLASS, VERDICTS, evaluate, load_registry
 from labkit.report.runner import NOTEBOOKS, Outcome
 
-__all__ = ["claims_table", "load_runs", "projection_error", "write_index"]
+__all__ = ["claims_table", "load_runs", "write_index"]
 
 
 def _esc(value: Any) -> str:
@@ -75,26 +75,11 @@ def claims_table(outcome: Outcome, compare: str | None = None, registry: Path | 
     return evaluate(claims, runs, present, reference)
 
 
-PROJECTION_ERROR_KEY = ("00_start_here", "projection.error_2cores")
-
-
-def projection_error(outcome: Outcome) -> float | None:
-    """The projection's measured error: a job measured on local[1], projected onto 2 cores, against local[2]."""
-    nb, key = PROJECTION_ERROR_KEY
-    doc = next((o.results for o in outcome.notebooks if o.name == nb and o.results), None)
-    entry = ((doc or {}).get("results") or {}).get(key) or {}
-    return entry.get("value")
-
-
 def _claim_rows(table, outcome: Outcome) -> str:
     """The claims table as HTML rows (each with an anchor ``claim-<id>`` that guide.html links to)."""
     htmls = {nb.name: nb.html.name for nb in outcome.notebooks if nb.html}
-    error = projection_error(outcome)
     rows = []
     for r in table.to_dict("records"):
-        if r["kind"] == "projected" and r["value"] is not None:
-            r["note"] = (f"projection error {error:+.0%} (local[1] projected onto 2 cores vs local[2]). "
-                         if error is not None else "projection error not measured in this run. ") + (r["note"] or "")
         if r.get("basis"):
             r["note"] = f"{r['basis']}. {r['note'] or ''}"
         link = (f'<a href="{_esc(htmls[r["notebook"]])}">{_esc(r["notebook"])}</a>' if r["notebook"] in htmls

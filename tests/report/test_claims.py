@@ -243,3 +243,13 @@ def test_status_table_is_generated_from_the_notebooks_that_exist(tmp_path):
     (tmp_path / "00_x.ipynb").write_text('{"cells": [{"cell_type": "markdown", "source": ["# 00 · A title"]}]}')
     mine = status_table(tmp_path)
     assert mine.loc["00_x", "title"] == "A title" and mine.loc["02_data_skew_and_salting", "status"] == "planned"
+
+
+def test_projected_numbers_carry_the_measured_projection_error():
+    cs = [_claim(id="p", notebook="02_x", key="k", cluster=True)]
+    runs = {"02_x": {"results": {"k": {"value": 3.0, "kind": "projected"}}},
+            "00_start_here": {"results": {"projection.error_2cores": {"value": -0.29}}}}
+    row = evaluate(cs, runs, {"02_x", "00_start_here"}).iloc[0]
+    assert row["kind"] == "projected" and "projection error -29%" in row["note"]
+    row = evaluate(cs, {"02_x": runs["02_x"]}, {"02_x"}).iloc[0]
+    assert "not measured in this run" in row["note"]
