@@ -19,8 +19,8 @@ The verdict rule (one rule for every claim; :data:`RULE` prints it)
   per-round ratios). A number recorded without a spread (one run, a count, a
   byte size) carries the same uniform 5% band. When that spread includes "no
   effect" (1.0 for a ratio), the verdict is "no measurable effect here".
-* **Claims of no effect** (``no_effect``: "unaffected by skew") hold when the
-  spread includes 1.0; qualitative claims (``criterion``) state their criterion
+* **Claims of no harm** (``no_effect``: "works even with skew") hold when the
+  spread includes 1.0 or the ratio is better beyond it; qualitative claims (``criterion``) state their criterion
   in words and hold when the ratio is above 1.0 beyond the spread.
 * **Censored values.** A bound a sweep never crossed is shown as "≥ value"; it
   can confirm an at-least claim, refute an ``about`` claim it already exceeds,
@@ -227,9 +227,12 @@ def judge(claim: Claim, measured: float | None, spread: Sequence[float] | None =
 
 def _judge_qualitative(how: str, m: float, lo: float, hi: float, noise: bool) -> tuple[str, str]:
     """A criterion claim (a ratio above 1 beyond the spread) or a claim of no effect (the spread includes 1)."""
-    if how == "no_effect":
-        return (HOLDS, "the spread includes no effect") if noise else (
-            FAILS, f"changed by {m:.2f}x, beyond the spread {lo:.2f}–{hi:.2f}")
+    if how == "no_effect":  # "not hurt by": no measurable change, or better
+        if noise:
+            return HOLDS, "the spread includes no effect"
+        if lo > 1:
+            return HOLDS, f"better by {m:.2f}x, beyond the spread {lo:.2f}–{hi:.2f}: not hurt"
+        return FAILS, f"worse: {m:.2f}x, beyond the spread {lo:.2f}–{hi:.2f}"
     if noise:
         return NO_EFFECT, f"spread {lo:.2f}–{hi:.2f} includes 1.00"
     if lo > 1:

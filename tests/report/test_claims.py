@@ -77,6 +77,7 @@ def test_criterion_no_effect_and_at_most_claims():
     assert verdict(crit, 0.5, spread=(0.4, 0.6)) == "does not hold at this scale"
     flat = _claim(stated=None, compare="no_effect")
     assert verdict(flat, 1.03, spread=(0.9, 1.1)) == "holds" and verdict(flat, 0.6, spread=(0.5, 0.7)) != "holds"
+    assert verdict(flat, 1.4, spread=(1.2, 1.45)) == "holds"  # better with skew: not hurt by it
     most = _claim(stated=1.5, compare="at_most")
     assert verdict(most, 1.2) == "holds" and verdict(most, 2.0) == "does not hold at this scale"
 
