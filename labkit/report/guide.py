@@ -84,13 +84,22 @@ def locate_claims(text: str, table: pd.DataFrame) -> dict[str, tuple[int, int]]:
     return found
 
 
+_HEADING = re.compile(r"#{2,3} [A-Z0-9]")  # a markdown heading that also ends a code block the guide never closed
+
+
 def _sections(text: str) -> list[tuple[str, int, int]]:
-    """(heading, start, end) of each ``###`` section, outside code fences."""
+    """(heading, start, end) of each ``###`` section, outside code fences.
+
+    The guide has a code block that is cut off and never closed (its line ``"spark.driver---``); a ``##``/``###``
+    heading at the start of a line ends such a block.
+    """
     heads, fence, pos = [], False, 0
     for line in text.splitlines(keepends=True):
         if line.startswith("```"):
             fence = not fence
-        elif not fence and line.startswith("### "):
+        elif fence and _HEADING.match(line):
+            fence = False
+        if not fence and line.startswith("### "):
             heads.append((line[4:].strip(), pos))
         pos += len(line)
     return [(h, s, heads[i + 1][1] if i + 1 < len(heads) else len(text)) for i, (h, s) in enumerate(heads)]
@@ -167,6 +176,9 @@ def _render(block: str) -> str:
                 buf = []
             fence = not fence
             continue
+        if fence and _HEADING.match(line):  # the guide's unclosed block ends at the next heading
+            out.append("<pre>" + "\n".join(buf) + "</pre>")
+            buf, fence = [], False
         if fence:
             buf.append(line)
             continue
@@ -175,7 +187,8 @@ def _render(block: str) -> str:
             level = min(len(m.group(1)) + 1, 6)
             out.append(f"<h{level}>{m.group(2)}</h{level}>")
         elif line.strip():
-            out.append(re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", line) + "<br>")
+            bold = re.sub(r"\*\*([^<>*]+?)\*\*", r"<b>\1</b>", line)  # not across a mark's tags
+            out.append(bold.replace("**", "") + "<br>")
     if buf:
         out.append("<pre>" + "\n".join(buf) + "</pre>")
     return "\n".join(out)
@@ -213,7 +226,7 @@ def write_guide(run_dir: Path, table: pd.DataFrame, present: set[str], htmls: di
     """
     import yaml
 
-    text = Path(guide).read_text(encoding="utf-8")
+    text = re.sub(r"\A<!--.*?-->\s*", "", Path(guide).read_text(encoding="utf-8"), flags=re.S)  # our provenance note
     mapping = yaml.safe_load(Path(sections).read_text(encoding="utf-8")) or {}
     where = locate_claims(text, table)
     rows = {r["id"]: r for r in table.to_dict("records")}
