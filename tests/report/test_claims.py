@@ -240,7 +240,7 @@ def test_status_table_is_generated_from_the_notebooks_that_exist(tmp_path):
 
     table = status_table()
     assert table.loc["00_start_here", "status"] == "ready" and table.loc["02_data_skew_and_salting", "claims"] >= 5
-    assert table.loc["11_ingestion_pipeline_and_incidents", "status"] == "planned"  # named by the section map
+    assert table["claims"].sum() == len(load_registry())  # every claim belongs to one listed notebook
     (tmp_path / "00_x.ipynb").write_text('{"cells": [{"cell_type": "markdown", "source": ["# 00 · A title"]}]}')
     mine = status_table(tmp_path)
     assert mine.loc["00_x", "title"] == "A title" and mine.loc["02_data_skew_and_salting", "status"] == "planned"
