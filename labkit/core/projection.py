@@ -144,7 +144,8 @@ def balance(task_durations_ms: Sequence[float], cores: int, stage_wall_ms: float
 def _child_job(args: dict) -> dict:
     """Run in a child process: measure the validation job on one master; print the median run."""
     from labkit.core import datagen
-    from labkit.core.measure import measure, noop
+    from labkit.core.bench import compare, median_run  # bench imports this module: imported here, not at the top
+    from labkit.core.measure import noop
     from labkit.core.session import spark_conf, spark_session
 
     spark = spark_session(args["master"])
@@ -153,14 +154,10 @@ def _child_job(args: dict) -> dict:
     dims = datagen.customers(spark, args["customers"], seed=args["seed"]).repartition(args["partitions"]).cache()
     facts.count(), dims.count()
     job = noop(facts.join(dims, "customer_id").groupBy("segment").count())
-    runs = []
     with spark_conf(spark, {"spark.sql.shuffle.partitions": args["partitions"],
                             "spark.sql.adaptive.enabled": False, "spark.sql.autoBroadcastJoinThreshold": -1}):
-        job()  # warm-up
-        for _ in range(args["repeats"]):
-            runs.append(measure(spark, job, label=args["master"]))
-    runs.sort(key=lambda m: m.wall_s)
-    m = runs[(len(runs) - 1) // 2]
+        table = compare({"job": job}, repeats=args["repeats"], warmup=1, spark=spark, progress=False)
+    m = median_run(table.attrs["runs"], "job")
     spark.stop()
     return {"wall_ms": m.wall_s * 1000, "stage_tasks_ms": {str(k): v for k, v in m.stage_tasks_ms.items()},
             "stage_wall_ms": {str(k): v for k, v in m.stage_wall_ms.items()}}

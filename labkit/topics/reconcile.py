@@ -17,9 +17,13 @@ import pandas as pd
 
 from labkit.core.args import positive_int, require_columns
 
-__all__ = ["DEFECT_KINDS", "full_comparison", "guide_checks", "plant_defects", "reconcile", "transfer_time"]
+__all__ = ["DEFECTS", "DEFECT_KINDS", "full_comparison", "guide_checks", "guide_checks_per_defect", "plant_defects",
+           "reconcile", "transfer_time"]
 
 DEFECT_KINDS = ("swapped amounts", "dropped row", "duplicated row", "time zone shift", "truncated decimal")
+# the defects as planted: a dropped row goes with a duplicated one (alone, either would change the row count)
+DEFECTS = {"swapped amounts": ("swapped amounts",), "dropped and duplicated row": ("dropped row", "duplicated row"),
+           "time zone shift": ("time zone shift",), "truncated decimal": ("truncated decimal",)}
 
 
 def guide_checks(source, target, amount: str = "amount", updated: str = "updated_at") -> pd.DataFrame:
@@ -144,7 +148,8 @@ def full_comparison(source, target, key: str | Sequence[str]):
     return s.join(t, keys, "full_outer").where(differs).select(*keys, "_in_s", "_in_t").toPandas()
 
 
-def plant_defects(df, key: str, amount: str = "amount", updated: str = "updated_at", seed: int = 7):
+def plant_defects(df, key: str, amount: str = "amount", updated: str = "updated_at", seed: int = 7,
+                  only: str | None = None):
     """A copy of ``df`` that the guide's three checks pass, with one defect of each kind in :data:`DEFECT_KINDS`.
 
     * two rows swap their amounts (count and sum unchanged);
@@ -159,11 +164,13 @@ def plant_defects(df, key: str, amount: str = "amount", updated: str = "updated_
         With a unique ``key``, a decimal ``amount`` with more than 2 decimals, a timestamp ``updated``.
     key, amount, updated : str
     seed : int
+    only : str, optional
+        One key of :data:`DEFECTS`: plant that defect alone (the same rows as when all are planted).
 
     Returns
     -------
     (DataFrame, dict)
-        The target, and ``{defect kind: [keys]}``.
+        The target, and ``{defect kind: [keys]}`` for the kinds planted.
 
     Raises
     ------
@@ -190,17 +197,45 @@ def plant_defects(df, key: str, amount: str = "amount", updated: str = "updated_
     amounts = {r[key]: r[amount] for r in free}
     swap_a, swap_b = next((x, y) for x in amounts for y in amounts if x < y and amounts[x] != amounts[y])
     shift = next(k for k in amounts if k not in (swap_a, swap_b))
-    a_amt, b_amt = amounts[swap_a], amounts[swap_b]
-    target = (df.where(F.col(key) != drop)
-              .withColumn(amount, F.when(F.col(key) == swap_a, F.lit(b_amt).cast(df.schema[amount].dataType))
-                          .when(F.col(key) == swap_b, F.lit(a_amt).cast(df.schema[amount].dataType))
-                          .when(F.col(key) == trunc, F.floor(F.col(amount) * 100) / 100)
-                          .otherwise(F.col(amount)).cast(df.schema[amount].dataType))
-              .withColumn(updated, F.when(F.col(key) == shift, F.col(updated) - F.expr("INTERVAL 5 HOURS"))
+    if only is not None and only not in DEFECTS:
+        raise ValueError(f"unknown defect {only!r}; the defects are {list(DEFECTS)}")
+    kinds = set(DEFECTS[only]) if only else set(DEFECT_KINDS)
+    planted = {"swapped amounts": [swap_a, swap_b], "dropped row": [drop], "duplicated row": [dup],
+               "time zone shift": [shift], "truncated decimal": [trunc]}
+    none = F.lit(None).cast(df.schema[key].dataType)  # matches no row: the defect is not planted
+    k = F.col(key)
+    a_key, b_key = (F.lit(swap_a), F.lit(swap_b)) if "swapped amounts" in kinds else (none, none)
+    t_key = F.lit(trunc) if "truncated decimal" in kinds else none
+    s_key = F.lit(shift) if "time zone shift" in kinds else none
+    dtype = df.schema[amount].dataType
+    target = (df.where(k != F.lit(drop) if "dropped row" in kinds else F.lit(True))
+              .withColumn(amount, F.when(k == a_key, F.lit(amounts[swap_b]).cast(dtype))
+                          .when(k == b_key, F.lit(amounts[swap_a]).cast(dtype))
+                          .when(k == t_key, F.floor(F.col(amount) * 100) / 100)
+                          .otherwise(F.col(amount)).cast(dtype))
+              .withColumn(updated, F.when(k == s_key, F.col(updated) - F.expr("INTERVAL 5 HOURS"))
                           .otherwise(F.col(updated))))
-    target = target.unionByName(target.where(F.col(key) == dup))
-    return target, {"swapped amounts": [swap_a, swap_b], "dropped row": [drop], "duplicated row": [dup],
-                    "time zone shift": [shift], "truncated decimal": [trunc]}
+    if "duplicated row" in kinds:
+        target = target.unionByName(target.where(k == F.lit(dup)))
+    return target, {name: keys for name, keys in planted.items() if name in kinds}
+
+
+def guide_checks_per_defect(source, key: str, amount: str = "amount", updated: str = "updated_at",
+                            seed: int = 7) -> pd.DataFrame:
+    """Plant each defect of :data:`DEFECTS` alone and run the guide's three checks on it: which one catches it?
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by defect: ``caught`` (any of the three checks mismatches) and ``checks`` (the ones that do).
+    """
+    rows = {}
+    for name in DEFECTS:
+        target, _ = plant_defects(source, key, amount, updated, seed, only=name)
+        checks = guide_checks(source, target, amount, updated)
+        failing = list(checks.index[~checks["match"]])
+        rows[name] = {"caught": bool(failing), "checks": ", ".join(failing)}
+    return pd.DataFrame(rows).T
 
 
 def transfer_time(terabytes: float, gbps: float, decimal_units: bool = True) -> dict[str, float]:

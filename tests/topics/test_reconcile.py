@@ -52,3 +52,14 @@ def test_the_full_comparison_baseline_finds_the_same_keys(source):
     target, planted = reconcile.plant_defects(source, "id")
     plain = set(reconcile.full_comparison(source, target, "id")["id"])
     assert set().union(*planted.values()) - set(planted["duplicated row"]) <= plain
+
+
+def test_each_defect_alone_passes_the_guides_checks_and_only_its_rows_change(source):
+    per = reconcile.guide_checks_per_defect(source, "id")
+    assert list(per.index) == list(reconcile.DEFECTS) and not per["caught"].any()
+    target, planted = reconcile.plant_defects(source, "id", only="time zone shift")
+    assert list(planted) == ["time zone shift"]
+    got = reconcile.reconcile(source, target, "id")
+    assert got["missing"].empty and got["duplicated"].empty and list(got["changed"]["id"]) == planted["time zone shift"]
+    with pytest.raises(ValueError, match="unknown defect"):
+        reconcile.plant_defects(source, "id", only="lost table")
