@@ -40,11 +40,18 @@ def test_the_first_code_cell_after_the_parameters_starts_the_lab_with_every_para
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebooks_hold_no_jdf_no_matplotlib_and_at_most_120_lines_of_code(path):
-    text = "\n".join(_code(path))
+def test_notebooks_hold_no_jdf_no_sparkcontext_no_matplotlib_and_at_most_120_lines_of_code(path):
+    text = "\n".join(_code(path)[:-1])  # the closing lab.close() is not counted
     assert "_jdf" not in text and "import matplotlib" not in text and "from matplotlib" not in text
+    assert "sparkContext" not in text, f"{path.stem}: no sparkContext on Spark Connect; use lab.master, lab.cores"
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
     assert len(lines) <= 120, f"{path.stem}: {len(lines)} lines of code"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_ends_by_stopping_its_session_through_lab_close(path):
+    last = [ln for ln in _code(path)[-1].splitlines() if ln.strip() and not ln.startswith("#")]
+    assert last == ["lab.close()"], f"{path.stem}: the last code cell must be lab.close(), got {last}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

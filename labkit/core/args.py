@@ -5,10 +5,11 @@ Each check raises ``ValueError`` naming the argument, the bad value and what was
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["JOIN_TYPES", "join_type", "positive_int", "require_columns"]
+__all__ = ["JOIN_TYPES", "byte_string", "join_type", "positive_int", "require_columns"]
 
 # every spelling Spark accepts, mapped to one canonical name
 JOIN_TYPES = {
@@ -80,3 +81,29 @@ def require_columns(df, columns: Sequence[str] | str, what: str = "column") -> l
     if missing:
         raise ValueError(f"{what} {missing} not found; the DataFrame's columns are {df.columns}")
     return cols
+
+
+_BYTE_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "m": 2**20, "mb": 2**20, "g": 2**30, "gb": 2**30,
+               "t": 2**40, "tb": 2**40, "p": 2**50, "pb": 2**50}
+
+
+def byte_string(text: str) -> int:
+    """A Spark size setting in bytes, read the way Spark reads it (``JavaUtils.byteStringAsBytes``).
+
+    A bare number is bytes; ``k``/``kb``, ``m``/``mb``, ``g``/``gb``, ``t``, ``p`` are powers of 1024, in any
+    case. ``-1`` (a threshold turned off) stays ``-1``.
+
+    Raises
+    ------
+    ValueError
+        Naming the string and the accepted forms.
+
+    Examples
+    --------
+    >>> byte_string("10MB"), byte_string("10485760b"), byte_string("-1")
+    (10485760, 10485760, -1)
+    """
+    m = re.fullmatch(r"\s*(-?\d+)\s*([a-zA-Z]{0,2})\s*", str(text))
+    if not m or m.group(2).lower() not in _BYTE_UNITS:
+        raise ValueError(f"cannot read size {text!r}: a whole number with b, k, m, g, t or p (e.g. '10MB', '-1')")
+    return int(m.group(1)) * _BYTE_UNITS[m.group(2).lower()]

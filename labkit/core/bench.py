@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from labkit.core import runtime
 from labkit.core.measure import Measurement, measure, noop
 from labkit.core.projection import floor_ms, limiting_stages, project_job, project_makespan
 from labkit.core.session import spark_conf
@@ -201,7 +202,7 @@ def sweep(spark, datasets: Mapping[str, Any], variants: Mapping[str, Callable[[A
         frames.append(table.assign(dataset=label).reset_index())
     out = pd.concat(frames, ignore_index=True)
     out.attrs["runs"] = runs
-    out.attrs["cores"] = spark.sparkContext.defaultParallelism
+    out.attrs["cores"] = runtime.parallelism(spark)
     return out
 
 

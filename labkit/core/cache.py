@@ -44,10 +44,10 @@ def _params_key(name: str, params: Mapping[str, Any]) -> str:
 
 
 def path_exists(spark, path: str) -> bool:
-    """Whether a path exists on the Hadoop file system it names (local, s3a, hdfs)."""
-    jvm = spark._jvm
-    p = jvm.org.apache.hadoop.fs.Path(path)
-    return bool(p.getFileSystem(spark._jsc.hadoopConfiguration()).exists(p))
+    """Whether a path exists on the file system it names (local, s3a, hdfs); see :func:`labkit.core.files.exists`."""
+    from labkit.core.files import exists
+
+    return exists(spark, path)
 
 
 def cached(spark, name: str, params: Mapping[str, Any], builder: Callable[..., Any], root: str | None = None):

@@ -3,15 +3,15 @@
 :func:`measure` tags the jobs an action starts, waits for the listener bus to
 drain, then reads ``/jobs``, ``/stages``, ``/stages/{id}/{attempt}/taskList``
 and ``/sql/{id}`` for exactly those jobs. No extra JAR is needed: this is the
-same data the Spark UI shows.
+same data the Spark UI shows. On Spark Connect the same endpoints of the
+server's UI are read (see :mod:`labkit.core.runtime` for where its address
+comes from), and the plan is the one the server recorded for the query.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
-import urllib.request
 import uuid
 import warnings
 from collections.abc import Callable
@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from labkit.core import runtime
 from labkit.core.plans import PlanSummary, plan_summary
 
 __all__ = ["Measurement", "measure", "noop"]
@@ -108,43 +109,41 @@ class Measurement:
         return {k: v for k, v in self.__dict__.items() if k not in skip}
 
 
-def _api(spark) -> str:
-    """Base URL of this application's REST API."""
-    sc = spark.sparkContext
-    url = sc.uiWebUrl
-    if not url:
-        raise RuntimeError("measure needs the Spark UI (spark.ui.enabled=true); labkit.spark_session() turns it on")
-    return f"{url}/api/v1/applications/{sc.applicationId}"
-
-
 def _get(base: str, path: str):
     """GET a REST path as JSON."""
-    with urllib.request.urlopen(base + path, timeout=60) as resp:  # noqa: S310 - the driver's own UI on loopback
-        return json.load(resp)
+    return runtime.get_json(base + path)
 
 
 def _drain(spark, base: str, tag: str, timeout: float = 30.0) -> list[dict]:
     """Wait until the status store has seen every tagged job finish; return those jobs.
 
-    Warns (it does not fail) when jobs are still running at the timeout: their
-    metrics are then incomplete, and the warning names them.
+    A classic session waits on Spark's listener bus first. A Connect client
+    cannot, so it polls until the tagged jobs have stayed the same and finished
+    for two reads in a row. Warns (it does not fail) when jobs are still running
+    at the timeout: their metrics are then incomplete, and the warning names them.
     """
-    try:
-        spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty()
-    except Exception as exc:  # not reachable (Spark Connect, changed internals): polling below still works
-        warnings.warn(f"measure: could not wait on Spark's listener bus ({type(exc).__name__}); polling the REST "
-                      "API instead", stacklevel=3)
-    deadline = time.monotonic() + timeout
+    if not runtime.is_connect(spark):
+        try:
+            spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty()
+        except Exception as exc:  # changed internals: polling below still works
+            warnings.warn(f"measure: could not wait on Spark's listener bus ({type(exc).__name__}); polling the "
+                          "REST API instead", stacklevel=3)
+    began = time.monotonic()
+    deadline = began + timeout
+    seen: list[int] | None = None
     while True:
-        jobs = [j for j in _get(base, "/jobs") if tag in (j.get("jobTags") or [])]
+        jobs = [j for j in _get(base, "/jobs") if runtime.has_job_tag(j, tag)]
         unfinished = [j["jobId"] for j in jobs if j["status"] not in ("SUCCEEDED", "FAILED")]
-        if not unfinished:
+        ids = sorted(j["jobId"] for j in jobs)
+        settled = not runtime.is_connect(spark) or (ids == seen and (ids or time.monotonic() - began > 2.0))
+        if not unfinished and settled:
             return jobs
         if time.monotonic() > deadline:
             warnings.warn(f"measure: jobs {unfinished} had not finished after {timeout:.0f} s; their stages and "
                           "tasks are missing from this measurement", stacklevel=3)
             return jobs
-        time.sleep(0.1)
+        seen = ids
+        time.sleep(0.1 if not runtime.is_connect(spark) else 0.25)
 
 
 def _quantiles(durations: list[int]) -> tuple[float, float, float]:
@@ -266,16 +265,15 @@ def measure(spark, action: Callable[[], Any], label: str = "action") -> Measurem
     >>> m = measure(spark, lambda: spark.range(1000).groupBy((spark.range(1).id * 0).alias("k")).count().collect())
     ... # doctest: +SKIP
     """
-    base = _api(spark)
-    sc = spark.sparkContext
+    base = runtime.api_base(spark)
     tag = f"labkit-{uuid.uuid4().hex[:12]}"
-    sc.addJobTag(tag)
+    runtime.add_job_tag(spark, tag)
     try:
         start = time.perf_counter()
         result = action()
         wall = time.perf_counter() - start
     finally:
-        sc.removeJobTag(tag)
+        runtime.remove_job_tag(spark, tag)
     jobs = _drain(spark, base, tag)
     job_ids = {j["jobId"] for j in jobs}
     stage_ids = {s for j in jobs for s in j["stageIds"]}
@@ -319,5 +317,5 @@ def measure(spark, action: Callable[[], Any], label: str = "action") -> Measurem
         plan=plan_summary(sqls[-1]["planDescription"]) if sqls else None,
         result=result,
         gc_ms=total("jvmGcTime"),
-        ui_url=sc.uiWebUrl or "",
+        ui_url=runtime.ui_url(spark),
     )

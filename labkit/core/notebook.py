@@ -8,6 +8,7 @@ recorded, so none can drift from what the results file says.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 from collections.abc import Mapping
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labkit.core import cache, datagen, results
+from labkit.core import cache, datagen, results, runtime
 from labkit.core.measure import noop
 from labkit.core.scales import Scale, scale_params
 
@@ -35,6 +36,7 @@ class Lab:
     out: Path
     parameters: dict[str, Any]
     _figures: list[Path] = field(default_factory=list, repr=False)
+    _closed: bool = field(default=False, repr=False)
 
     @property
     def seed(self) -> int:
@@ -43,8 +45,31 @@ class Lab:
 
     @property
     def cores(self) -> int:
-        """Cores the session runs tasks on (``defaultParallelism``)."""
-        return self.spark.sparkContext.defaultParallelism
+        """Cores the session runs tasks on (``defaultParallelism``; on Spark Connect the executors' cores)."""
+        return runtime.parallelism(self.spark)
+
+    @property
+    def master(self) -> str:
+        """Where the session runs: ``local[2]``, ``spark://...`` or ``sc://host:port (server on ...)``."""
+        return runtime.master(self.spark)
+
+    def close(self) -> None:
+        """Stop the Spark session: the last cell of every notebook.
+
+        Stopping it before the kernel exits lets the executors finish cleanly:
+        a session left to the JVM's shutdown hooks ends a ``local-cluster`` or
+        ``spark://`` run with "Lost executor ... exited with code 143" errors.
+        On Spark Connect this ends the client's session, not the server. Safe to
+        call twice; to go on working, run the notebook's first cells again.
+        """
+        if self._closed:
+            return
+        where = self.master
+        _stop(self.spark)
+        self._closed = True
+        path = self.out / f"{self.name}.json"
+        print(f"{self.name}: {len(results.load(path)['results'])} number(s) in {path}; "
+              f"the Spark session on {where} is stopped")
 
     def record(self, key: str, value: Any, unit: str | None = None, claim: str | None = None, *,
                kind: str = "measured", note: str | None = None, spread: tuple[float, float] | None = None,
@@ -170,4 +195,13 @@ def start(name: str, parameters: Mapping[str, Any]) -> Lab:
     out.mkdir(parents=True, exist_ok=True)
     spark = spark_session(params["spark_master"], app_name=name)
     results.start(name, out, spark, parameters=params)
+    atexit.register(_stop, spark)  # a notebook that ends early still stops its session before the JVM goes
     return Lab(name, spark, size, out, params)
+
+
+def _stop(spark) -> None:
+    """Stop a session if it still runs; never raises (it also runs at interpreter exit)."""
+    try:
+        spark.stop()
+    except Exception as exc:  # noqa: BLE001 - at exit there is nobody left to raise to
+        print(f"labkit: stopping the Spark session failed: {type(exc).__name__}: {exc}")

@@ -1,12 +1,16 @@
 """Read physical plans: join strategies, AQE's skew split, filters, exchanges.
 
 Every plan string the lab shows comes from here, so notebooks never touch ``_jdf``.
+On Spark Connect the plans come from ``explain``'s text and, after a run, from
+the plan the server recorded (its REST API).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
+
+from labkit.core import runtime
 
 __all__ = ["JOIN_NODES", "PlanSummary", "estimated_size_bytes", "plan_summary", "plan_text"]
 
@@ -87,7 +91,19 @@ def _filters(text: str, name: str) -> list[str]:
 
 
 def _executed_plan_text(df) -> str:
-    """The executed plan of a DataFrame, running it first if AQE has not finalised it."""
+    """The executed plan of a DataFrame, running it first if AQE has not finalised it.
+
+    A Spark Connect client has no query execution to ask: the query is run into
+    the no-op sink, measured, and the final plan the server recorded for it
+    (the SQL tab's plan, through the REST API) is returned.
+    """
+    if runtime.is_connect(df.sparkSession):
+        from labkit.core.measure import measure, noop  # measure imports this module
+
+        m = measure(df.sparkSession, noop(df), "plan")
+        if m.plan is None:
+            raise RuntimeError("plan_text: the server recorded no SQL execution for this query")
+        return m.plan.text
     qe = df._jdf.queryExecution()
     text = qe.executedPlan().toString()
     if "isFinalPlan=false" in text:
@@ -111,7 +127,8 @@ def plan_summary(plan) -> PlanSummary:
         Join strategies, AQE skew split, partition and pushed filters, and the
         number of shuffle and broadcast exchanges in the final plan.
     """
-    if hasattr(plan, "wall_s") and hasattr(plan, "plan"):  # a Measurement (measure imports this module)
+    # a Measurement (measure imports this module); not hasattr: a Connect DataFrame answers any attribute
+    if is_dataclass(plan) and "wall_s" in getattr(plan, "__dataclass_fields__", {}):
         if plan.plan is None:
             raise ValueError(f"measurement {plan.label!r} ran no SQL query, so it has no plan")
         return plan.plan
@@ -152,9 +169,24 @@ def plan_text(df, final: bool = True) -> str:
     """
     if final:
         return _executed_plan_text(df)
+    if runtime.is_connect(df.sparkSession):  # explain's text, without its header
+        return df._explain_string(mode="simple").split("== Physical Plan ==\n", 1)[-1].strip() + "\n"
     return df._jdf.queryExecution().executedPlan().toString()
 
 
+_SIZE_UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50, "EiB": 2**60}
+
+
 def estimated_size_bytes(df) -> int:
-    """Spark's size estimate for a DataFrame: the number ``autoBroadcastJoinThreshold`` is compared with."""
+    """Spark's size estimate for a DataFrame: the number ``autoBroadcastJoinThreshold`` is compared with.
+
+    Exact on a classic session. On Spark Connect it is read from the ``cost``
+    explain text, which prints it rounded (``7.8 KiB``): within 0.05 of a unit.
+    """
+    if runtime.is_connect(df.sparkSession):
+        text = df._explain_string(mode="cost")
+        m = re.search(r"Statistics\(sizeInBytes=([\d.]+) ?([KMGTPE]iB|B)", text)
+        if not m:
+            raise RuntimeError(f"estimated_size_bytes: no size in the optimized plan:\n{text[:500]}")
+        return int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
     return int(str(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()))

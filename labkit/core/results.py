@@ -21,6 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from labkit.core import runtime
+
 __all__ = ["environment", "load", "record", "start"]
 
 KINDS = ("measured", "projected", "guide", "arithmetic")
@@ -58,16 +60,24 @@ def environment(spark=None) -> dict[str, Any]:
         conf = spark.conf
         env.update(
             spark=spark.version,
-            java=spark.sparkContext._jvm.System.getProperty("java.version"),
-            master=spark.sparkContext.master,
-            default_parallelism=spark.sparkContext.defaultParallelism,
+            java=_java_version(spark),
+            master=runtime.master(spark),
+            spark_connect=runtime.is_connect(spark),
+            default_parallelism=runtime.parallelism(spark),
             shuffle_partitions=conf.get("spark.sql.shuffle.partitions"),
             ansi=conf.get("spark.sql.ansi.enabled"),
             aqe=conf.get("spark.sql.adaptive.enabled"),
             aqe_skew_join=conf.get("spark.sql.adaptive.skewJoin.enabled"),
-            driver_memory=spark.sparkContext.getConf().get("spark.driver.memory", "1g"),
+            driver_memory=conf.get("spark.driver.memory", "1g"),
         )
     return env
+
+
+def _java_version(spark) -> str:
+    """The driver JVM's Java version (on Connect, the server's, from its REST API)."""
+    if runtime.is_connect(spark):
+        return runtime.get_json(f"{runtime.api_base(spark)}/environment")["runtime"]["javaVersion"].split()[0]
+    return spark.sparkContext._jvm.System.getProperty("java.version")
 
 
 def _memory_gb() -> float | None:

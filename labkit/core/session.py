@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit._java import JavaNotFoundError, check_java
+from labkit.core import runtime
 
 __all__ = [
     "JavaNotFoundError",
@@ -74,7 +75,7 @@ def _defaults(master: str) -> dict[str, str]:
     parts = default_shuffle_partitions(master)
     if parts:
         conf["spark.sql.shuffle.partitions"] = str(parts)
-    if master.startswith("local"):
+    if _on_this_machine(master):
         from labkit.core.cache import cache_dir
 
         conf["spark.sql.warehouse.dir"] = f"{cache_dir()}/warehouse"  # not ./spark-warehouse wherever we run
@@ -83,16 +84,21 @@ def _defaults(master: str) -> dict[str, str]:
     return conf
 
 
-def spark_session(master: str | None = None, app_name: str = "labkit", **conf: Any):
+def spark_session(master: str | None = None, app_name: str = "labkit", spark_ui: str | None = None, **conf: Any):
     """Build (or reuse) a SparkSession with defaults suited to a laptop.
 
     Parameters
     ----------
     master : str, optional
         ``local[*]`` by default; also ``local[N]``, ``local-cluster[N,C,MB]``,
-        ``spark://host:port`` or ``yarn``. ``LABKIT_MASTER`` overrides the default.
+        ``spark://host:port``, ``yarn``, or ``sc://host:port`` for a Spark
+        Connect server. ``LABKIT_MASTER`` overrides the default.
     app_name : str
-        Application name shown in the Spark UI.
+        Application name shown in the Spark UI (not used by Spark Connect).
+    spark_ui : str, optional
+        For Spark Connect: the server's UI (``http://127.0.0.1:4040``), where
+        ``measure`` reads task metrics. Else ``$LABKIT_SPARK_UI`` or what
+        ``labkit cluster up --connect`` recorded.
     **conf
         Spark configuration. Dots are written as ``__`` in keyword names
         (``spark__sql__shuffle__partitions=8``) or pass a dict:
@@ -122,16 +128,20 @@ def spark_session(master: str | None = None, app_name: str = "labkit", **conf: A
     asked = master
     master = master or os.environ.get("LABKIT_MASTER", "local[*]")
     wanted = {k.replace("__", "."): str(v) for k, v in conf.items()}
+    if master.startswith("sc://"):
+        return _connect_session(master, spark_ui, wanted)
+    # a child of a Spark Connect notebook inherits the flag that turns every session into a Connect one
+    os.environ.pop("SPARK_CONNECT_MODE_ENABLED", None)
     active = SparkSession.getActiveSession()
     if active is not None:
-        running = active.sparkContext.master
+        running = runtime.master(active)
         if asked and asked != running:
             warnings.warn(f"spark_session: a session on {running!r} is already running, so master={asked!r} is "
                           "ignored; call spark.stop() first to change the master", stacklevel=2)
         _apply_to_active(active, wanted)
         return active
     check_java()
-    if master.startswith("local"):
+    if _on_this_machine(master):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the UI binds here, not on every interface
         # Python workers (UDFs) run this interpreter, not whatever `python3` is first on PATH
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -140,6 +150,38 @@ def spark_session(master: str | None = None, app_name: str = "labkit", **conf: A
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _on_this_machine(master: str) -> bool:
+    """Local masters and a standalone master on the loopback address (``labkit cluster up``)."""
+    return master.startswith("local") or bool(re.match(r"spark://(127\.0\.0\.1|localhost)[:/]", master))
+
+
+def _connect_session(url: str, spark_ui: str | None, wanted: Mapping[str, str]):
+    """A Spark Connect session on ``url`` with the lab's runtime defaults applied.
+
+    Static settings (memory, UI port) belong to the server, which was started
+    with them; asking for one here is an error rather than silently ignored.
+    """
+    from pyspark.sql import SparkSession
+
+    try:
+        import pyspark.sql.connect.session  # noqa: F401 - fails without grpcio & co.
+    except ImportError as exc:  # the optional `connect` extra
+        raise ImportError(f"spark_session({url!r}) needs the Spark Connect client: pip install 'labkit[connect]' "
+                          f"(grpcio, grpcio-status, googleapis-common-protos, zstandard); {exc}") from exc
+    # the classic builder's remote() also switches pyspark.sql.functions to Connect for this process
+    spark = SparkSession.builder.remote(url).getOrCreate()
+    if spark_ui:
+        runtime.set_spark_ui(spark, spark_ui)
+    settings = {"spark.sql.session.timeZone": "UTC", **wanted}
+    static = [k for k in settings if not spark.conf.isModifiable(k)]
+    if static:
+        raise ValueError(f"spark_session({url!r}): {', '.join(sorted(static))} cannot be set from a Spark Connect "
+                         "client; start the server with them (labkit cluster up --connect --conf KEY=VALUE)")
+    for key, value in settings.items():
+        spark.conf.set(key, value)
     return spark
 
 
@@ -166,12 +208,16 @@ def _known_sql_keys(spark) -> list[str]:
 
 def _registered(spark, key: str) -> bool:
     """Whether Spark's SQLConf registry or the SparkContext knows this key."""
+    if runtime.is_connect(spark):
+        return spark.conf.get(key, None) is not None
     entry = _config_entry(spark, key)
     return entry is not None or spark.sparkContext.getConf().contains(key)
 
 
 def _config_entry(spark, key: str):
     """Spark's registered ConfigEntry for a SQL key, or None when the key is not registered."""
+    if runtime.is_connect(spark):
+        return None
     from py4j.protocol import Py4JError
 
     try:
@@ -206,6 +252,8 @@ def spark_default(spark, key: str) -> str:
     >>> spark_default(spark, "spark.sql.adaptive.skewJoin.skewedPartitionFactor")
     '5.0'
     """
+    if runtime.is_connect(spark):
+        return _connect_default(spark, key)
     entry = _config_entry(spark, key)
     if entry is None:
         _check_key(spark, key)  # raises with a suggestion when the key is unknown
@@ -213,6 +261,29 @@ def spark_default(spark, key: str) -> str:
     text = str(entry.defaultValueString())
     fallback = re.fullmatch(r"<value of (\S+)>", text)  # a key that defaults to another key's value
     return spark_default(spark, fallback.group(1)) if fallback else text
+
+
+def _connect_default(spark, key: str) -> str:
+    """A setting's default on a Connect server: unset it in this session, read it, put it back.
+
+    The server answers sizes in bytes (``268435456b``); they are written back
+    the way the registry prints them (``256MB``) so both clients agree.
+    """
+    _check_key(spark, key)
+    old = spark.conf.get(key) if _is_set(spark, key) else None
+    spark.conf.unset(key)
+    try:
+        text = spark.conf.get(key)
+    finally:
+        if old is not None:
+            spark.conf.set(key, old)
+    m = re.fullmatch(r"(\d+)b", text)
+    if m:
+        n = int(m.group(1))
+        for unit, power in (("GB", 30), ("MB", 20), ("KB", 10)):
+            if n and n % 2**power == 0:
+                return f"{n // 2**power}{unit}"
+    return text
 
 
 def _check_key(spark, key: str) -> None:

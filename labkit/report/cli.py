@@ -1,8 +1,9 @@
-"""``labkit`` command line: ``labkit report [--scale ...]``."""
+"""``labkit`` command line: ``labkit report [--scale ...]``, ``labkit reference``, ``labkit cluster up|down|status``."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -27,7 +28,15 @@ def main(argv: list[str] | None = None) -> int:
     ref = sub.add_parser("reference", help="keep a report run as benchmarks/reference and refresh the README table")
     ref.add_argument("run_dir", help="a report run folder, e.g. reports/latest")
     ref.add_argument("--to", default=str(report.REPO / "benchmarks" / "reference"), help="destination folder")
+    rep.add_argument("--spark-ui", default=None,
+                     help="for an sc:// master: the Connect server's UI, where measure reads task metrics "
+                          "(sets LABKIT_SPARK_UI; default: what `labkit cluster up --connect` recorded)")
+    _cluster_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "cluster":
+        return _cluster(args)
+    if args.spark_ui if args.command == "report" else False:
+        os.environ["LABKIT_SPARK_UI"] = args.spark_ui
     if args.command == "reference":
         try:
             print(report.save_reference(args.run_dir, args.to))
@@ -51,6 +60,49 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0 if outcome.ok else 1
     return 2
+
+
+def _cluster_parser(sub) -> None:
+    """``labkit cluster up|down|status``."""
+    cl = sub.add_parser("cluster", help="a Spark standalone cluster (and Spark Connect server) on 127.0.0.1")
+    verbs = cl.add_subparsers(dest="verb", required=True)
+    up = verbs.add_parser("up", help="start a master and workers (and --connect: a Spark Connect server)")
+    up.add_argument("--workers", type=int, default=2, help="worker processes (default: 2; 0 with --connect)")
+    up.add_argument("--cores", type=int, default=1, help="cores per worker (default: 1)")
+    up.add_argument("--memory", default="2g", help="memory per worker for executors (default: 2g)")
+    up.add_argument("--port", type=int, default=7077, help="master port (default: 7077)")
+    up.add_argument("--ui-port", type=int, default=8080, help="master web UI port (default: 8080)")
+    up.add_argument("--connect", action="store_true", help="also start Spark Connect's server on the cluster")
+    up.add_argument("--connect-port", type=int, default=15002, help="Spark Connect gRPC port (default: 15002)")
+    up.add_argument("--connect-ui-port", type=int, default=4040, help="the Connect server's UI (default: 4040)")
+    up.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting for the Connect server (repeatable)")
+    verbs.add_parser("down", help="stop exactly the processes `up` started")
+    verbs.add_parser("status", help="what runs, with the URLs and UI links")
+
+
+def _cluster(args) -> int:
+    """Run a ``labkit cluster`` verb."""
+    from labkit.core import cluster
+
+    try:
+        if args.verb == "up":
+            bad = [c for c in args.conf if "=" not in c]
+            if bad:
+                raise cluster.ClusterError(f"cluster up: --conf needs KEY=VALUE, got {bad}")
+            state = cluster.up(args.workers, args.cores, args.memory, args.port, args.ui_port, args.connect,
+                               args.connect_port, args.connect_ui_port, dict(c.split("=", 1) for c in args.conf))
+            print(cluster.describe(state))
+        elif args.verb == "down":
+            cluster.down()
+        else:
+            state = cluster.status()
+            print(cluster.describe(state) if state else f"no cluster recorded in {cluster.cluster_home()}")
+            return 0 if state is None or all(p["alive"] for p in state["processes"]) else 1
+    except cluster.ClusterError as exc:
+        print(f"labkit {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from labkit.core.args import join_type, positive_int, require_columns
+from labkit.core.args import byte_string, join_type, positive_int, require_columns
 from labkit.core.bench import compare
 from labkit.core.measure import noop
 from labkit.core.plans import estimated_size_bytes, plan_summary, plan_text
@@ -223,4 +223,4 @@ def broadcast_threshold_bytes(spark) -> int:
     True
     """
     text = spark.conf.get("spark.sql.autoBroadcastJoinThreshold")
-    return int(spark._jvm.org.apache.spark.network.util.JavaUtils.byteStringAsBytes(text))
+    return byte_string(text)

@@ -469,6 +469,8 @@ def run_isolated(workload: str, conf: Mapping[str, Any] | None = None, master: s
     cmd = [sys.executable, "-m", "labkit.topics.memory", workload, json.dumps({"master": master, **(conf or {})}),
            json.dumps(dict(params or {}))]
     env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+    for connect_flag in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE"):  # the child is a classic session, always
+        env.pop(connect_flag, None)
     start = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             start_new_session=True)
@@ -591,7 +593,18 @@ def run_demos(quick_only: bool = True, timeout_s: float = 180):
 
 
 def jvm_heap_mb(spark) -> float:
-    """The running JVM's maximum heap in MiB: in local mode, the driver's, which the executors share."""
+    """The driver JVM's maximum heap in MiB: in local mode the executors share it.
+
+    On Spark Connect the server's driver is asked through its REST API: its
+    unified memory is ``(heap - 300 MiB) * spark.memory.fraction``, so the heap
+    is that divided by the fraction, plus the 300 MiB.
+    """
+    from labkit.core import runtime
+
+    if runtime.is_connect(spark):
+        driver = next(e for e in runtime.get_json(f"{runtime.api_base(spark)}/executors") if e["id"] == "driver")
+        fraction = float(spark.conf.get("spark.memory.fraction", "0.6"))
+        return driver["maxMemory"] / 2**20 / fraction + RESERVED_MB
     return spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory() / 2**20
 
 

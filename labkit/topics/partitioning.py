@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from labkit.core import files, runtime
 from labkit.core.args import positive_int, require_columns
 from labkit.core.bench import compare
 from labkit.core.measure import measure, noop
@@ -58,12 +59,6 @@ class FileStats:
         return self.bytes / max(self.files, 1) / 2**20
 
 
-def _fs(spark, path: str):
-    """Hadoop FileSystem and Path objects for a path."""
-    jpath = spark._jvm.org.apache.hadoop.fs.Path(path)
-    return jpath.getFileSystem(spark._jsc.hadoopConfiguration()), jpath
-
-
 def file_stats(spark, path: str) -> FileStats:
     """Count and size the data files under ``path`` (recursively).
 
@@ -82,19 +77,9 @@ def file_stats(spark, path: str) -> FileStats:
     FileNotFoundError
         If ``path`` does not exist.
     """
-    fs, jpath = _fs(spark, path)
-    if not fs.exists(jpath):
-        raise FileNotFoundError(f"no such path: {path}")
-    it = fs.listFiles(jpath, True)
-    sizes, folders = [], set()
-    while it.hasNext():
-        st = it.next()
-        name = st.getPath().getName()
-        if name.startswith(("_", ".")):
-            continue
-        sizes.append(int(st.getLen()))
-        folders.add(st.getPath().getParent().toString())
-    return FileStats(len(sizes), sum(sizes), sizes, len(folders))
+    found = files.list_files(spark, path)
+    sizes = [n for _, n in found]
+    return FileStats(len(sizes), sum(sizes), sizes, len({p.rsplit("/", 1)[0] for p, _ in found}))
 
 
 def _check_layout(df, layout: str, fmt: str, cols: list[str]) -> None:
@@ -307,15 +292,12 @@ def compact(spark, path: str, target_file_mb: float = 128, fmt: str = "parquet",
 
 def _swap_in(spark, new: str, path: str, old: str) -> None:
     """Replace ``path`` by ``new`` with two renames, restoring ``path`` if the second one fails."""
-    fs, src = _fs(spark, path)
-    _, tmp = _fs(spark, new)
-    _, bak = _fs(spark, old)
-    if not fs.rename(src, bak):
+    if not files.rename(spark, path, old):
         raise RuntimeError(f"compact: could not move {path} aside; it is unchanged, the compacted copy is at {new}")
-    if not fs.rename(tmp, src):
-        fs.rename(bak, src)
+    if not files.rename(spark, new, path):
+        files.rename(spark, old, path)
         raise RuntimeError(f"compact: could not move {new} into place; {path} was restored")
-    fs.delete(bak, True)
+    files.delete(spark, old)
 
 
 def partition_stats(df) -> dict[str, float]:
@@ -330,13 +312,32 @@ def partition_stats(df) -> dict[str, float]:
     dict
         ``partitions, rows, min, median, max, skew`` (max / mean); empty
         partitions count as 0 rows.
+
+    Notes
+    -----
+    Spark Connect has no RDDs: there, the rows are counted per
+    ``spark_partition_id()`` and the number of partitions (empty ones included)
+    is the task count of the query's last stage, measured.
     """
-    counts = df.rdd.glom().map(len).collect()
+    counts = _partition_counts(df)
     s = pd.Series(counts, dtype=float)
     mean = s.mean() if len(s) else 0.0
     return {"partitions": len(counts), "rows": int(s.sum()), "min": float(s.min()) if len(s) else 0.0,
             "median": float(s.median()) if len(s) else 0.0, "max": float(s.max()) if len(s) else 0.0,
             "skew": float(s.max() / mean) if mean else 0.0}
+
+
+def _partition_counts(df) -> list[int]:
+    """Rows in each partition of ``df``, in partition order."""
+    spark = df.sparkSession
+    if not runtime.is_connect(spark):
+        return df.rdd.glom().map(len).collect()
+    from pyspark.sql import functions as F
+
+    m = measure(spark, noop(df), "partitions")
+    parts = len(m.stage_tasks_ms[max(m.stage_tasks_ms)]) if m.stage_tasks_ms else 0  # the result stage
+    rows = {r["p"]: r["count"] for r in df.groupBy(F.spark_partition_id().alias("p")).count().collect()}
+    return [int(rows.get(i, 0)) for i in range(max(parts, len(rows)))]
 
 
 def partitioning_types(df, key: str, order: str, n: int = 8) -> pd.DataFrame:
@@ -372,9 +373,8 @@ def _drop_orphan_location(spark, database: str, name: str) -> None:
     """Remove a managed table's folder left by an earlier session (the in-memory catalog forgot the table)."""
     warehouse = spark.conf.get("spark.sql.warehouse.dir").rstrip("/")
     folder = f"{warehouse}/{name}" if database == "default" else f"{warehouse}/{database}.db/{name}"
-    fs, jpath = _fs(spark, folder)
-    if fs.exists(jpath):
-        fs.delete(jpath, True)
+    if files.exists(spark, folder):
+        files.delete(spark, folder)
 
 
 def bucketed_tables(spark, frames: dict, by: str, buckets: int, sort_by: str | None = None,
@@ -531,8 +531,9 @@ def format_benchmark(facts, root: str, files: int, columns: Sequence[str], repea
     variants = {**{f"{f}: all columns": noop(frame(f)) for f in sizes.index},
                 **{f"{f}: {narrow}": noop(frame(f).select(*columns)) for f in sizes.index}}
     scans = compare(variants, repeats=repeats, baseline=f"{sizes.index[0]}: all columns", spark=spark)
-    infer = measure(spark, lambda: read_csv(spark, sizes.loc["csv", "path"], infer=True), "infer schema")
-    explicit = measure(spark, lambda: read_csv(spark, sizes.loc["csv", "path"], schema), "explicit schema")
+    # .schema: Spark Connect analyses a plan only when asked, so the inference would not run at read time there
+    infer = measure(spark, lambda: read_csv(spark, sizes.loc["csv", "path"], infer=True).schema, "infer schema")
+    explicit = measure(spark, lambda: read_csv(spark, sizes.loc["csv", "path"], schema).schema, "explicit schema")
     table = pd.DataFrame({"MB on disk": sizes["mb"], "bytes": sizes["bytes"],
                           "full scan s": [scans.loc[f"{f}: all columns", "median_s"] for f in sizes.index],
                           narrow: [scans.loc[f"{f}: {narrow}", "median_s"] for f in sizes.index]}, index=sizes.index)

@@ -138,10 +138,21 @@ def parquet_kms_available(spark) -> bool:
     ``LocalWrapKmsClient``, but no concrete in-memory KMS (that one lives in
     parquet-hadoop's test jar), so without an extra JAR this returns False.
     """
+    from labkit.core import runtime
+
+    name = "org.apache.parquet.crypto.keytools.mocks.InMemoryKMS"
+    if runtime.is_connect(spark):  # ask the server's JVM: Class.forName through SQL's reflect()
+        try:
+            spark.sql(f"SELECT reflect('java.lang.Class', 'forName', '{name}')").collect()
+            return True
+        except Exception as exc:  # noqa: BLE001 - ClassNotFoundException arrives wrapped in a SparkException
+            if "ClassNotFoundException" in str(exc) or "InvocationTargetException" in str(exc):
+                return False
+            raise
     from py4j.protocol import Py4JJavaError
 
     try:
-        spark._jvm.java.lang.Class.forName("org.apache.parquet.crypto.keytools.mocks.InMemoryKMS")
+        spark._jvm.java.lang.Class.forName(name)
         return True
     except Py4JJavaError:
         return False

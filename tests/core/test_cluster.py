@@ -1,14 +1,27 @@
-"""The lab runs unchanged on real, separate executor JVMs (local-cluster).
+"""The lab beyond one JVM: local-cluster, a real standalone cluster (``labkit cluster``) and Spark Connect.
 
-One Python process holds one SparkContext, so this runs in a child process.
+Every cluster here is started by the test with free ports and its own state
+folder, and brought down in a ``finally``: nothing is left running, even when an
+assertion fails. The notebook runs go through papermill, like ``labkit report``,
+and their stderr (the kernel's and the JVM's) must hold no ERROR line.
 """
 
 import json
+import os
+import re
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+
+from labkit.core import cluster
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOK = REPO / "notebooks" / "09_window_top_per_group.ipynb"  # joins, windows, measure and plans: ~40 s at tiny
 
 CHILD = textwrap.dedent("""
     import json
@@ -29,8 +42,13 @@ CHILD = textwrap.dedent("""
 """)
 
 
+def _errors(text: str) -> list[str]:
+    """Log lines at ERROR level (log4j's ``HH:mm:ss ERROR`` / ``yy/MM/dd HH:mm:ss ERROR``) or Java stack traces."""
+    return [ln for ln in text.splitlines() if re.search(r"\bERROR\b|Exception in thread|exited with code 143", ln)]
+
+
 @pytest.mark.slow
-def test_datagen_and_measure_run_on_separate_executor_jvms(tmp_path):
+def test_datagen_and_measure_run_on_separate_executor_jvms_and_end_without_errors(tmp_path):
     out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     assert out.returncode == 0 and lines, out.stderr[-3000:]
@@ -39,3 +57,204 @@ def test_datagen_and_measure_run_on_separate_executor_jvms(tmp_path):
     assert got["block_managers"] == 3  # the driver and two executor JVMs
     assert got["rows"] == 20_000 and got["keys"] == 200 and got["same"]
     assert got["stages"] == 2 and got["tasks"] >= 4 + 1 and got["shuffle"] > 0
+    assert _errors(out.stderr) == [], out.stderr[-3000:]
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pids_alive(state) -> list[int]:
+    return [p["pid"] for p in state["processes"] if cluster._alive(p)]
+
+
+def _leftovers(home: Path) -> list[str]:
+    """Processes whose command line mentions the cluster's folder (workers' executors run in its work dir)."""
+    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+    return [ln for ln in out.splitlines() if str(home) in ln and "ps -eo" not in ln]
+
+
+def _papermill(master: str, out_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "papermill", str(NOTEBOOK), str(out_dir / NOTEBOOK.name), "-p", "scale", "tiny",
+         "-p", "spark_master", master, "-p", "output_dir", str(out_dir), "--cwd", str(NOTEBOOK.parent)],
+        capture_output=True, text=True, timeout=600, env=env)
+
+
+def _results(out_dir: Path) -> dict:
+    return json.loads((out_dir / f"{NOTEBOOK.stem}.json").read_text())
+
+
+@pytest.mark.slow
+def test_a_notebook_runs_on_a_two_worker_standalone_cluster_and_down_leaves_nothing(tmp_path):
+    home = tmp_path / "cluster"
+    state = None
+    try:
+        state = cluster.up(workers=2, cores=1, memory="1g", port=_port(), ui_port=_port(), home=home,
+                           echo=lambda *_: None)
+        assert state["master_url"].startswith("spark://127.0.0.1:") and len(state["worker_uis"]) == 2
+        view = cluster.status(home)
+        assert view["master_view"]["aliveworkers"] == 2 and view["master_view"]["cores"] == 2
+        assert all(p["alive"] for p in view["processes"])
+        run = _papermill(state["master_url"], tmp_path / "out", dict(os.environ))
+        assert run.returncode == 0, run.stderr[-3000:]
+        doc = _results(tmp_path / "out")
+        assert doc["environment"]["master"] == state["master_url"]
+        assert doc["environment"]["default_parallelism"] == 2  # the two workers' cores, not this machine's
+        assert doc["environment"]["spark_connect"] is False
+        speedup = doc["results"]["ctc.row_number_over_groupby"]["value"]
+        assert isinstance(speedup, float) and speedup > 0
+        assert _errors(run.stderr) == [], _errors(run.stderr)[:20]
+        finished = cluster._get(f"{state['master_ui']}/json/")["completedapps"]
+        assert [a["name"] for a in finished] == [NOTEBOOK.stem]  # the notebook's app ran on this master
+        assert list((home / "work").glob("worker-*/app-*")), "executor folders belong under the cluster's home"
+    finally:
+        stopped = cluster.down(home, echo=lambda *_: None)
+    assert len(stopped) == 3 and all("stopped" in line for line in stopped), stopped
+    assert _pids_alive(state) == [] and _leftovers(home) == []
+    assert cluster.status(home) is None
+
+
+@pytest.mark.slow
+def test_a_notebook_runs_on_spark_connect_and_measure_sees_the_same_task_facts_as_local_mode(tmp_path, spark):
+    home = tmp_path / "cluster"
+    env = {**os.environ, "LABKIT_CLUSTER_DIR": str(home)}
+    try:
+        state = cluster.up(workers=0, cores=2, connect=True, connect_port=_port(), connect_ui_port=_port(),
+                           home=home, echo=lambda *_: None)
+        url = state["connect_url"]
+        run = _papermill(url, tmp_path / "out", env)
+        assert run.returncode == 0, run.stderr[-3000:]
+        doc = _results(tmp_path / "out")
+        assert doc["environment"]["master"] == f"{url} (server on local[2])"
+        assert doc["environment"]["spark_connect"] is True and doc["environment"]["default_parallelism"] == 2
+        assert doc["results"]["ctc.row_number_over_groupby"]["value"] > 0
+        assert _errors(run.stderr) == [], _errors(run.stderr)[:20]
+        remote = subprocess.run([sys.executable, "-c", FACTS, url], capture_output=True, text=True, timeout=300,
+                                env=env)
+        assert remote.returncode == 0, remote.stderr[-3000:]
+        over_connect = json.loads(remote.stdout.strip().splitlines()[-1])
+    finally:
+        cluster.down(home, echo=lambda *_: None)
+    assert _leftovers(home) == []
+    local = _facts(spark)
+    assert over_connect["connect"] is True
+    for key in ("jobs", "stages", "tasks", "input_records", "shuffled", "joins", "exchanges", "rows", "defaults",
+                "partitions", "cores"):
+        assert over_connect[key] == local[key], (key, over_connect, local)
+    assert over_connect["estimate"] == pytest.approx(local["estimate"], rel=0.01)  # Connect reads it rounded
+    assert over_connect["static_refused"] and over_connect["classic_only"].startswith("ConnectUnsupported")
+
+
+FACTS = textwrap.dedent("""
+    import json, sys
+    from labkit import spark_session
+    from labkit.core import runtime
+    from tests.core.test_cluster import _facts
+
+    from labkit.topics import memory
+
+    spark = spark_session(sys.argv[1])
+    out = _facts(spark)
+    out["connect"] = runtime.is_connect(spark)
+    try:
+        spark_session(sys.argv[1], **{"spark.executor.memory": "2g"})
+        out["static_refused"] = False
+    except ValueError as exc:
+        out["static_refused"] = "cannot be set from a Spark Connect client" in str(exc)
+    try:
+        runtime.require_classic(spark, "a JVM-only feature")
+    except Exception as exc:
+        out["classic_only"] = f"{type(exc).__name__}: {exc}"
+    out["heap_mb"] = memory.jvm_heap_mb(spark)
+    spark.stop()
+    print(json.dumps(out))
+""")
+
+
+def _facts(spark) -> dict:
+    """What measure says about one fixed join + aggregation, with the settings that decide its shape pinned."""
+    from labkit import datagen
+    from labkit.core import runtime
+    from labkit.core.measure import measure, noop
+    from labkit.core.plans import estimated_size_bytes
+    from labkit.core.session import spark_conf, spark_default
+    from labkit.topics.partitioning import partition_stats
+
+    settings = {"spark.sql.shuffle.partitions": 4, "spark.sql.adaptive.enabled": False,
+                "spark.sql.autoBroadcastJoinThreshold": -1}
+    with spark_conf(spark, settings):
+        facts = datagen.transactions(spark, 20_000, customers=200, partitions=4)
+        dims = datagen.customers(spark, 200)
+        query = facts.join(dims, "customer_id").groupBy("segment").count()
+        m = measure(spark, noop(query), "facts")
+        rows = sorted(tuple(r) for r in query.collect())
+        spread = partition_stats(facts.repartition(3, "customer_id"))
+    keys = ("spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes",
+            "spark.sql.adaptive.advisoryPartitionSizeInBytes", "spark.sql.adaptive.skewJoin.skewedPartitionFactor")
+    return {"jobs": m.jobs, "stages": m.stages, "tasks": m.tasks, "input_records": m.input_records,
+            "shuffled": m.shuffle_read_bytes > 0, "joins": m.plan.joins, "exchanges": m.plan.exchanges,
+            "rows": [list(r) for r in rows], "defaults": [spark_default(spark, k) for k in keys],
+            "estimate": estimated_size_bytes(dims), "partitions": spread, "cores": runtime.parallelism(spark)}
+
+
+def test_up_refuses_a_busy_port_naming_it_and_the_flag(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(cluster.ClusterError, match=rf"port {port} .*--port"):
+            cluster.up(workers=1, port=port, ui_port=_port(), home=tmp_path, echo=lambda *_: None)
+    assert not (tmp_path / "state.json").exists()
+
+
+@pytest.mark.parametrize("kwargs, words", [({"workers": 0}, "workers >= 1"), ({"cores": 0}, "cores >= 1")])
+def test_up_refuses_bad_sizes(tmp_path, kwargs, words):
+    with pytest.raises(cluster.ClusterError, match=words):
+        cluster.up(home=tmp_path, echo=lambda *_: None, **kwargs)
+
+
+def test_down_stops_only_recorded_processes_that_still_run_the_class_they_were_started_as(tmp_path):
+    """A recorded pid that now belongs to another program (a reused pid) is left alone."""
+    other = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        state = {"home": str(tmp_path), "processes": [
+            {"name": "master", "cls": cluster.MASTER, "pid": other.pid, "pgid": other.pid, "log": ""}]}
+        (tmp_path / "state.json").write_text(json.dumps(state))
+        lines = cluster.down(tmp_path, echo=lambda *_: None)
+        assert lines == [f"master (pid {other.pid}) was not running"]
+        assert other.poll() is None  # still running: it is not ours
+        assert cluster.down(tmp_path, echo=lambda *_: None) == []  # the state is gone
+    finally:
+        os.killpg(other.pid, signal.SIGKILL)
+        other.wait()
+
+
+def test_the_cli_prints_a_clear_message_when_no_cluster_is_recorded(tmp_path, monkeypatch, capsys):
+    from labkit.report.cli import main
+
+    monkeypatch.setenv("LABKIT_CLUSTER_DIR", str(tmp_path))
+    assert main(["cluster", "status"]) == 0
+    assert f"no cluster recorded in {tmp_path}" in capsys.readouterr().out
+    assert main(["cluster", "up", "--conf", "novalue"]) == 2
+    assert "--conf needs KEY=VALUE" in capsys.readouterr().err
+
+
+def test_the_cluster_home_follows_the_dataset_cache_never_the_installed_package(monkeypatch, tmp_path):
+    monkeypatch.delenv("LABKIT_CLUSTER_DIR", raising=False)
+    monkeypatch.setenv("LABKIT_CACHE_DIR", str(tmp_path))
+    assert cluster.cluster_home() == tmp_path / "cluster"
+    monkeypatch.setenv("LABKIT_CACHE_DIR", "s3a://bucket/cache")
+    assert cluster.cluster_home() == Path.home() / ".cache" / "labkit" / "cluster"
+    assert not str(cluster.cluster_home()).startswith(str(cluster._spark_home()))
+
+
+def test_connect_ui_is_found_only_for_the_server_labkit_started(tmp_path):
+    state = {"home": str(tmp_path), "processes": [], "connect_url": "sc://127.0.0.1:15999",
+             "connect_ui": "http://127.0.0.1:4999"}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    assert cluster.connect_ui("sc://127.0.0.1:15999", home=tmp_path) == "http://127.0.0.1:4999"
+    assert cluster.connect_ui("sc://127.0.0.1:15999/;user_id=x", home=tmp_path) == "http://127.0.0.1:4999"
+    assert cluster.connect_ui("sc://10.0.0.1:15002", home=tmp_path) is None
