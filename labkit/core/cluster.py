@@ -83,6 +83,7 @@ def _free_port() -> int:
 
 def _check_free(port: int, what: str, flag: str) -> None:
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a port in TIME_WAIT is free for a server
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -379,7 +380,9 @@ def describe(state: dict[str, Any]) -> str:
     if state.get("master_url"):
         lines += [f"master URL      {state['master_url']}", f"master UI       {state['master_ui']}"]
         lines += [f"worker {i + 1} UI     {u}" for i, u in enumerate(state["worker_uis"])]
-        lines.append(f"run             labkit report --master {state['master_url']}")
+        busy = state.get("connect_master") == state["master_url"]
+        lines.append(f"run             labkit report --master {state['master_url']}" + (
+            "  (after `down`: the Connect server holds the workers' cores while it runs)" if busy else ""))
     if state.get("connect_url"):
         lines += [f"Spark Connect   {state['connect_url']}  (driver on {state.get('connect_master')})",
                   f"its UI          {state['connect_ui']}  (measure reads it; LABKIT_SPARK_UI overrides)",
