@@ -100,9 +100,40 @@ def _cmdline(pid: int) -> str:
         return out.stdout.strip()
 
 
+_CHILDREN: dict[int, subprocess.Popen] = {}  # processes this interpreter started: poll() reaps them
+
+
+def _running(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
 def _alive(proc: dict[str, Any]) -> bool:
-    """Whether a recorded process still runs, and is still the Spark class it was started as."""
-    return proc["cls"] in _cmdline(proc["pid"])
+    """Whether a recorded process still runs, and is still the Spark class it was started as.
+
+    ``spark-class`` execs Java: for a moment the command line can read empty,
+    so an empty one is read again before the process counts as someone else's.
+    """
+    for _ in range(20):
+        if not _running(proc["pid"]):
+            return False
+        line = _cmdline(proc["pid"])
+        if line:
+            return proc["cls"] in line
+        time.sleep(0.05)
+    return False
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -121,6 +152,7 @@ def _spawn(home: Path, name: str, cls: str, args: list[str]) -> dict[str, Any]:
     proc = subprocess.Popen([str(_spark_home() / "bin" / "spark-class"), cls, *args], env=_env(home),
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     log.close()
+    _CHILDREN[proc.pid] = proc
     return {"name": name, "cls": cls, "pid": proc.pid, "pgid": proc.pid, "log": str(home / "logs" / f"{name}.log")}
 
 
@@ -292,22 +324,36 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
-def _stop(proc: dict[str, Any], grace: float) -> str:
-    """SIGTERM a recorded process group (its leader checked first), SIGKILL what outlives ``grace``."""
+def _signal(proc: dict[str, Any]) -> bool:
+    """SIGTERM a recorded process group after checking its leader is still ours; False when it was not running."""
     if not _alive(proc):
-        return f"{proc['name']} (pid {proc['pid']}) was not running"
+        return False
     try:
         os.killpg(proc["pgid"], signal.SIGTERM)
     except ProcessLookupError:
-        return f"{proc['name']} (pid {proc['pid']}) was not running"
+        return False
+    return True
+
+
+def _stop(procs: list[dict[str, Any]], grace: float) -> list[str]:
+    """Stop recorded process groups together: SIGTERM, then SIGKILL for what outlives ``grace``."""
+    signalled = {id(p): _signal(p) for p in procs}
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and (_alive(proc) or _group_members(proc["pgid"])):
+    while time.monotonic() < deadline and any(
+            signalled[id(p)] and (_running(p["pid"]) or _group_members(p["pgid"])) for p in procs):
         time.sleep(0.2)
-    left = _group_members(proc["pgid"])
-    if left:
-        os.killpg(proc["pgid"], signal.SIGKILL)
-        return f"{proc['name']} (pid {proc['pid']}) stopped; {len(left)} process(es) killed after {grace:.0f} s"
-    return f"{proc['name']} (pid {proc['pid']}) stopped"
+    lines = []
+    for p in procs:
+        if not signalled[id(p)]:
+            lines.append(f"{p['name']} (pid {p['pid']}) was not running")
+            continue
+        left = _group_members(p["pgid"])
+        if left:
+            os.killpg(p["pgid"], signal.SIGKILL)
+            lines.append(f"{p['name']} (pid {p['pid']}) stopped; {len(left)} process(es) killed after {grace:.0f} s")
+        else:
+            lines.append(f"{p['name']} (pid {p['pid']}) stopped")
+    return lines
 
 
 def down(home: str | os.PathLike | None = None, grace: float = 20.0, echo=print) -> list[str]:
@@ -331,10 +377,14 @@ def down(home: str | os.PathLike | None = None, grace: float = 20.0, echo=print)
     if not state:
         echo(f"no cluster recorded in {home}")
         return []
+    # the Connect server (a driver) first, so its application ends cleanly; then workers and master together
+    drivers = [p for p in state["processes"] if p["cls"] == CONNECT]
+    daemons = [p for p in reversed(state["processes"]) if p["cls"] != CONNECT]
     lines = []
-    for proc in reversed(state["processes"]):  # Connect server, workers, then the master
-        lines.append(_stop(proc, grace))
-        echo(lines[-1])
+    for group in (drivers, daemons):
+        for line in _stop(group, grace):
+            lines.append(line)
+            echo(line)
     _state_path(home).unlink()
     for pidfile in (home / "pids").glob("*.pid"):
         pidfile.unlink()

@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from labkit.core import runtime
+
 __all__ = [
     "CATEGORIES",
     "DEMOS",
@@ -325,6 +327,7 @@ def _cache_levels(spark, p):
     if level != "NONE":
         df = df.persist(getattr(StorageLevel, level))
     runs = [measure(spark, noop(df.selectExpr("sum(length(h))")), f"read {i}") for i in range(p.get("reads", 3))]
+    runtime.require_classic(spark, "the cache experiment (it reads the RDD storage info of the driver's JVM)")
     cached = spark.sparkContext._jsc.sc().getRDDStorageInfo()
     return {"seconds": [m.wall_s for m in runs], "tasks": [m.tasks for m in runs],
             "disk_spill": sum(m.disk_spill_bytes for m in runs),
@@ -338,6 +341,7 @@ def _serializer_job(spark, p):
     from labkit.core.measure import measure, noop
 
     n = p.get("rows", 1_000_000)
+    runtime.require_classic(spark, "the serializer experiment (RDDs: spark.serializer only touches RDD data)")
     rdd = spark.sparkContext.parallelize(range(n), 8).map(lambda i: (i % 1000, {"id": i, "tags": [i, i * 2]}))
     df = spark.range(0, n, 1, 8).selectExpr("id % 1000 as k", "id", "array(id, id * 2) as tags")
     rows = df.selectExpr("k", "id", "tags", "cast(id as string) as label")._jdf.rdd()  # JVM Row objects
@@ -599,8 +603,6 @@ def jvm_heap_mb(spark) -> float:
     unified memory is ``(heap - 300 MiB) * spark.memory.fraction``, so the heap
     is that divided by the fraction, plus the 300 MiB.
     """
-    from labkit.core import runtime
-
     if runtime.is_connect(spark):
         driver = next(e for e in runtime.get_json(f"{runtime.api_base(spark)}/executors") if e["id"] == "driver")
         fraction = float(spark.conf.get("spark.memory.fraction", "0.6"))
