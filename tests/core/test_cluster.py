@@ -24,21 +24,27 @@ REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "09_window_top_per_group.ipynb"  # joins, windows, measure and plans: ~40 s at tiny
 
 CHILD = textwrap.dedent("""
-    import json
-    from labkit import datagen, spark_session
+    import json, sys
+    from pyspark.sql import SparkSession
+    from labkit import datagen
+    from labkit.core import notebook
     from labkit.core.measure import measure
 
-    spark = spark_session("local-cluster[2,1,1024]", app_name="labkit-cluster-test",
-                          **{"spark.executor.memory": "512m", "spark.driver.memory": "1g"})
+    lab = notebook.start("99_probe", dict(scale="tiny", seed=1, spark_master="local-cluster[2,1,1024]",
+                                          output_dir=sys.argv[1]))
+    spark = lab.spark
     df = datagen.transactions(spark, 20_000, customers=200, partitions=4)
     m = measure(spark, lambda: df.groupBy("customer_id").count().collect(), "cluster")
     hosts = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size()
     local = datagen.transactions(spark, 20_000, customers=200, partitions=1).groupBy("customer_id").count()
+    lab.record("rows", sum(r["count"] for r in m.result))
     print("RESULT " + json.dumps({"rows": sum(r["count"] for r in m.result), "keys": len(m.result),
                                   "tasks": m.tasks, "stages": m.stages, "shuffle": m.shuffle_read_bytes,
-                                  "block_managers": hosts, "master": spark.sparkContext.master,
+                                  "block_managers": hosts, "master": lab.master, "cores": lab.cores,
                                   "same": sorted(map(tuple, m.result)) == sorted(map(tuple, local.collect()))}))
-    spark.stop()
+    lab.close()
+    lab.close()  # a second call does nothing
+    print("ACTIVE", SparkSession.getActiveSession())
 """)
 
 
@@ -48,15 +54,20 @@ def _errors(text: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_datagen_and_measure_run_on_separate_executor_jvms_and_end_without_errors(tmp_path):
-    out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+def test_datagen_and_measure_run_on_separate_executor_jvms_and_lab_close_ends_without_errors(tmp_path):
+    out = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path)], capture_output=True, text=True, timeout=300,
+                         cwd=tmp_path)
     lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     assert out.returncode == 0 and lines, out.stderr[-3000:]
     got = json.loads(lines[0][len("RESULT "):])
-    assert got["master"] == "local-cluster[2,1,1024]"
+    assert got["master"] == "local-cluster[2,1,1024]" and got["cores"] == 2
     assert got["block_managers"] == 3  # the driver and two executor JVMs
     assert got["rows"] == 20_000 and got["keys"] == 200 and got["same"]
     assert got["stages"] == 2 and got["tasks"] >= 4 + 1 and got["shuffle"] > 0
+    said = [ln for ln in out.stdout.splitlines() if "is stopped" in ln]  # once: the second close does nothing
+    assert said == [f"99_probe: 1 number(s) in {tmp_path / '99_probe.json'}; the Spark session on "
+                    "local-cluster[2,1,1024] is stopped"]
+    assert "ACTIVE None" in out.stdout
     assert _errors(out.stderr) == [], out.stderr[-3000:]
 
 

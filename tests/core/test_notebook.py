@@ -60,33 +60,3 @@ def test_record_speedup_keeps_the_spread_and_names_a_missing_column(tmp_path):
     with pytest.raises(ValueError, match="speedup_lo"):
         lab.record_speedup("k", pd.Series({"speedup": 2.0}))
 
-
-CLOSE_CHILD = """
-import sys
-from pyspark.sql import SparkSession
-from labkit.core import notebook
-
-lab = notebook.start("99_probe", dict(scale="tiny", seed=1, spark_master="local-cluster[1,1,1024]",
-                                      output_dir=sys.argv[1]))
-lab.record("x", 1.0)
-lab.record("y", 2.0)
-assert lab.master == "local-cluster[1,1,1024]" and lab.cores == 2  # Spark's floor for a cluster
-lab.close()
-lab.close()  # a second call does nothing
-print("ACTIVE", SparkSession.getActiveSession())
-"""
-
-
-@pytest.mark.slow
-def test_close_stops_the_session_once_and_says_where_the_numbers_are(tmp_path):
-    import subprocess
-    import sys
-
-    out = subprocess.run([sys.executable, "-c", CLOSE_CHILD, str(tmp_path)], capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    said = [ln for ln in out.stdout.splitlines() if "is stopped" in ln]
-    assert said == [f"99_probe: 2 number(s) in {tmp_path / '99_probe.json'}; the Spark session on "
-                    "local-cluster[1,1,1024] is stopped"]
-    assert "ACTIVE None" in out.stdout
-    assert "ERROR" not in out.stderr and "exited with code 143" not in out.stderr, out.stderr[-3000:]
