@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "cluster":
         return _cluster(args)
-    if args.spark_ui if args.command == "report" else False:
+    if args.command == "report" and args.spark_ui:
         os.environ["LABKIT_SPARK_UI"] = args.spark_ui
     if args.command == "reference":
         try:

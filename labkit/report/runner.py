@@ -95,6 +95,9 @@ def _quiet_kernel_manager(log: Path):
     The kernel's "running over TCP without encryption" notice and the JVM's
     "Using incubator modules" line are noise on a terminal; a real crash is
     still kept, in ``<run>/<notebook>.kernel.log``, and named in the error.
+    jupyter_client interrupts (SIGINT) every kernel it shuts down, which the
+    kernel logs as "ERROR | KeyboardInterrupt caught in kernel" although the
+    notebook had finished: a notebook that ran to its end is not interrupted.
     """
     from jupyter_client.manager import AsyncKernelManager
 
@@ -102,6 +105,11 @@ def _quiet_kernel_manager(log: Path):
         async def start_kernel(self, **kw):  # noqa: D102 - AsyncKernelManager.start_kernel, stderr to a file
             kw.setdefault("stderr", log.open("ab"))
             return await super().start_kernel(**kw)
+
+        async def _async_interrupt_kernel(self):  # noqa: D102 - no SIGINT as part of a shutdown
+            if self.shutting_down:
+                return None
+            return await super()._async_interrupt_kernel()
 
     return QuietKernelManager
 

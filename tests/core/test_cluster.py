@@ -87,13 +87,18 @@ def _leftovers(home: Path) -> list[str]:
     return [ln for ln in out.splitlines() if str(home) in ln and "ps -eo" not in ln]
 
 
-def _papermill(master: str, out_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+def _papermill(master: str, out_dir: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, str]:
+    """Run the notebook through papermill the way ``labkit report`` does; the process and the kernel's stderr."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(
-        [sys.executable, "-m", "papermill", str(NOTEBOOK), str(out_dir / NOTEBOOK.name), "-p", "scale", "tiny",
-         "-p", "spark_master", master, "-p", "output_dir", str(out_dir), "--cwd", str(NOTEBOOK.parent),
-         "-y", "cardinalities: [10]\nskewed_share: 0.0"],  # one benchmark dataset: the suite stays short
-        capture_output=True, text=True, timeout=600, env=env)
+    params = {"scale": "tiny", "spark_master": master, "output_dir": str(out_dir),
+              "cardinalities": [10], "skewed_share": 0.0}  # one benchmark dataset: the suite stays short
+    code = ("import json, sys; from pathlib import Path; from labkit.report.runner import _execute; "
+            "run = _execute(Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]), 600); "
+            "sys.exit(run.error or 0)")
+    done = subprocess.run([sys.executable, "-c", code, str(NOTEBOOK), str(out_dir), json.dumps(params)],
+                          capture_output=True, text=True, timeout=660, env=env)
+    log = out_dir / f"{NOTEBOOK.stem}.kernel.log"
+    return done, (log.read_text(errors="replace") if log.exists() else "")
 
 
 def _results(out_dir: Path) -> dict:
@@ -120,15 +125,15 @@ def test_a_notebook_runs_on_a_two_worker_standalone_cluster_and_down_leaves_noth
         assert state["master_url"].startswith("spark://127.0.0.1:") and len(state["worker_uis"]) == 2
         assert state["master_view"]["aliveworkers"] == 2 and state["master_view"]["cores"] == 2
         assert all(p["alive"] for p in state["processes"])
-        run = _papermill(state["master_url"], tmp_path / "out", env)
-        assert run.returncode == 0, run.stderr[-3000:]
+        run, kernel = _papermill(state["master_url"], tmp_path / "out", env)
+        assert run.returncode == 0, run.stderr[-3000:] + kernel[-3000:]
         doc = _results(tmp_path / "out")
         assert doc["environment"]["master"] == state["master_url"]
         assert doc["environment"]["default_parallelism"] == 2  # the two workers' cores, not this machine's
         assert doc["environment"]["spark_connect"] is False
         ratio = doc["results"]["ctc.row_number_over_groupby"]["value"]
         assert isinstance(ratio, float) and ratio > 0
-        assert _errors(run.stderr) == [], _errors(run.stderr)[:20]
+        assert _errors(run.stderr + kernel) == [], _errors(run.stderr + kernel)[:20]
         finished = cluster._get(f"{state['master_ui']}/json/")["completedapps"]
         assert [a["name"] for a in finished] == [NOTEBOOK.stem]  # the notebook's app ran on this master
         assert list((home / "work").glob("worker-*/app-*")), "executor folders belong under the cluster's home"
@@ -147,13 +152,13 @@ def test_a_notebook_runs_on_spark_connect_and_measure_sees_the_same_task_facts_a
         state = cluster.up(workers=0, cores=2, connect=True, connect_port=_port(), connect_ui_port=_port(),
                            home=home, echo=lambda *_: None)
         url = state["connect_url"]
-        run = _papermill(url, tmp_path / "out", env)
-        assert run.returncode == 0, run.stderr[-3000:]
+        run, kernel = _papermill(url, tmp_path / "out", env)
+        assert run.returncode == 0, run.stderr[-3000:] + kernel[-3000:]
         doc = _results(tmp_path / "out")
         assert doc["environment"]["master"] == f"{url} (server on local[2])"
         assert doc["environment"]["spark_connect"] is True and doc["environment"]["default_parallelism"] == 2
         assert doc["results"]["ctc.row_number_over_groupby"]["value"] > 0
-        assert _errors(run.stderr) == [], _errors(run.stderr)[:20]
+        assert _errors(run.stderr + kernel) == [], _errors(run.stderr + kernel)[:20]
         remote = subprocess.run([sys.executable, "-c", FACTS, url], capture_output=True, text=True, timeout=300,
                                 env=env)
         assert remote.returncode == 0, remote.stderr[-3000:]
