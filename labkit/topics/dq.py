@@ -32,6 +32,7 @@ __all__ = [
     "DataQualityError",
     "Rule",
     "check",
+    "csv_mode_pitfalls",
     "diagnose_parquet",
     "pandera_compare",
     "parse_dqdl",
@@ -39,6 +40,7 @@ __all__ = [
     "read_csv_accounted",
     "recall_sweep",
     "rules",
+    "sampling_cases",
     "sampling_recall",
     "split_valid",
     "strategies",
@@ -843,6 +845,81 @@ def diagnose_parquet(path: str, quarantine: bool = False, quarantine_dir: str | 
             shutil.move(r["file"], dest)
             table.loc[i, "moved_to"] = str(dest)
     return table
+
+
+def sampling_cases(spark, rows: int, partitions: int = 8) -> dict[str, tuple[Any, str]]:
+    """Three ways one bad ``amount`` (< 0) hides in ``rows`` rows, for :func:`recall_sweep`.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    rows : int
+    partitions : int
+        Partitions of the data; partition 3 holds the clustered defects (it stands for one file).
+
+    Returns
+    -------
+    dict
+        Case name -> (DataFrame with ``id``, ``amount``; the unit to sample: ``"rows"`` or ``"files"``):
+        a single bad row, one bad row in 10,000, and every row of one partition bad.
+    """
+    from pyspark.sql import functions as F
+
+    base = spark.range(0, rows, 1, partitions).selectExpr("id", "1.0 * (id % 997) as amount")
+
+    def bad(cond, value):
+        return base.withColumn("amount", F.when(cond, value).otherwise(F.col("amount")))
+
+    return {f"1 in {rows:,}, rows": (bad(F.col("id") == 4_242, F.lit(-1.0)), "rows"),
+            "1 in 10K, rows": (bad(F.col("id") % 10_000 == 17, F.lit(-1.0)), "rows"),
+            "clustered, files": (bad(F.spark_partition_id() == 3, -F.col("amount") - 1), "files")}
+
+
+def csv_mode_pitfalls(spark, path: str, schema: str, good_rows: int) -> pd.Series:
+    """What Spark's own CSV modes and casts do with bad input, observed on ``path``.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    path : str
+        A CSV file or folder with a header.
+    schema : str
+        The expected columns (DDL).
+    good_rows : int
+        The lines :func:`read_csv_accounted` kept as good, to compare PERMISSIVE with.
+
+    Returns
+    -------
+    pandas.Series
+        PERMISSIVE rows of the wrong width that pass as good; DROPMALFORMED's ``count()`` against the rows it
+        returns; whether a query on ``_corrupt_record`` alone is allowed; what ``cast('twelve' as double)`` does
+        (an error under ANSI); and whether ``try_cast`` flags it.
+    """
+    from pyspark.sql import functions as F
+
+    reader = spark.read.option("header", True).schema(f"{schema}, _corrupt_record string")
+    raw = reader.option("columnNameOfCorruptRecord", "_corrupt_record").csv(path)
+    wrong_width = raw.cache().where("_corrupt_record is null").count() - good_rows  # cached: the column can be read
+    dropped = spark.read.option("header", True).schema(schema).option("mode", "DROPMALFORMED").csv(path)
+    counted, returned = dropped.count(), len(dropped.select(*dropped.columns).collect())
+    corrupt_only = _outcome(lambda: raw.select("_corrupt_record").where("_corrupt_record is not null").count(),
+                            "allowed")  # AnalysisException: only the internal corrupt record column
+    raw.unpersist()
+    bad_number = spark.createDataFrame([("12.5",), ("twelve",)], "amount string")
+    ansi = _outcome(lambda: bad_number.select(F.col("amount").cast("double")).collect(), "no error")
+    flagged = bad_number.select(F.expr("try_cast(amount AS double)").isNull().alias("bad")).where("bad").count()
+    return pd.Series({"PERMISSIVE rows of the wrong width": wrong_width, "DROPMALFORMED count()": counted,
+                      "DROPMALFORMED rows collected": returned, "query on _corrupt_record alone": corrupt_only,
+                      "cast('twelve' as double) under ANSI": ansi, "try_cast flags it": flagged}, name="observed")
+
+
+def _outcome(action, ok: str) -> str:
+    """``ok`` when ``action()`` runs, else the name of the exception it raised."""
+    try:
+        action()
+        return ok
+    except Exception as err:  # noqa: BLE001 - the exception's class is the observation
+        return type(err).__name__
 
 
 def recall_sweep(df, rule_list: Sequence[Rule] | str, fractions: Sequence[float], seeds: int = 10,

@@ -34,6 +34,7 @@ def test_require_classic_names_the_feature_and_what_to_do_instead():
 def test_a_connect_session_without_a_known_ui_says_how_to_give_one(monkeypatch, tmp_path):
     monkeypatch.delenv("LABKIT_SPARK_UI", raising=False)
     monkeypatch.setenv("LABKIT_CLUSTER_DIR", str(tmp_path))
+    monkeypatch.setattr(runtime, "_UI", {})  # restored after the test, whatever happens
     monkeypatch.setattr(runtime, "connect_address", lambda spark: "sc://10.1.2.3:15002")
     with pytest.raises(RuntimeError, match="LABKIT_SPARK_UI"):
         runtime.ui_url(_FakeConnect())
@@ -41,7 +42,6 @@ def test_a_connect_session_without_a_known_ui_says_how_to_give_one(monkeypatch, 
     assert runtime.ui_url(_FakeConnect()) == "http://10.1.2.3:4040"
     runtime.set_spark_ui(_FakeConnect(), "http://10.1.2.3:4041")  # a parameter wins over the environment
     assert runtime.ui_url(_FakeConnect()) == "http://10.1.2.3:4041"
-    runtime._UI.clear()
 
 
 @pytest.mark.parametrize("tags, found", [

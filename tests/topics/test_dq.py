@@ -241,3 +241,18 @@ def test_the_guides_null_checks_raise_under_ansi_and_try_functions_flag(spark):
         flagged = bad.select(F.expr("try_cast(amount AS double)").isNull().alias("a"),
                              F.expr("try_to_date(day, 'yyyy-MM-dd')").isNull().alias("d")).collect()
     assert [tuple(r) for r in flagged] == [(False, False), (True, True)]
+
+
+def test_csv_mode_pitfalls_on_a_hand_written_csv(spark, tmp_path):
+    path = tmp_path / "hand.csv"
+    path.write_text("a,b\n1,x\n2,y\n3,z,extra\nfour,w\n")  # 2 good lines, one too wide, one not an int
+    seen = dq.csv_mode_pitfalls(spark, str(path), "a int, b string", good_rows=2)
+    assert seen["DROPMALFORMED count()"] == 4 and seen["DROPMALFORMED rows collected"] == 2  # count() parses nothing
+    assert seen["try_cast flags it"] == 1
+    assert seen["cast('twelve' as double) under ANSI"] != "no error"  # Spark 4: ANSI on by default
+
+
+def test_sampling_cases_hide_exactly_the_planted_bad_rows(spark):
+    cases = dq.sampling_cases(spark, 20_000, partitions=8)
+    bad = {name: (df.where("amount < 0").count(), unit) for name, (df, unit) in cases.items()}
+    assert bad == {"1 in 20,000, rows": (1, "rows"), "1 in 10K, rows": (2, "rows"), "clustered, files": (2500, "files")}
