@@ -38,10 +38,13 @@ def test_a_skewed_stage_has_skew_ratio_above_3(spark, rows):
 
 
 def test_a_uniform_stage_has_skew_ratio_below_2(spark, rows):
+    # Eight ~80 ms tasks on 2 cores: one GC pause or a late-scheduled task can stretch a single one
+    # (CI once saw 2.65). Noise only ever raises the ratio, so the best of three runs is the stage's own.
     with spark_conf(spark, {"spark.sql.adaptive.enabled": False}):
-        m = measure(spark, _stage_after_shuffle(rows.repartition(8)), "uniform")
-    assert len(m.stage_tasks_ms[m.shuffle_stage]) == 8
-    assert m.shuffle_skew_ratio < 2 and m.skew_ratio < 2
+        run = _stage_after_shuffle(rows.repartition(8))
+        runs = [measure(spark, run, f"uniform {i}") for i in range(3)]
+    assert all(len(m.stage_tasks_ms[m.shuffle_stage]) == 8 for m in runs)
+    assert min(m.shuffle_skew_ratio for m in runs) < 2 and min(m.skew_ratio for m in runs) < 2
 
 
 def test_measure_counts_only_the_jobs_of_its_action(spark):
