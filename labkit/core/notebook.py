@@ -59,8 +59,11 @@ class Lab:
         Stopping it before the kernel exits lets the executors finish cleanly:
         a session left to the JVM's shutdown hooks ends a ``local-cluster`` or
         ``spark://`` run with "Lost executor ... exited with code 143" errors.
-        On Spark Connect this ends the client's session, not the server. Safe to
-        call twice; to go on working, run the notebook's first cells again.
+        The JVM this kernel started then exits too (see
+        :func:`labkit.core.runtime.end_local_jvm`), so its temp folders are
+        removed even when the kernel is killed afterwards. On Spark Connect
+        this ends the client's session, not the server. Safe to call twice; to
+        go on working, run the notebook's first cells again.
         """
         if self._closed:
             return
@@ -200,8 +203,10 @@ def start(name: str, parameters: Mapping[str, Any]) -> Lab:
 
 
 def _stop(spark) -> None:
-    """Stop a session if it still runs; never raises (it also runs at interpreter exit)."""
+    """Stop a session if it still runs, then its local JVM; never raises (it also runs at interpreter exit)."""
     try:
-        spark.stop()
+        if runtime.is_connect(spark) or getattr(spark.sparkContext, "_jsc", None) is not None:
+            spark.stop()  # a stopped classic session's JVM may be gone: stopping it again would call into nothing
+        runtime.end_local_jvm()  # its shutdown hooks clear its temp folders even if the kernel is killed next
     except Exception as exc:  # noqa: BLE001 - at exit there is nobody left to raise to
         print(f"labkit: stopping the Spark session failed: {type(exc).__name__}: {exc}")

@@ -24,6 +24,7 @@ __all__ = [
     "add_job_tag",
     "api_base",
     "connect_address",
+    "end_local_jvm",
     "get_json",
     "has_job_tag",
     "is_connect",
@@ -201,3 +202,42 @@ def remove_job_tag(spark, tag: str) -> None:
 def has_job_tag(job: dict, tag: str) -> bool:
     """Whether a REST job carries ``tag``; Connect prefixes it (``SparkConnect_SessionTag_..._Tag_<tag>``)."""
     return any(t == tag or t.endswith(f"_Tag_{tag}") for t in job.get("jobTags") or [])
+
+
+def end_local_jvm(timeout: float = 60.0) -> bool:
+    """End the JVM this Python process started for its classic sessions, once none is active.
+
+    ``spark.stop()`` stops the SparkContext but leaves its JVM running until
+    Python exits. A Jupyter kernel is often killed rather than left to exit
+    (nbval and a kernel restart send SIGKILL to its process group), and a killed
+    JVM never runs its shutdown hooks: its ``spark-*`` and ``artifacts-*``
+    folders and its extracted native libraries stay in the temp folder, a few of
+    them for every notebook run. Closing the JVM's stdin makes it exit at once,
+    hooks included. A later ``spark_session`` starts a new JVM.
+
+    Parameters
+    ----------
+    timeout : float
+        Seconds to wait for the JVM to exit.
+
+    Returns
+    -------
+    bool
+        Whether a JVM was ended: False when a session still runs, when the JVM
+        was not started by this process (``PYSPARK_GATEWAY_PORT``), or when there
+        is none (Spark Connect).
+    """
+    from pyspark import SparkContext
+
+    gateway = getattr(SparkContext, "_gateway", None)
+    proc = getattr(gateway, "proc", None)
+    if proc is None or SparkContext._active_spark_context is not None:
+        return False
+    try:
+        gateway.shutdown()
+        proc.stdin.close()
+        proc.wait(timeout=timeout)
+    finally:
+        SparkContext._gateway = None
+        SparkContext._jvm = None
+    return True

@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -427,6 +429,9 @@ def group_alive(pgid: int) -> list[int]:
     return alive
 
 
+_SCRATCH = "LABKIT_CHILD_SCRATCH"  # the child's temp folder, given by run_isolated
+
+
 def _kill_group(proc: subprocess.Popen, wait_s: float = 10.0) -> None:
     """Kill the child's whole process group (Python and the JVM it started), reap it, and wait until none lives."""
     try:
@@ -472,7 +477,11 @@ def run_isolated(workload: str, conf: Mapping[str, Any] | None = None, master: s
         raise ValueError(f"unknown workload {workload!r}; the known ones are {', '.join(WORKLOADS)}")
     cmd = [sys.executable, "-m", "labkit.topics.memory", workload, json.dumps({"master": master, **(conf or {})}),
            json.dumps(dict(params or {}))]
-    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1"}
+    # The child's JVM is killed, never left to its shutdown hooks: its temp and block-manager folders go in a
+    # folder of its own, removed once the process group is gone.
+    scratch = tempfile.mkdtemp(prefix=f"labkit-{workload}-")
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1", "SPARK_LOCAL_DIRS": scratch,
+           _SCRATCH: scratch}
     for connect_flag in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE"):  # the child is a classic session, always
         env.pop(connect_flag, None)
     start = time.monotonic()
@@ -487,6 +496,7 @@ def run_isolated(workload: str, conf: Mapping[str, Any] | None = None, master: s
     finally:
         if proc.poll() is None or not timed_out:
             _kill_group(proc)  # the JVM, if the Python child left it behind
+        shutil.rmtree(scratch, ignore_errors=True)
     wall = time.monotonic() - start
     if timed_out:
         return Outcome(workload, "timeout", "TimeoutExpired", [f"killed after {timeout_s:.0f} s"], wall,
@@ -517,10 +527,12 @@ def _child(workload: str, conf: dict, params: dict) -> None:
 
     master = conf.pop("master", "local[2]")
     builder = SparkSession.builder.master(master).appName(f"labkit-{workload}")
+    java = f"-Dlog4j2.configurationFile=file:{_LOG4J}"
+    if os.environ.get(_SCRATCH):  # native libraries and Spark's own temp files, removed by the parent
+        java += f" -Djava.io.tmpdir={os.environ[_SCRATCH]}"
     defaults = {"spark.ui.showConsoleProgress": "false", "spark.driver.host": "127.0.0.1",
                 "spark.driver.bindAddress": "127.0.0.1", "spark.ui.port": "0",
-                "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{_LOG4J}",
-                "spark.executor.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{_LOG4J}"}
+                "spark.driver.extraJavaOptions": java, "spark.executor.extraJavaOptions": java}
     for key, value in {**defaults, **{k: str(v) for k, v in conf.items()}}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

@@ -60,3 +60,33 @@ def test_record_speedup_keeps_the_spread_and_names_a_missing_column(tmp_path):
     with pytest.raises(ValueError, match="speedup_lo"):
         lab.record_speedup("k", pd.Series({"speedup": 2.0}))
 
+
+
+_KILLED = """
+import os, signal, sys
+from labkit.core import notebook
+lab = notebook.start("99_probe", dict(scale="tiny", seed=1, spark_master="local[1]", output_dir=sys.argv[1]))
+assert lab.spark.range(1000).selectExpr("id % 7 AS k").groupBy("k").count().count() == 7
+lab.close() if sys.argv[2] == "close" else lab.spark.stop()
+os.killpg(0, signal.SIGKILL)  # what nbval and a kernel restart do to a kernel's process group
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ending", ["stop", "close"])
+def test_lab_close_ends_the_jvm_so_a_killed_kernel_leaves_no_temp_folders(tmp_path, ending):
+    import os
+    import subprocess
+    import sys
+
+    jtmp = tmp_path / "java-tmp"
+    jtmp.mkdir()
+    env = {**os.environ, "JAVA_TOOL_OPTIONS": f"-Djava.io.tmpdir={jtmp}", "SPARK_LOCAL_DIRS": str(jtmp)}
+    out = subprocess.run([sys.executable, "-c", _KILLED, str(tmp_path), ending], env=env, capture_output=True,
+                         text=True, timeout=180, start_new_session=True)
+    assert out.returncode == -9, out.stderr[-2000:]
+    left = sorted(p.name.split("-")[0] for p in jtmp.iterdir())
+    if ending == "stop":  # the control: spark.stop() alone leaves the JVM to be killed with its folders
+        assert "spark" in left and "artifacts" in left, left
+    else:  # lab.close() ends the JVM first; its shutdown hooks remove them
+        assert left == [], left

@@ -89,19 +89,26 @@ def _gone(pgid):
 
 
 @pytest.mark.slow
-def test_a_512m_driver_fails_to_collect_and_the_fix_passes_with_nothing_left_running():
+def test_a_512m_driver_fails_to_collect_and_the_fix_passes_with_nothing_left_running(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where each child's scratch folder is made
     conf = {"spark.driver.memory": "512m", "spark.driver.maxResultSize": "0"}
     failed = run_isolated("collect_large", conf, timeout_s=180)
     assert failed.status == "driver_oom" and "OutOfMemoryError" in " ".join(failed.log)
     fixed = run_isolated("aggregate_instead", conf, timeout_s=180)
     assert fixed.status == "ok" and fixed.result == 4_000_000
     assert _gone(failed.pgid) and _gone(fixed.pgid)
+    assert list(tmp_path.iterdir()) == []  # the killed JVMs' temp and block-manager folders went with them
 
 
 @pytest.mark.slow
-def test_a_child_that_runs_too_long_is_killed_with_its_jvm():
+def test_a_child_that_runs_too_long_is_killed_with_its_jvm(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     out = run_isolated("collect_large", {"spark.driver.memory": "1g"}, timeout_s=3)
-    assert out.status == "timeout" and _gone(out.pgid)
+    assert out.status == "timeout" and _gone(out.pgid) and list(tmp_path.iterdir()) == []
 
 
 def test_every_workload_has_a_docstring():
