@@ -271,3 +271,45 @@ def test_broadcast_skew_effect_reads_the_two_datasets_and_refuses_missing_ones()
         skew.broadcast_skew_effect(table, skewed="95%")
     with pytest.raises(ValueError, match="no runs"):
         skew.broadcast_skew_effect(table, variant="salted 8")
+
+
+@pytest.mark.slow
+def test_salting_claims_are_the_sweeps_own_numbers(spark):
+    from labkit.core import datagen
+    from labkit.core.bench import sweep, sweep_projection
+
+    dims = datagen.customers(spark, 200).cache()
+    facts = {f"{s:.0%}": datagen.transactions(spark, 6_000, customers=200, skew=datagen.HotKeys(s, 2),
+                                              partitions=4).cache() for s in (0.0, 0.8)}
+    variants = {"plain (AQE off)": lambda df: df.join(dims, "customer_id"),
+                **{f"salted {n}": (lambda df, n=n: skew.salted_join(df, dims, "customer_id", n)) for n in (2, 4)},
+                "broadcast": lambda df: df.join(F.broadcast(dims), "customer_id")}
+    with spark_conf(spark, {"spark.sql.adaptive.enabled": False, "spark.sql.autoBroadcastJoinThreshold": -1}):
+        table = sweep(spark, facts, variants, repeats=2, warmup=0, progress=False)
+    proj = sweep_projection(table, cores=[2, 4], baseline="plain (AQE off)")
+    got = {r["key"]: r for r in skew.salting_claims(table, proj, [2, 4], 4, setting="test data")}
+
+    assert list(got) == ["claim.salting_5x.measured", "claim.salting_5x.projected_max",
+                         "claim.join_stage_10x.projected_max", "claim.broadcast_skew_effect"]
+    at80 = table[table["dataset"] == "80%"].set_index("variant")
+    best = at80.loc[["salted 2", "salted 4"], "speedup"].idxmax()
+    measured = got["claim.salting_5x.measured"]
+    assert measured["value"] == pytest.approx(at80.loc[best, "speedup"])
+    assert measured["spread"] == (pytest.approx(at80.loc[best, "speedup_lo"]),
+                                  pytest.approx(at80.loc[best, "speedup_hi"]))
+    assert measured["note"] == f"best salt count here: {best.split()[1]}; test data" and measured["kind"] == "measured"
+    p80 = proj[proj["dataset"] == "80%"].set_index("variant")
+    assert got["claim.salting_5x.projected_max"]["value"] == pytest.approx(p80.loc[best, "projected_speedup_4"])
+    assert got["claim.salting_5x.projected_max"]["kind"] == "projected"
+    stage = sweep_projection(table, [4], "plain (AQE off)", "shuffle").query("dataset == '80%'").set_index("variant")
+    assert got["claim.join_stage_10x.projected_max"]["value"] == pytest.approx(
+        stage.loc[["salted 2", "salted 4"], "projected_speedup_4"].max())
+    effect, spread = skew.broadcast_skew_effect(table)
+    broadcast = got["claim.broadcast_skew_effect"]
+    assert broadcast["value"] == effect and broadcast["spread"] == spread
+    assert all(r["claim"] and r["unit"] == "x" for r in got.values())
+
+    with pytest.raises(ValueError, match=r"no \['salted 8'\]"):
+        skew.salting_claims(table, proj, [2, 8], 4)
+    with pytest.raises(ValueError, match="no 64 cores"):
+        skew.salting_claims(table, proj, [2, 4], 64)
