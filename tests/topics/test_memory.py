@@ -1,5 +1,6 @@
 """The memory model against worked examples, diagnose on real captured errors, and OOMs run in child processes."""
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -89,25 +90,50 @@ def _gone(pgid):
 
 
 @pytest.mark.slow
-def test_a_512m_driver_fails_to_collect_and_the_fix_passes_with_nothing_left_running(tmp_path, monkeypatch):
+@contextlib.contextmanager
+def _watched_scratch(tmp_path, monkeypatch):
+    """Make each child's scratch folder under ``tmp_path``; yield what those folders held while the children ran."""
     import tempfile
+    import threading
 
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where each child's scratch folder is made
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seen, done = set(), threading.Event()
+
+    def watch():
+        while not done.wait(0.1):
+            for scratch in tmp_path.glob("labkit-*"):
+                try:
+                    seen.update(p.name.split("-")[0].split(".")[0] for p in scratch.iterdir())
+                except OSError:  # removed between the glob and the listing
+                    pass
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        watcher.join()
+
+
+def test_a_512m_driver_fails_to_collect_and_the_fix_passes_with_nothing_left_running(tmp_path, monkeypatch):
     conf = {"spark.driver.memory": "512m", "spark.driver.maxResultSize": "0"}
-    failed = run_isolated("collect_large", conf, timeout_s=180)
+    with _watched_scratch(tmp_path, monkeypatch) as seen:
+        failed = run_isolated("collect_large", conf, timeout_s=180)
+        fixed = run_isolated("aggregate_instead", conf, timeout_s=180)
     assert failed.status == "driver_oom" and "OutOfMemoryError" in " ".join(failed.log)
-    fixed = run_isolated("aggregate_instead", conf, timeout_s=180)
     assert fixed.status == "ok" and fixed.result == 4_000_000
     assert _gone(failed.pgid) and _gone(fixed.pgid)
-    assert list(tmp_path.iterdir()) == []  # the killed JVMs' temp and block-manager folders went with them
+    # the children's JVMs wrote Spark's folders (SPARK_LOCAL_DIRS) and the native libraries (java.io.tmpdir) into
+    # their scratch folders, not the machine's temp folder; and those are gone
+    assert {"spark", "blockmgr", "liblz4"} <= seen, seen
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.slow
 def test_a_child_that_runs_too_long_is_killed_with_its_jvm(tmp_path, monkeypatch):
-    import tempfile
-
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    out = run_isolated("collect_large", {"spark.driver.memory": "1g"}, timeout_s=3)
+    with _watched_scratch(tmp_path, monkeypatch):
+        out = run_isolated("collect_large", {"spark.driver.memory": "1g"}, timeout_s=3)
     assert out.status == "timeout" and _gone(out.pgid) and list(tmp_path.iterdir()) == []
 
 
