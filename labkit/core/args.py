@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-__all__ = ["JOIN_TYPES", "byte_string", "join_type", "positive_int", "require_columns"]
+__all__ = ["JOIN_TYPES", "byte_string", "confined", "join_type", "plain_name", "positive_int", "require_columns"]
 
 # every spelling Spark accepts, mapped to one canonical name
 JOIN_TYPES = {
@@ -107,3 +108,48 @@ def byte_string(text: str) -> int:
     if not m or m.group(2).lower() not in _BYTE_UNITS:
         raise ValueError(f"cannot read size {text!r}: a whole number with b, k, m, g, t or p (e.g. '10MB', '-1')")
     return int(m.group(1)) * _BYTE_UNITS[m.group(2).lower()]
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def plain_name(name: str, value: Any) -> str:
+    """Return ``value`` if it can be one path component safely: letters, digits and ``._-``, not starting with
+    ``.``/``-``/``_``, at most 128 characters, and not ``..``.
+
+    Every id that becomes part of a path (a run id, a table name) goes through this check, so that an absolute
+    path, ``../x`` or ``a/b`` never reaches a write or a delete.
+
+    Raises
+    ------
+    ValueError
+        ``"run_id must be a plain name (letters, digits, '._-'), got '../x'"``.
+
+    Examples
+    --------
+    >>> plain_name("run_id", "20261201-ab12")
+    '20261201-ab12'
+    """
+    if not isinstance(value, str) or not _PLAIN.fullmatch(value) or ".." in value:
+        raise ValueError(f"{name} must be a plain name (letters, digits, '._-', starting with a letter or digit, "
+                         f"at most 128 characters), got {value!r}")
+    return value
+
+
+def confined(path: str | Path, root: str | Path, what: str = "path") -> Path:
+    """``path`` resolved, after checking that it lies inside ``root`` (also resolved; symlinks followed).
+
+    Raises
+    ------
+    ValueError
+        Naming both, when ``path`` is ``root`` itself or lies outside it.
+
+    Examples
+    --------
+    >>> str(confined("/tmp/lab/q/run1", "/tmp/lab"))
+    '/tmp/lab/q/run1'
+    """
+    target, base = Path(path).resolve(), Path(root).resolve()
+    if target == base or base not in target.parents:
+        raise ValueError(f"{what} {str(path)!r} must lie inside {str(base)!r}")
+    return target
