@@ -1,0 +1,62 @@
+"""PHI de-identification that survives an attack: column policies, HIPAA Safe Harbor, detection, checks.
+
+The guide hashes names with an unsalted ``sha2``. Anyone with a list of common
+names hashes the list and looks the hashes up: :func:`dictionary_attack` does
+exactly that. A keyed pseudonym (HMAC-SHA256 with a secret key, Spark 4's
+built-in ``hmac``) resists it: without the key the list cannot be hashed.
+
+Every policy is a plain function of Columns or DataFrames. Keys come from a
+parameter or the ``LABKIT_PHI_KEY`` environment variable, never from the code.
+
+Modules: ``_spec`` (the 18 identifiers, kinds, patterns, errors), ``keys``, ``masking`` (column policies),
+``safe_harbor``, ``leaks`` (scan, leak check, k-anonymity, dictionary attack), ``policy`` (access, retention).
+"""
+
+from labkit.topics.phi._spec import GUIDE_IDENTIFIERS, KINDS, RESTRICTED_ZIP3, SAFE_HARBOR_18, PHIKeyError, PHILeakError
+from labkit.topics.phi.keys import parquet_kms_available, phi_key, run_key
+from labkit.topics.phi.leaks import assert_no_phi, dictionary_attack, scan_for_phi
+from labkit.topics.phi.masking import (
+    generalize_date,
+    guide_mask_name,
+    mask_email,
+    mask_phone,
+    mask_ssn,
+    pseudonym,
+    pseudonym_udf,
+    shift_dates,
+    token_decrypt,
+    token_encrypt,
+)
+from labkit.topics.phi.policy import validate_access_policy, validate_retention
+from labkit.topics.phi.safe_harbor import deidentify_safe_harbor, k_anonymity, k_ladder, redact_text
+
+__all__ = [
+    "GUIDE_IDENTIFIERS",
+    "KINDS",
+    "RESTRICTED_ZIP3",
+    "SAFE_HARBOR_18",
+    "PHIKeyError",
+    "PHILeakError",
+    "assert_no_phi",
+    "deidentify_safe_harbor",
+    "dictionary_attack",
+    "generalize_date",
+    "guide_mask_name",
+    "k_anonymity",
+    "k_ladder",
+    "mask_email",
+    "mask_phone",
+    "mask_ssn",
+    "parquet_kms_available",
+    "phi_key",
+    "run_key",
+    "pseudonym",
+    "pseudonym_udf",
+    "redact_text",
+    "scan_for_phi",
+    "shift_dates",
+    "token_decrypt",
+    "token_encrypt",
+    "validate_access_policy",
+    "validate_retention",
+]
