@@ -27,7 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--notebooks", default=str(report.NOTEBOOKS), help="folder of NN_topic.ipynb notebooks")
     ref = sub.add_parser("reference", help="keep a report run as benchmarks/reference and refresh the README table")
     ref.add_argument("run_dir", help="a report run folder, e.g. reports/latest")
-    ref.add_argument("--to", default=str(report.REPO / "benchmarks" / "reference"), help="destination folder")
+    ref.add_argument("--to", default=str(report.REPO / "benchmarks" / "reference"),
+                     help="destination: benchmarks/reference (default), a folder an earlier `labkit reference` "
+                          "wrote (it holds manifest.json; only the files listed there are replaced), or a new or "
+                          "empty folder; any other folder is refused")
     rep.add_argument("--spark-ui", default=None,
                      help="for an sc:// master: the Connect server's UI, where measure reads task metrics "
                           "(sets LABKIT_SPARK_UI; default: what `labkit cluster up --connect` recorded)")
@@ -45,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     if args.command == "report":
+        if _cluster_auth_missing(args.master):
+            return 2
         try:
             outcome = report.run(
                 scale=args.scale,
@@ -99,10 +104,28 @@ def _cluster(args) -> int:
             state = cluster.status()
             print(cluster.describe(state) if state else f"no cluster recorded in {cluster.cluster_home()}")
             return 0 if state is None or all(p["alive"] for p in state["processes"]) else 1
-    except cluster.ClusterError as exc:
+    except (cluster.ClusterError, ValueError) as exc:  # ValueError: a port outside 1..65535, named by its option
         print(f"labkit {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _cluster_auth_missing(master: str | None) -> bool:
+    """For ``--master`` naming the lab's own cluster: check, before any notebook runs, that its secret is readable.
+
+    The notebooks' ``spark_session(master)`` reads it again themselves; this only turns a missing or unreadable
+    auth file into one clear message instead of one failed notebook each. True (and the message printed) when it is.
+    """
+    if not master:
+        return False
+    from labkit.core import cluster
+
+    try:
+        cluster.client_auth(master)
+    except cluster.ClusterError as exc:
+        print(f"labkit report: --master {master.split('/;')[0]}: {exc}", file=sys.stderr)  # no ;token=
+        return True
+    return False
 
 
 if __name__ == "__main__":

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from markupsafe import Markup
 
 from labkit.report.claims import NOT_MEASURABLE, NOT_MEASURED, VERDICT_CLASS
+from labkit.report.html import render_template
 
 __all__ = ["GUIDE", "SECTIONS", "coverage", "locate_claims", "status_table", "write_guide"]
 
@@ -194,16 +196,6 @@ def _render(block: str) -> str:
     return "\n".join(out)
 
 
-CSS = """
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#222}
-pre{background:#f6f6f6;padding:.5em;overflow-x:auto}
-mark{padding:0 2px;border-radius:3px}mark.holds{background:#c9ecc9}mark.partly{background:#ffe9a8}
-mark.fails{background:#f9c4c4}mark.noeffect{background:#dde3f0}mark.na{background:#e8e8e8}
-.badge{font-size:.75em;font-weight:bold;margin-left:.3em}.cover{font-size:1.1em;background:#eef;padding:.6em}
-.nbs{background:#f3f8ff;border-left:4px solid #69c;padding:.3em .6em;margin:.5em 0}.missing{border-color:#c66}
-"""
-
-
 def write_guide(run_dir: Path, table: pd.DataFrame, present: set[str], htmls: dict[str, str],
                 guide: Path = GUIDE, sections: Path = SECTIONS) -> Path:
     """Write ``guide.html`` into a run folder.
@@ -256,30 +248,26 @@ def write_guide(run_dir: Path, table: pd.DataFrame, present: set[str], htmls: di
         return f'<mark class="{VERDICT_CLASS[first["verdict"]]}" title="{title}">{m.group(2)}{badges}</mark>'
 
     escaped = re.sub("\x00([^\x01]+)\x01(.*?)\x02", mark, escaped, flags=re.S)
-    body, last = [], 0
-    for heading, start, end in _sections(escaped):
-        body.append(_render(escaped[last:start]))
-        nbs = _notebooks_for(html.unescape(heading), mapping) or []
-        have = [n for n in nbs if n in present]
-        links = ", ".join(f'<a href="{html.escape(htmls[n])}">{n}</a>' if n in htmls else n for n in have)
-        planned = [n for n in nbs if n not in present]
-        note = (f'<div class="nbs">covered by {links}' + (f"; planned: {', '.join(planned)}" if planned else "")
-                + "</div>") if have else ('<div class="nbs missing">not covered yet'
-                                          + (f" (planned: {', '.join(planned)})" if planned else "") + "</div>")
-        body.append(_render(escaped[start:end]).replace("</h4>", "</h4>" + note, 1))
-        last = end
     cov = coverage(Path(guide).read_text(encoding="utf-8"), mapping, present, table)
     lost = [r for r in table.to_dict("records") if r["id"] not in where]
-    lost_html = "".join(f'<li><a href="index.html#claim-{html.escape(r["id"])}">{html.escape(r["id"])}</a>: '
-                        f'{html.escape(r["claim"])} — <b>{html.escape(r["verdict"])}</b></li>' for r in lost)
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>The guide, annotated</title>
-<style>{CSS}</style></head><body>
-<p class="cover"><b>Coverage:</b> {cov['sections_covered']} of {cov['sections']} sections covered by a notebook;
-{cov['claims_judged']} of {cov['claims']} claims with a verdict; {len(where)} marked in the text below.
-Hover a mark for the numbers; click its verdict for the evidence (<a href="index.html">the report</a>).</p>
-{'<p>Claims whose quote spans the text in a way that cannot be marked:</p><ul>' + lost_html + '</ul>' if lost else ''}
-{''.join(body)}
-</body></html>"""
+    page = render_template("guide.html.j2", cov=cov, marked=len(where), lost=lost, htmls=dict(htmls),
+                           **_body(escaped, mapping, present))
     dest = Path(run_dir) / "guide.html"
     dest.write_text(page, encoding="utf-8")
     return dest
+
+
+def _body(escaped: str, mapping: dict[str, list[str]], present: set[str]) -> dict[str, Any]:
+    """The escaped, marked guide cut into its sections for the template: markup, and the notebook names as data.
+
+    Each section's HTML is split after its heading, where the template puts the note naming its notebooks (the
+    names stay plain strings, so the template escapes them). Text before the first section is the preamble.
+    """
+    secs = _sections(escaped)
+    sections = []
+    for heading, start, end in secs:
+        nbs = _notebooks_for(html.unescape(heading), mapping) or []
+        head, cut, rest = _render(escaped[start:end]).partition("</h4>")
+        sections.append({"head": Markup(head + cut if cut else ""), "rest": Markup(rest if cut else head),
+                         "have": [n for n in nbs if n in present], "planned": [n for n in nbs if n not in present]})
+    return {"preamble": Markup(_render(escaped[:secs[0][1]]) if secs else ""), "sections": sections}

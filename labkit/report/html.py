@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import html
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,42 @@ from typing import Any
 from labkit.report.claims import REGISTRY, RULE, VERDICT_CLASS, VERDICTS, evaluate, load_registry
 from labkit.report.runner import NOTEBOOKS, Outcome
 
-__all__ = ["claims_table", "load_runs", "write_index"]
+__all__ = ["TEMPLATES", "claims_table", "load_runs", "render_template", "write_index"]
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@functools.lru_cache(maxsize=1)
+def _environment():
+    """The Jinja2 environment of the report's pages: templates from :data:`TEMPLATES`, autoescape always on."""
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=False)
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render one of the report's templates; every value is HTML-escaped unless it is ``markupsafe.Markup``.
+
+    Parameters
+    ----------
+    name : str
+        A file in :data:`TEMPLATES` (``guide.html.j2``, ``index.html.j2``).
+    **context
+        The template's variables (a missing one is an error, not an empty string).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> "<script>" in render_template("guide.html.j2", cov=dict(sections=1, sections_covered=0, claims=0,
+    ...     claims_judged=0), marked=0, lost=[], htmls={}, preamble="", sections=[
+    ...     {"head": "", "rest": "", "have": [], "planned": ["<script>alert(1)</script>"]}])
+    False
+    """
+    return _environment().get_template(name).render(**context)
 
 
 def _esc(value: Any) -> str:
@@ -31,6 +67,11 @@ def _notebook_rows(outcome: Outcome) -> str:
     for nb in outcome.notebooks:
         link = f'<a href="{_esc(nb.html.name)}">{_esc(nb.name)}</a>' if nb.html else _esc(nb.name)
         err = f"<pre>{_esc(nb.error)}</pre>" if nb.error else ""
+        if nb.traceback:
+            err += f"<details><summary>traceback</summary><pre>{_esc(nb.traceback)}</pre></details>"
+        if nb.redacted:
+            err += "<small>redacted: " + _esc(", ".join(f"{n} {kind}" for kind, n in sorted(nb.redacted.items())))
+            err += "</small>"
         rows.append(f'<tr class="{nb.status}"><td>{link}</td><td>{nb.status}</td><td>{nb.seconds:.0f} s</td>'
                     f'<td><a href="{_esc(nb.output.name)}">.ipynb</a></td><td>{err}</td></tr>')
     return "".join(rows)

@@ -1,4 +1,10 @@
-"""Keep a report run as the committed reference, and regenerate the README's results table from it."""
+"""Keep a report run as the committed reference, and regenerate the README's results table from it.
+
+``labkit reference --to DIR`` replaces only what it wrote itself: each save lists its files in
+``DIR/manifest.json``, and the next save deletes those and nothing else. A folder that is neither the lab's
+``benchmarks/reference`` nor one holding that manifest (nor empty) is refused before anything in it changes, and
+so is a save that would overwrite a file the manifest does not list.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,19 @@ import json
 import shutil
 from pathlib import Path
 
+from labkit.core.args import confined, plain_name
 from labkit.report.claims import RULE
 from labkit.report.html import load_runs
+from labkit.report.redact import redact
 from labkit.report.runner import REPO
 
-__all__ = ["KEY_PLOTS", "readme_section", "save_reference"]
+__all__ = ["DEFAULT", "KEY_PLOTS", "MANIFEST", "readme_section", "save_reference"]
 
 
 README = REPO / "README.md"
+DEFAULT = REPO / "benchmarks" / "reference"
+MANIFEST = "manifest.json"
+_WRITER = "labkit reference"
 KEY_PLOTS = ("01_partitioning_and_file_formats.pruning.png", "02_data_skew_and_salting.speedup_vs_skew.png",
              "02_data_skew_and_salting.projected_speedup.png", "03_broadcast_joins.crossover.png")
 _START, _END = "<!-- reference-results:start -->", "<!-- reference-results:end -->"
@@ -53,12 +64,78 @@ def readme_section(dest: Path) -> str:
     lines.append("")
     for name in KEY_PLOTS:
         if (dest / name).exists():
-            lines.append(f"![{name}]({(dest / name).relative_to(REPO).as_posix()})")
+            lines.append(f"![{name}]({_link(dest / name)})")
     return "\n".join([*lines, "", _END])
 
 
-def save_reference(run_dir: str | Path, dest: str | Path = REPO / "benchmarks" / "reference",
-                   readme: Path = README) -> Path:
+def _link(path: Path) -> str:
+    """A plot's path for the README: relative to the repository when it lies inside it."""
+    path = path.resolve()
+    return path.relative_to(REPO).as_posix() if REPO in path.parents else path.as_posix()
+
+
+def _legacy(dest: Path) -> set[str]:
+    """The files an older ``labkit reference`` wrote into the lab's own reference folder (it kept no manifest)."""
+    names = {p.name for p in dest.glob("[0-9][0-9]_*.json")} | {"claims.csv", "run.json", *KEY_PLOTS}
+    return {n for n in names if (dest / n).is_file()}
+
+
+def _owned(dest: Path) -> set[str]:
+    """The files in ``dest`` that an earlier save wrote (and this one may delete), or a clear refusal.
+
+    Raises
+    ------
+    ValueError
+        When ``dest`` is not a folder, or holds files but no manifest of ours and is not ``benchmarks/reference``,
+        or its manifest is not one this module wrote.
+    """
+    if not dest.exists():
+        return set()
+    if not dest.is_dir():
+        raise ValueError(f"--to {str(dest)!r} is not a folder")
+    manifest = dest / MANIFEST
+    if manifest.is_file():
+        try:
+            doc = json.loads(manifest.read_text(encoding="utf-8"))
+            files = doc["files"] if doc.get("written_by") == _WRITER else None
+        except (ValueError, TypeError, KeyError, AttributeError):
+            files = None
+        if not isinstance(files, list):
+            raise ValueError(f"{manifest} was not written by {_WRITER}: refusing to delete anything in {dest}")
+        names = {plain_name("a file in the manifest", f) for f in files}
+        for name in names:
+            confined(dest / name, dest, "a file in the manifest")
+        return {n for n in names if (dest / n).is_file()}
+    if dest.resolve() == DEFAULT.resolve():
+        return _legacy(dest)
+    held = sum(1 for _ in dest.iterdir())
+    if held:
+        raise ValueError(f"--to {str(dest)!r} is not benchmarks/reference and has no {MANIFEST} from {_WRITER}: "
+                         f"refusing to replace anything among its {held} entries (use an empty or new folder)")
+    return set()
+
+
+def _planned(run_dir: Path) -> tuple[list[str], dict]:
+    """The files a save of ``run_dir`` copies (checked as plain names) and the run's results by notebook."""
+    docs = load_runs(run_dir)
+    names = [f"{name}.json" for name in docs] + ["claims.csv"] + [n for n in KEY_PLOTS if (run_dir / n).exists()]
+    for name in names:
+        plain_name("a reference file", name)
+    return names, docs
+
+
+def _summary(run_dir: Path, docs: dict) -> dict:
+    """``run.json`` of the reference: scale, environment, time, and each notebook's status (errors redacted)."""
+    first = next(iter(docs.values()), {})
+    summary = json.loads((run_dir / "run.json").read_text(encoding="utf-8")) if (run_dir / "run.json").exists() else {}
+    notebooks = {name: {k: (redact(v) if k in ("error", "traceback") and isinstance(v, str) else v)
+                        for k, v in (nb or {}).items()} for name, nb in (summary.get("notebooks") or {}).items()}
+    return {"scale": (first.get("parameters") or {}).get("scale", "?"), "environment": first.get("environment", {}),
+            "seconds": summary.get("seconds", 0.0), "date": summary.get("date", ""),
+            "notebooks": notebooks, **({"note": summary["note"]} if summary.get("note") else {})}
+
+
+def save_reference(run_dir: str | Path, dest: str | Path = DEFAULT, readme: Path = README) -> Path:
     """Keep a run as the committed reference: results JSON, claims.csv, key plots; refresh the README table.
 
     Parameters
@@ -66,7 +143,9 @@ def save_reference(run_dir: str | Path, dest: str | Path = REPO / "benchmarks" /
     run_dir : path
         A folder written by :func:`run` (``reports/<timestamp>``).
     dest : path
-        Where the reference goes (its old content is replaced).
+        Where the reference goes: ``benchmarks/reference``, a folder an earlier save wrote (it holds
+        ``manifest.json``), or a new or empty folder. The files the earlier save listed are replaced; nothing
+        else in the folder is touched.
     readme : path
         The README whose reference-results section is regenerated.
 
@@ -74,26 +153,31 @@ def save_reference(run_dir: str | Path, dest: str | Path = REPO / "benchmarks" /
     -------
     pathlib.Path
         ``dest``.
+
+    Raises
+    ------
+    ValueError
+        Before anything is deleted or written: when ``run_dir`` is not a report run, when ``dest`` is a folder
+        this function did not write, or when a file it would write is already there and not its own.
     """
     run_dir, dest = Path(run_dir), Path(dest)
     if not (run_dir / "claims.csv").exists():
         raise ValueError(f"{run_dir} is not a report run (no claims.csv)")
+    names, docs = _planned(run_dir)
+    owned = _owned(dest)
+    clash = sorted(n for n in [*names, "run.json", MANIFEST] if (dest / n).exists() and n not in owned | {MANIFEST})
+    if clash:
+        raise ValueError(f"--to {str(dest)!r} already holds {len(clash)} file(s) that {_WRITER} did not write "
+                         f"({', '.join(clash)}): refusing to overwrite them")
+    meta = _summary(run_dir, docs)
     dest.mkdir(parents=True, exist_ok=True)
-    for old in [*dest.glob("*.json"), *dest.glob("*.png"), *dest.glob("*.csv"), *dest.glob("*.html")]:
-        old.unlink()
-    docs = load_runs(run_dir)
-    for name in docs:
-        shutil.copy(run_dir / f"{name}.json", dest / f"{name}.json")
-    shutil.copy(run_dir / "claims.csv", dest / "claims.csv")
-    for name in KEY_PLOTS:
-        if (run_dir / name).exists():
-            shutil.copy(run_dir / name, dest / name)
-    first = next(iter(docs.values()), {})
-    summary = json.loads((run_dir / "run.json").read_text(encoding="utf-8")) if (run_dir / "run.json").exists() else {}
-    meta = {"scale": (first.get("parameters") or {}).get("scale", "?"), "environment": first.get("environment", {}),
-            "seconds": summary.get("seconds", 0.0), "date": summary.get("date", ""),
-            "notebooks": summary.get("notebooks", {}), **({"note": summary["note"]} if summary.get("note") else {})}
+    for name in sorted(owned):
+        (dest / name).unlink()
+    for name in names:
+        shutil.copy(run_dir / name, dest / name)
     (dest / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    (dest / MANIFEST).write_text(json.dumps({"written_by": _WRITER, "files": sorted([*names, "run.json"])},
+                                            indent=2) + "\n", encoding="utf-8")
     text = readme.read_text(encoding="utf-8")
     if _START in text and _END in text:
         head, rest = text.split(_START, 1)

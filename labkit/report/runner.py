@@ -3,6 +3,13 @@
 ``labkit report`` (and ``make report``) call :func:`run`. One failing notebook
 does not stop the others: it is marked failed with its error, and the run's
 exit status is non-zero.
+
+Nothing secret or identifying leaves a notebook through the report: its error
+(name, message, traceback), its executed copy, its results and its kernel's log
+pass through :mod:`labkit.report.redact` before ``run.json`` and the HTML are
+written. The PHI key is the one in ``LABKIT_PHI_KEY``; when that is unset the run
+makes a random one and gives it to every kernel, so the key the notebooks use is
+always one the redaction knows.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from labkit.report.redact import KEY_ENV, redact_counted, redact_file, redact_notebook, strip_ansi
 
 __all__ = ["NOTEBOOKS", "REPO", "NotebookRun", "Outcome", "discover", "run"]
 
@@ -35,6 +44,8 @@ class NotebookRun:
     html: Path | None = None
     error: str | None = None
     results: dict[str, Any] | None = None
+    traceback: str | None = None
+    redacted: dict[str, int] = field(default_factory=dict)  # what redaction removed from its files, by kind
 
 
 @dataclass
@@ -89,7 +100,7 @@ def _progress(i: int, total: int, started: float, name: str, status: str = "") -
     print(f"[{i}/{total}] {mins:d}m{secs:02d}s  {name} {status}".rstrip(), file=sys.stderr, flush=True)
 
 
-def _quiet_kernel_manager(log: Path):
+def _quiet_kernel_manager(log: Path, env: dict[str, str] | None = None):
     """A kernel manager whose kernel (and the JVM it starts) writes its stderr to ``log``, not to the terminal.
 
     The kernel's "running over TCP without encryption" notice and the JVM's
@@ -98,12 +109,15 @@ def _quiet_kernel_manager(log: Path):
     jupyter_client interrupts (SIGINT) every kernel it shuts down, which the
     kernel logs as "ERROR | KeyboardInterrupt caught in kernel" although the
     notebook had finished: a notebook that ran to its end is not interrupted.
+    ``env`` is added to the kernel's environment (the run's PHI key).
     """
     from jupyter_client.manager import AsyncKernelManager
 
     class QuietKernelManager(AsyncKernelManager):
         async def start_kernel(self, **kw):  # noqa: D102 - AsyncKernelManager.start_kernel, stderr to a file
             kw.setdefault("stderr", log.open("ab"))
+            if env:
+                kw["env"] = {**(kw.get("env") or os.environ), **env}
             return await super().start_kernel(**kw)
 
         async def _async_interrupt_kernel(self):  # noqa: D102 - no SIGINT as part of a shutdown
@@ -114,30 +128,77 @@ def _quiet_kernel_manager(log: Path):
     return QuietKernelManager
 
 
-def _execute(path: Path, out_dir: Path, parameters: dict[str, Any], timeout: int) -> NotebookRun:
-    """Run one notebook with papermill; a failure is caught and described, not raised."""
+_MAX_TRACEBACK = 20_000  # characters of a traceback kept in run.json (its end, where the error is)
+
+
+def _describe(exc: Exception, kernel_log: Path, keys: Sequence[str]) -> tuple[str, str | None, dict[str, int]]:
+    """A notebook's failure as (error line, traceback or None, what redaction removed), all redacted."""
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = getattr(exc, "evalue", str(exc))
+    error, counts = redact_counted(strip_ansi(f"{ename}: {evalue}".strip()), keys)
+    error = error[:2000] + f" (kernel log: {kernel_log.name})"
+    lines = getattr(exc, "traceback", None)
+    if not lines:
+        return error, None, counts
+    trace, more = redact_counted(strip_ansi("\n".join(map(str, lines))), keys)
+    for kind, n in more.items():
+        counts[kind] = counts.get(kind, 0) + n
+    if len(trace) > _MAX_TRACEBACK:
+        trace = f"[{len(trace) - _MAX_TRACEBACK} characters cut]\n" + trace[-_MAX_TRACEBACK:]
+    return error, trace, counts
+
+
+def _redact_outputs(stem: str, out_dir: Path, keys: Sequence[str]) -> dict[str, int]:
+    """Redact what a notebook left in the run folder: its executed copy, its kernel's log, its results (key only)."""
+    total: dict[str, int] = {}
+    found = [redact_notebook(p, keys) for p in [out_dir / f"{stem}.ipynb"] if p.exists()]
+    found += [redact_file(p, keys) for p in [out_dir / f"{stem}.kernel.log"] if p.exists()]
+    results = out_dir / f"{stem}.json"
+    if results.exists():
+        text, counts = redact_counted(results.read_text(encoding="utf-8"), keys, identifiers=False)
+        if counts:
+            results.write_text(text, encoding="utf-8")
+        found.append(counts)
+    for counts in found:
+        for kind, n in counts.items():
+            total[kind] = total.get(kind, 0) + n
+    return total
+
+
+def _execute(path: Path, out_dir: Path, parameters: dict[str, Any], timeout: int,
+             keys: Sequence[str] = ()) -> NotebookRun:
+    """Run one notebook with papermill; a failure is caught and described (redacted), not raised."""
     import papermill as pm
 
     target = out_dir / path.name
     kernel_log = out_dir / f"{path.stem}.kernel.log"
     t0 = time.monotonic()
-    error = None
+    error, trace, counts = None, None, {}
+    env = {KEY_ENV: keys[0]} if keys else None
     try:
         pm.execute_notebook(str(path), str(target), parameters=parameters, kernel_name="python3",
                             cwd=str(path.parent), execution_timeout=timeout, progress_bar=False,
-                            kernel_manager_class=_quiet_kernel_manager(kernel_log))
+                            kernel_manager_class=_quiet_kernel_manager(kernel_log, env))
     except Exception as exc:  # papermill raises PapermillExecutionError, or a timeout / kernel death
-        ename = getattr(exc, "ename", type(exc).__name__)
-        evalue = getattr(exc, "evalue", str(exc))
-        error = f"{ename}: {evalue}".strip()[:2000] + f" (kernel log: {kernel_log.name})"
+        error, trace, counts = _describe(exc, kernel_log, keys)
     seconds = time.monotonic() - t0
-    run = NotebookRun(path.stem, "failed" if error else "ok", seconds, target, error=error)
+    run = NotebookRun(path.stem, "failed" if error else "ok", seconds, target, error=error, traceback=trace)
+    run.redacted = _redact_outputs(path.stem, out_dir, keys)
+    for kind, n in counts.items():
+        run.redacted[kind] = run.redacted.get(kind, 0) + n
     results = out_dir / f"{path.stem}.json"
     if results.exists():
         run.results = json.loads(results.read_text(encoding="utf-8"))
     if target.exists():
         run.html = _to_html(target)
     return run
+
+
+def _run_key() -> str:
+    """The PHI key the run's kernels use: ``LABKIT_PHI_KEY`` if set, else a random one for this run only."""
+    import secrets
+
+    return os.environ.get(KEY_ENV) or secrets.token_hex(16)
 
 
 def _to_html(notebook: Path) -> Path | None:
@@ -207,19 +268,21 @@ def run(scale: str = "small", only: Sequence[str] | None = None, master: str | N
     out = Path(out).resolve()
     run_dir = _new_run_dir(out, scale)
     outcome = Outcome(run_dir, scale)
+    keys = [_run_key()]
     started = time.monotonic()
     for i, path in enumerate(paths):
         _progress(i, len(paths), started, path.stem, "running")
         params = {"scale": scale, "output_dir": str(run_dir), **_scale_parameters(scale, path.stem)}
         if master:
             params["spark_master"] = master
-        nb = _execute(path, run_dir, params, timeout)
+        nb = _execute(path, run_dir, params, timeout, keys)
         outcome.notebooks.append(nb)
         _progress(i + 1, len(paths), started, path.stem, f"{nb.status} in {nb.seconds:.0f}s")
     outcome.seconds = time.monotonic() - started
     (run_dir / "run.json").write_text(json.dumps({
         "scale": scale, "seconds": outcome.seconds, "date": datetime.now().strftime("%Y-%m-%d"),
-        "notebooks": {nb.name: {"status": nb.status, "seconds": round(nb.seconds, 1), "error": nb.error}
+        "notebooks": {nb.name: {"status": nb.status, "seconds": round(nb.seconds, 1), "error": nb.error,
+                                "traceback": nb.traceback, "redacted": nb.redacted}
                       for nb in outcome.notebooks}}, indent=2) + "\n", encoding="utf-8")
     from labkit.report.html import write_index
 

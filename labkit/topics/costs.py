@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from labkit.core.args import positive_int
-from labkit.core.lifecycle import storage_class_at, validate_lifecycle
+from labkit.core.lifecycle import require_days, storage_class_at, validate_lifecycle
 from labkit.core.prices import S3_CLASSES, s3_class
 
 __all__ = ["DAYS_PER_MONTH", "GUIDE_TIERING_POLICY", "GUIDE_VERSION_POLICY", "discount", "guide_examples",
@@ -57,7 +57,7 @@ def _timeline(rule: dict | None, horizon: int, noncurrent_at: int | None) -> lis
     if rule is not None:
         for t in rule.get("Transitions", []):
             points.add(t["Days"])
-        if "Expiration" in rule:
+        if rule.get("Expiration", {}).get("Days") is not None:
             points.add(rule["Expiration"]["Days"])
         if noncurrent_at is not None:
             points.add(noncurrent_at)
@@ -122,6 +122,7 @@ def simulate_costs(growth_gb: float | Sequence[float], policy: dict | None, mont
         raise ValueError(f"every must be 'month' or 'day', got {every!r}")
     if policy is not None:
         validate_lifecycle(policy)
+        require_days(policy, "the cost model")
     rule = policy["Rules"][0] if policy else None
     days, step = months * DAYS_PER_MONTH, DAYS_PER_MONTH if every == "month" else 1
     starts = list(range(0, days, step))

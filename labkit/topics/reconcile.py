@@ -4,8 +4,8 @@
 ``SUM(CAST(amount AS DECIMAL(18,2)))`` and ``MAX(updated_at)``). :func:`plant_defects`
 makes a target that passes all three while being wrong in four ways. :func:`reconcile`
 hashes whole rows into buckets by key, compares the bucket summaries, and diffs only
-the buckets that differ: it names missing, extra, duplicated and changed rows, with the
-columns that changed.
+the buckets that differ: it names missing, extra, duplicated and changed rows (with the
+columns that changed), and keys that lost rows (a migration that dropped duplicates).
 """
 
 from __future__ import annotations
@@ -61,6 +61,45 @@ def _summaries(df, key: Sequence[str], columns: Sequence[str], buckets: int):
             .groupBy("_bucket").agg(F.count("*").alias("_n"), F.sum("_h").alias("_s")))
 
 
+def _value_string(c: str):
+    """A column as text, nulls distinct from any value: the same encoding the row hash uses."""
+    from pyspark.sql import functions as F
+
+    return F.coalesce(F.col(c).cast("string"), F.lit("\u0000null"))
+
+
+def _per_key(df, keys: Sequence[str], value_cols: Sequence[str], cols: Sequence[str], side: str):
+    """Per key of one side: its row count, and its rows' hashes and each column's values as sorted sets and lists."""
+    from pyspark.sql import functions as F
+
+    h = _row_hash(df, cols)
+    aggs = [F.count("*").alias(f"{side}_n"), F.array_sort(F.collect_set(h)).alias(f"{side}_rows"),
+            F.array_sort(F.collect_list(h)).alias(f"{side}_all")]
+    for c in value_cols:
+        aggs += [F.array_sort(F.collect_set(_value_string(c))).alias(f"{side}_set_{c}"),
+                 F.array_sort(F.collect_list(_value_string(c))).alias(f"{side}_list_{c}")]
+    return df.groupBy(*keys).agg(*aggs)
+
+
+def _changed(s, t, keys: Sequence[str], value_cols: Sequence[str], cols: Sequence[str]) -> pd.DataFrame:
+    """Keys on both sides whose rows differ beyond a count of identical rows, with the columns whose values differ.
+
+    A key's rows differ when the sets of distinct rows differ, or, with the same row count on both sides, the
+    rows differ as multisets. A column is listed when its set of values for the key differs (or, with equal
+    counts, its multiset). For a key of one row per side this is the plain column-by-column comparison.
+    """
+    from pyspark.sql import functions as F
+
+    both = _per_key(s, keys, value_cols, cols, "s").join(_per_key(t, keys, value_cols, cols, "t"), keys)
+    same_n = F.col("s_n") == F.col("t_n")
+
+    def differs(a: str, b: str):
+        return (F.col(f"s_{a}") != F.col(f"t_{a}")) | (same_n & (F.col(f"s_{b}") != F.col(f"t_{b}")))
+
+    columns = F.array_compact(F.array(*[F.when(differs(f"set_{c}", f"list_{c}"), F.lit(c)) for c in value_cols]))
+    return (both.where(differs("rows", "all")).select(*keys, columns.alias("columns")).orderBy(*keys).toPandas())
+
+
 def reconcile(source, target, key: str | Sequence[str], buckets: int = 64) -> dict[str, Any]:
     """Compare two tables row by row, cheaply: bucket summaries first, then a diff of the differing buckets only.
 
@@ -76,9 +115,18 @@ def reconcile(source, target, key: str | Sequence[str], buckets: int = 64) -> di
     Returns
     -------
     dict
-        ``missing`` (keys in the source only), ``extra`` (in the target only), ``duplicated`` (keys with more
-        rows in the target than in the source), ``changed`` (keys present on both sides whose rows differ, with
-        a ``columns`` list), all pandas DataFrames; ``buckets_differing``, ``buckets``; and ``equal``.
+        All pandas DataFrames, sorted by key:
+
+        * ``missing``: keys in the source only; ``extra``: keys in the target only;
+        * ``duplicated``: keys with more rows in the target than in the source (both present), and
+          ``lost_duplicates``: keys with fewer rows in the target than in the source (a migration that dropped
+          duplicates), each with ``source_rows`` and ``target_rows``;
+        * ``changed``: keys present on both sides whose rows differ beyond a count of identical rows, with a
+          ``columns`` list (the columns whose values for the key differ; empty only when every column holds the
+          same values on both sides, recombined into different rows);
+
+        and ``buckets_differing``, ``buckets``, ``equal``. When ``equal`` is False at least one of the frames is
+        not empty (barring a 64-bit hash collision of the summaries).
 
     Raises
     ------
@@ -103,28 +151,25 @@ def reconcile(source, target, key: str | Sequence[str], buckets: int = 64) -> di
             .select("_bucket"))
     differing = [r[0] for r in diff.collect()]
     out = {"buckets": buckets, "buckets_differing": len(differing), "equal": not differing}
-    empty = pd.DataFrame(columns=keys)
     if not differing:
-        return {**out, "missing": empty, "extra": empty, "duplicated": empty,
+        counted = pd.DataFrame(columns=[*keys, "source_rows", "target_rows"])
+        return {**out, "missing": pd.DataFrame(columns=keys), "extra": pd.DataFrame(columns=keys),
+                "duplicated": counted, "lost_duplicates": counted.copy(),
                 "changed": pd.DataFrame(columns=[*keys, "columns"])}
     bucket = F.pmod(F.xxhash64(*[F.col(k) for k in keys]), F.lit(buckets))
     s = source.where(bucket.isin(differing))
     t = target.where(bucket.isin(differing))
-    counts = (s.groupBy(keys).agg(F.count("*").alias("_ns"))
-              .join(t.groupBy(keys).agg(F.count("*").alias("_nt")), keys, "full").fillna(0, ["_ns", "_nt"]))
-    missing = counts.where("_nt = 0").select(keys).toPandas()
-    extra = counts.where("_ns = 0").select(keys).toPandas()
-    duplicated = counts.where("_nt > _ns AND _ns > 0").select(*keys, "_ns", "_nt").toPandas()
-    both = counts.where("_ns > 0 AND _nt > 0").select(keys)
+    counts = (s.groupBy(keys).agg(F.count("*").alias("source_rows"))
+              .join(t.groupBy(keys).agg(F.count("*").alias("target_rows")), keys, "full")
+              .fillna(0, ["source_rows", "target_rows"]).where("source_rows != target_rows")
+              .orderBy(*keys).toPandas())
+    ns, nt = counts["source_rows"], counts["target_rows"]
+    found = {name: counts.loc[rows, [*keys, *extra]].reset_index(drop=True) for name, rows, extra in [
+        ("missing", nt == 0, []), ("extra", ns == 0, []),
+        ("duplicated", (nt > ns) & (ns > 0), ["source_rows", "target_rows"]),
+        ("lost_duplicates", (ns > nt) & (nt > 0), ["source_rows", "target_rows"])]}
     value_cols = [c for c in cols if c not in keys]
-    sides = (s.join(both, keys).select(*keys, *[F.col(c).alias(f"s_{c}") for c in value_cols]).dropDuplicates(keys)
-             .join(t.join(both, keys).select(*keys, *[F.col(c).alias(f"t_{c}") for c in value_cols])
-                   .dropDuplicates(keys), keys))
-    changed_cols = F.array_compact(F.array(*[F.when(~F.col(f"s_{c}").eqNullSafe(F.col(f"t_{c}")), F.lit(c))
-                                             for c in value_cols]))
-    changed = (sides.select(*keys, changed_cols.alias("columns")).where(F.size("columns") > 0).toPandas())
-    return {**out, "missing": missing, "extra": extra, "duplicated": duplicated, "changed": changed,
-            "equal": False}
+    return {**out, **found, "changed": _changed(s, t, keys, value_cols, cols), "equal": False}
 
 
 def full_comparison(source, target, key: str | Sequence[str]):

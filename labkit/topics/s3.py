@@ -20,7 +20,7 @@ import atexit
 import os
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -252,12 +252,33 @@ def previous_version(s3, bucket: str, key: str) -> Version:
     return versions[1]
 
 
-def version_as_of(s3, bucket: str, key: str, when: datetime) -> Version:
+def _as_of_cut(when: datetime | date) -> datetime:
+    """The UTC instant, to the second, that ``when`` stands for (a date: the last second of that day in UTC)."""
+    if isinstance(when, datetime):
+        if when.tzinfo is None:
+            raise S3RecoveryError(f"when={when!r} has no time zone; S3 times are UTC: pass a timezone-aware "
+                                  "datetime (or a date, meaning the end of that day in UTC)")
+        return when.astimezone(timezone.utc).replace(microsecond=0)
+    if isinstance(when, date):
+        return datetime.combine(when, time(23, 59, 59), tzinfo=timezone.utc)
+    raise TypeError(f"when must be a timezone-aware datetime or a date, got {type(when).__name__}")
+
+
+def version_as_of(s3, bucket: str, key: str, when: datetime | date) -> Version:
     """The version that was current at ``when``: the newest one written at or before it.
 
     The guide picks the version *closest* to the date, which can be one written
     after it. S3 reports times to the second, so a version written in the same
     second as ``when`` counts as written before it.
+
+    Parameters
+    ----------
+    s3 : botocore.client.S3
+    bucket, key : str
+    when : datetime or date
+        A timezone-aware datetime; or a ``date``, which means the end of that day in UTC
+        (23:59:59 UTC: the version current when the day was over). A naive datetime is refused
+        (``S3RecoveryError``), since S3 times are UTC and a local time would be guessed.
 
     Returns
     -------
@@ -267,34 +288,64 @@ def version_as_of(s3, bucket: str, key: str, when: datetime) -> Version:
     Raises
     ------
     S3RecoveryError
-        When ``when`` is before the key's first version (it did not exist yet).
+        When ``when`` is before the key's first version (it did not exist yet), or is a naive datetime.
+    TypeError
+        When ``when`` is neither a datetime nor a date.
     """
-    if when.tzinfo is None:
-        raise S3RecoveryError(f"when={when!r} has no time zone; S3 times are UTC: pass a timezone-aware datetime")
+    cut = _as_of_cut(when)
     history = _history(s3, bucket, key)
-    cut = when.astimezone(timezone.utc).replace(microsecond=0)
     for entry in history:  # newest first
         if entry.last_modified <= cut:
             return entry
-    raise S3RecoveryError(f"{key!r} did not exist yet at {when.isoformat()}: its first version was written "
+    raise S3RecoveryError(f"{key!r} did not exist yet at {cut.isoformat()}: its first version was written "
                           f"{history[-1].last_modified.isoformat()}")
+
+
+def _refuse_suspended(s3, bucket: str) -> None:
+    """Raise S3RecoveryError when the bucket's versioning is Suspended (a write would replace the ``null`` version)."""
+    _check_bucket(s3, bucket)
+    if s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Suspended":
+        raise S3RecoveryError(
+            f"versioning on bucket {bucket!r} is Suspended: S3 keeps the versions it has, but every new write "
+            "replaces the key's 'null' version instead of adding one, so a restore would not keep every version. "
+            f"Call enable_versioning(s3, {bucket!r}) first, or read the old bytes with get_version(...)")
 
 
 def restore_version(s3, bucket: str, key: str, version_id: str) -> str:
     """Make an older version current again by copying it on top: every version, old and new, survives.
 
+    That promise needs versioning Enabled. Under Suspended versioning S3 keeps every version it already has,
+    but a write (this copy too) gets the version id ``null`` and replaces the key's existing ``null`` version,
+    if there is one; so the restore is refused, before anything is written.
+
     Returns
     -------
     str
         The version id of the new current version.
+
+    Raises
+    ------
+    S3RecoveryError
+        When versioning is Suspended or was never enabled, or for a missing bucket, key or version, or a
+        delete marker.
     """
+    _refuse_suspended(s3, bucket)
     get_version(s3, bucket, key, version_id)  # checks bucket, versioning, key, version id and delete markers
     out = s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": key, "VersionId": version_id})
     return out["VersionId"]
 
 
+def _latest(history: list[Version]) -> Version | None:
+    """The entry S3 flags ``IsLatest`` (exact, unlike the order of a same-second version and marker)."""
+    return next((v for v in history if v.is_latest), None)
+
+
 def undelete(s3, bucket: str, key: str) -> Version:
-    """Remove the latest delete marker of a key, so its newest version is current again.
+    """Remove every delete marker above a key's newest version, so that version is current again.
+
+    A key deleted twice has two markers stacked on its newest version; both go. The markers are removed
+    from the top, one at a time, each time the one S3 flags as latest, until a version is latest. When no
+    version lies under the markers (every version was deleted for good), nothing is removed.
 
     Returns
     -------
@@ -304,48 +355,120 @@ def undelete(s3, bucket: str, key: str) -> Version:
     Raises
     ------
     S3RecoveryError
-        When the key is not deleted (its latest entry is not a delete marker).
+        When the key is not deleted (its latest entry is not a delete marker), or has no version left under
+        its delete markers; the bucket is left as it was.
     """
     history = _history(s3, bucket, key)
-    if not history[0].delete_marker:
-        raise S3RecoveryError(f"{key!r} is not deleted: its current version is {history[0].version_id!r}")
-    s3.delete_object(Bucket=bucket, Key=key, VersionId=history[0].version_id)
-    return next(v for v in list_versions(s3, bucket, key) if not v.delete_marker)
+    latest = _latest(history) or history[0]
+    if not latest.delete_marker:
+        raise S3RecoveryError(f"{key!r} is not deleted: its current version is {latest.version_id!r}")
+    markers = sum(v.delete_marker for v in history)
+    if markers == len(history):
+        raise S3RecoveryError(f"{key!r} has {markers} delete marker(s) and no version under them: there is "
+                              "nothing to undelete (every version was deleted for good); nothing was removed")
+    for _ in range(markers):
+        s3.delete_object(Bucket=bucket, Key=key, VersionId=latest.version_id)
+        latest = _latest(list_versions(s3, bucket, key))
+        if latest is None:
+            break
+        if not latest.delete_marker:
+            return latest
+    raise S3RecoveryError(f"{key!r} still reads as deleted after removing {markers} delete marker(s): its history "
+                          "changed while undeleting; list_versions(...) shows it now")
+
+
+def _archive_prefix(archive_prefix: str) -> str:
+    """The archive prefix without its trailing ``/``, after checking every component is a plain name."""
+    from labkit.core.args import plain_name
+
+    if not isinstance(archive_prefix, str) or not archive_prefix.strip("/"):
+        raise ValueError(f"archive_prefix must name a folder such as 'data/archive', got {archive_prefix!r}: an "
+                         "empty prefix would write keys that start with '/'")
+    if archive_prefix.startswith("/"):
+        raise ValueError(f"archive_prefix must be relative to the bucket (no leading '/'), got {archive_prefix!r}")
+    parts = archive_prefix.rstrip("/").split("/")
+    for part in parts:
+        plain_name("archive_prefix", part)  # no '', '.', '..' and nothing a key should not hold
+    return "/".join(parts)
+
+
+_PRECONDITION = ("PreconditionFailed", "412")
+_GONE = ("NoSuchKey", "NoSuchVersion", "404", "MethodNotAllowed", "405", "InvalidArgument")
+
+
+def _read_source(s3, bucket: str, src_key: str, version_id: str | None, etag: str | None) -> bytes:
+    """The bytes of the version to archive (the current one, or ``version_id``), only while it has ``etag``."""
+    from botocore.exceptions import ClientError
+
+    args: dict[str, Any] = {"Bucket": bucket, "Key": src_key}
+    if version_id is not None:
+        args["VersionId"] = version_id
+    if etag is not None:
+        args["IfMatch"] = etag
+    what = "the source object" if version_id is None else "the asked-for version of the source object"
+    try:
+        return s3.get_object(**args)["Body"].read()
+    except ClientError as exc:
+        if _code(exc) in _PRECONDITION:
+            raise S3RecoveryError(f"{what} {src_key!r} in bucket {bucket!r} changed since it was read (its ETag no "
+                                  "longer matches): nothing was archived; read it again and retry") from None
+        if _code(exc) in _GONE:
+            raise S3RecoveryError(f"no source object {src_key!r} in bucket {bucket!r} to archive: {what} is gone "
+                                  "(deleted, or no such version); nothing was archived") from None
+        raise
 
 
 def archive_with_timestamp(s3, bucket: str, src_key: str, archive_prefix: str = "data/archive",
-                           now: datetime | None = None) -> str:
+                           now: datetime | None = None, version_id: str | None = None,
+                           etag: str | None = None) -> str:
     """Copy a source file to ``<prefix>/YYYY/MM/<name>_YYYYmmddHHMMSS<ext>``, never overwriting an archive.
 
     The guide's naming, made collision-free: a second archive of the same name
     in the same second gets ``_2``, ``_3``... The write is conditional
     (``If-None-Match: *``), so two concurrent archivers cannot both take a name.
 
+    The source is read with ``GetObject`` (``VersionId``, ``If-Match``) and written with a conditional
+    ``PutObject``, not with a server-side ``CopyObject``: S3's ``CopyObject`` takes ``CopySourceIfMatch`` and
+    ``IfNoneMatch``, but moto (5.2) ignores both on a copy and overwrites the destination, so the copy could
+    not keep either promise on the lab's server. The object passes through this process (fine for the lab's
+    files; for large objects use a multipart copy).
+
     Parameters
     ----------
     s3 : botocore.client.S3
     bucket, src_key : str
     archive_prefix : str
+        A folder relative to the bucket, e.g. ``"data/archive"``; components are plain names (letters, digits,
+        ``._-``); empty or absolute prefixes are refused.
     now : datetime, optional
         The archive time (UTC); injectable for tests.
+    version_id : str, optional
+        Archive exactly this version of ``src_key`` (the current one by default).
+    etag : str, optional
+        Archive only while the version read still has this ETag (quoted or not): a source replaced since
+        the caller read it is not archived.
 
     Returns
     -------
     str
         The archive key.
+
+    Raises
+    ------
+    ValueError
+        For an empty, absolute or non-plain ``archive_prefix`` (before anything is read or written).
+    S3RecoveryError
+        When the bucket does not exist, the source (or its version) is gone, or its ETag no longer matches;
+        nothing is written then.
     """
     from botocore.exceptions import ClientError
 
+    prefix = _archive_prefix(archive_prefix)
     _check_bucket(s3, bucket)
-    try:
-        body = s3.get_object(Bucket=bucket, Key=src_key)["Body"].read()
-    except ClientError as exc:
-        if _code(exc) in ("NoSuchKey", "404"):
-            raise S3RecoveryError(f"no source object {src_key!r} in bucket {bucket!r} to archive") from None
-        raise
+    body = _read_source(s3, bucket, src_key, version_id, etag)
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     name = PurePosixPath(src_key)
-    stem = f"{archive_prefix.rstrip('/')}/{now:%Y/%m}/{name.stem}_{now:%Y%m%d%H%M%S}"
+    stem = f"{prefix}/{now:%Y/%m}/{name.stem}_{now:%Y%m%d%H%M%S}"
     for n in range(1, 1000):
         key = f"{stem}{'' if n == 1 else f'_{n}'}{name.suffix}"
         try:
@@ -437,7 +560,7 @@ def simulate_lifecycle(objects, policy: dict, days: int, start: datetime | None 
             age = (now - o["created"]).days
             since = o.get("noncurrent_since")
             nc = (now - since).days if since is not None and now >= since else None
-            cls = None if age < 0 else ("STANDARD" if rule is None else storage_class_at(rule, age, nc))
+            cls = None if age < 0 else ("STANDARD" if rule is None else storage_class_at(rule, age, nc, now.date()))
             rows.append({"day": d, "date": now.date(), "key": o["key"], "size_gb": o["size_gb"],
                          "storage_class": cls})
     return pd.DataFrame(rows)

@@ -75,3 +75,11 @@ def test_object_sizes_add_minimum_sizes_overheads_and_transition_requests():
     assert tiny_objects["transitions"].sum() == pytest.approx(1024 / 0.01 / 1000 * 0.02)
     with pytest.raises(ValueError, match="every must be"):
         costs.simulate_costs(1, None, 2, every="week")
+
+
+def test_the_cost_model_refuses_a_date_based_rule_by_name_instead_of_a_key_error():
+    dated = {"Rules": [{"ID": "by-date", "Status": "Enabled", "Filter": {"Prefix": "data/"},
+                        "Transitions": [{"Date": "2030-01-01T00:00:00Z", "StorageClass": "GLACIER"}]}]}
+    assert validate_lifecycle(dated) is not None  # valid S3
+    with pytest.raises(ValueError, match="'by-date' goes by Date"):
+        costs.simulate_costs(100.0, dated, months=3)

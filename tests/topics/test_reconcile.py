@@ -28,6 +28,8 @@ def test_reconcile_finds_every_planted_defect(source):
     assert not got["equal"] and 0 < got["buckets_differing"] <= 16
     assert list(got["missing"]["id"]) == planted["dropped row"]
     assert list(got["duplicated"]["id"]) == planted["duplicated row"] and got["extra"].empty
+    assert got["duplicated"][["source_rows", "target_rows"]].values.tolist() == [[1, 2]]
+    assert got["lost_duplicates"].empty  # no key lost rows: the dropped row's key is missing altogether
     changed = {int(r.id): list(r.columns) for r in got["changed"].itertuples()}
     for k in planted["swapped amounts"] + planted["truncated decimal"]:
         assert changed[k] == ["amount"]
