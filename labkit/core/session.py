@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import shlex
 import sys
 import warnings
 from collections.abc import Iterator, Mapping
@@ -122,6 +123,13 @@ def spark_session(master: str | None = None, app_name: str = "labkit", spark_ui:
     ERROR, no console progress bar, session time zone UTC, the UI on at a free
     port (``measure`` reads its REST API), and on local masters everything bound
     to 127.0.0.1 with a 4 GB driver heap (``LABKIT_DRIVER_MEMORY``).
+
+    For the cluster ``labkit cluster up`` started (``spark://127.0.0.1:<port>``
+    or ``sc://localhost:<port>``), the session authenticates with the cluster's
+    secret or Connect token, read from its auth file
+    (:func:`labkit.core.cluster.client_auth`); the secret reaches the driver's
+    JVM through a properties file or py4j, never a command line. A missing or
+    unreadable auth file raises :class:`labkit.core.cluster.ClusterError`.
     """
     from pyspark.sql import SparkSession
 
@@ -141,16 +149,79 @@ def spark_session(master: str | None = None, app_name: str = "labkit", spark_ui:
         _apply_to_active(active, wanted)
         return active
     check_java()
+    auth = _standalone_auth(master)
     if _on_this_machine(master):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the UI binds here, not on every interface
         # Python workers (UDFs) run this interpreter, not whatever `python3` is first on PATH
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(master).appName(app_name)
-    for key, value in {**_defaults(master), **wanted}.items():
+    settings = {**_defaults(master), **wanted, **({"spark.authenticate": "true"} if auth else {})}
+    for key, value in settings.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    spark = _get_or_create(builder, auth)
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def _standalone_auth(master: str):
+    """The lab's cluster secret when ``master`` is the standalone master ``labkit cluster up`` started, else None."""
+    if not master.startswith("spark://"):
+        return None
+    from labkit.core import cluster
+
+    return cluster.client_auth(master)
+
+
+def _jvm_running() -> bool:
+    """Whether this process already has a py4j gateway (a JVM) that new settings reach over py4j."""
+    from pyspark import SparkContext
+
+    return SparkContext._gateway is not None
+
+
+def _get_or_create(builder, auth, jvm_running: bool | None = None):
+    """``builder.getOrCreate()``, with the cluster's secret where ``ps`` cannot show it.
+
+    pyspark starts its JVM as ``spark-submit --conf k=v ...`` with every builder
+    setting on the command line. So when no JVM runs yet, the secret goes in a
+    properties file (``--properties-file`` in ``PYSPARK_SUBMIT_ARGS``, for this
+    launch only); when one runs, the builder's settings travel over py4j.
+    """
+    if auth is None:
+        return builder.getOrCreate()
+    if _jvm_running() if jvm_running is None else jvm_running:
+        return builder.config("spark.authenticate.secret", auth.secret).getOrCreate()
+    old = os.environ.get("PYSPARK_SUBMIT_ARGS")
+    props = shlex.quote(str(auth.properties))
+    os.environ["PYSPARK_SUBMIT_ARGS"] = f"--properties-file {props} {old or 'pyspark-shell'}"
+    try:
+        return builder.getOrCreate()
+    finally:
+        if old is None:
+            os.environ.pop("PYSPARK_SUBMIT_ARGS", None)
+        else:
+            os.environ["PYSPARK_SUBMIT_ARGS"] = old
+
+
+def _shown(url: str) -> str:
+    """A Connect URL as errors may show it: a ``token=`` parameter hidden."""
+    return re.sub(r"(;token=)[^;]*", r"\1<hidden>", url)
+
+
+def _with_token(url: str, token: str) -> str:
+    """``sc://127.0.0.1:P/;k=v`` as ``sc://localhost:P/;k=v;token=T``; a URL that has its own token is kept.
+
+    pyspark's client sends a token without TLS only to a host named ``localhost``
+    (gRPC local credentials); to any other name it would open a TLS channel,
+    which the lab's plain-text server on 127.0.0.1 does not speak.
+    """
+    rest = url[len("sc://"):]
+    hostport, _, tail = rest.partition("/")
+    params = [p for p in tail.lstrip(";").split(";") if p] if tail else []
+    if any(p.startswith("token=") for p in params):
+        return url
+    port = hostport.rsplit(":", 1)[1] if ":" in hostport else "15002"
+    return f"sc://localhost:{port}/;" + ";".join([*params, f"token={token}"])
 
 
 def _on_this_machine(master: str) -> bool:
@@ -166,20 +237,24 @@ def _connect_session(url: str, spark_ui: str | None, wanted: Mapping[str, str]):
     """
     from pyspark.sql import SparkSession
 
+    from labkit.core import cluster
+
     try:
         import pyspark.sql.connect.session  # noqa: F401 - fails without grpcio & co.
     except ImportError as exc:  # the optional `connect` extra
-        raise ImportError(f"spark_session({url!r}) needs the Spark Connect client: pip install 'labkit[connect]' "
-                          f"(grpcio, grpcio-status, googleapis-common-protos, zstandard); {exc}") from exc
+        raise ImportError(f"spark_session({_shown(url)!r}) needs the Spark Connect client: pip install "
+                          "'labkit[connect]' (grpcio, grpcio-status, googleapis-common-protos, zstandard); "
+                          f"{exc}") from exc
+    auth = cluster.client_auth(url)  # the lab's own server: its token, read from the cluster's auth file
     # the classic builder's remote() also switches pyspark.sql.functions to Connect for this process
-    spark = SparkSession.builder.remote(url).getOrCreate()
+    spark = SparkSession.builder.remote(_with_token(url, auth.token) if auth else url).getOrCreate()
     if spark_ui:
         runtime.set_spark_ui(spark, spark_ui)
     settings = {"spark.sql.session.timeZone": "UTC", **wanted}
     static = [k for k in settings if not spark.conf.isModifiable(k)]
     if static:
-        raise ValueError(f"spark_session({url!r}): {', '.join(sorted(static))} cannot be set from a Spark Connect "
-                         "client; start the server with them (labkit cluster up --connect --conf KEY=VALUE)")
+        raise ValueError(f"spark_session({_shown(url)!r}): {', '.join(sorted(static))} cannot be set from a Spark "
+                         "Connect client; start the server with them (labkit cluster up --connect --conf KEY=VALUE)")
     for key, value in settings.items():
         spark.conf.set(key, value)
     return spark

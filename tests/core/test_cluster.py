@@ -251,7 +251,8 @@ def test_down_stops_only_recorded_processes_that_still_run_the_class_they_were_s
             {"name": "master", "cls": cluster.MASTER, "pid": other.pid, "pgid": other.pid, "log": ""}]}
         (tmp_path / "state.json").write_text(json.dumps(state))
         lines = cluster.down(tmp_path, echo=lambda *_: None)
-        assert lines == [f"master (pid {other.pid}) was not running"]
+        assert lines == [f"master (pid {other.pid}) is not the process labkit started (it runs another program); "
+                         "left alone"]
         assert other.poll() is None  # still running: it is not ours
         assert cluster.down(tmp_path, echo=lambda *_: None) == []  # the state is gone
     finally:
