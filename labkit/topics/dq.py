@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import uuid
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from labkit.core.args import require_columns
+from labkit.core.args import confined, plain_name, require_columns
 
 __all__ = [
     "Accounted",
@@ -47,7 +48,8 @@ __all__ = [
 ]
 
 _WIDE = 4  # string columns read beyond the schema, to see extra fields
-_NULL = "\u0001"  # a null marker no real field holds: empty fields stay "" and missing ones become null
+_NULL = "\u0001"  # the nullValue: an unquoted empty field becomes null, a quoted "" stays "" (as DuckDB reads them)
+_END = "\u0002"  # appended to every line as one more field: the tokeniser puts it at the index = the field count
 
 
 class DataQualityError(ValueError):
@@ -60,11 +62,18 @@ class DataQualityError(ValueError):
 
 @dataclass
 class Accounted:
-    """The result of :func:`read_csv_accounted`."""
+    """The result of :func:`read_csv_accounted`.
 
-    good: Any  # DataFrame, typed with the schema
-    quarantined: Any  # DataFrame: raw, file, reasons (array), reason (text), run_id
+    ``good`` and ``quarantined`` are lazy DataFrames over the files. The read caches its inputs only while it
+    builds ``report`` (and writes the quarantine), then releases them: each action on ``good`` or
+    ``quarantined`` reads the files again. Cache them yourself to use them more than once; if the files change
+    in between, they no longer agree with ``report``.
+    """
+
+    good: Any  # DataFrame, typed with the schema (plus the source column when asked for)
+    quarantined: Any  # DataFrame: raw, file, line, reasons (array), reason (text), run_id
     report: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # headers whose names differ, files without a header
 
 
 def _schema_fields(spark, schema: str):
@@ -74,23 +83,159 @@ def _schema_fields(spark, schema: str):
     return StructType.fromDDL(schema) if isinstance(schema, str) else schema
 
 
-def _reasons(tokens, fields, n: int, header: str):
-    """An array column of every reason a line is bad (empty when it is good)."""
+def _one_char(name: str, value: Any) -> str:
+    """``value`` if it is one character the line reader can use as a CSV option, else a ValueError."""
+    if not isinstance(value, str) or len(value) != 1 or value in (_NULL, _END, ",", "\n", "\r"):
+        raise ValueError(f"{name} must be one character other than ',' and a line break, got {value!r}")
+    return value
+
+
+def _read_args(spark, path, schema, mode, quarantine_dir, run_id, source_column, comment, escape):
+    """Check every argument before anything is read or written: (paths, fields, run id, quarantine target)."""
+    if mode not in ("PERMISSIVE", "DROPMALFORMED", "FAILFAST"):
+        raise ValueError(f"mode must be PERMISSIVE, DROPMALFORMED or FAILFAST, got {mode!r}")
+    fields = list(_schema_fields(spark, schema).fields)
+    if not fields:
+        raise ValueError("schema names no columns")
+    paths = [path] if isinstance(path, str) else list(path)
+    if not paths or not all(isinstance(p, str) and p for p in paths):
+        raise ValueError(f"path must be a path or a non-empty list of paths, got {path!r}")
+    run_id = plain_name("run_id", run_id) if run_id is not None else uuid.uuid4().hex[:12]
+    if source_column is not None and (not isinstance(source_column, str) or not source_column
+                                      or source_column.lower() in {f.name.lower() for f in fields}):
+        raise ValueError(f"source_column must be a column name that is not in the schema, got {source_column!r}")
+    if comment is not None:
+        _one_char("comment", comment)
+    _one_char("escape", escape)
+    return paths, fields, run_id, _quarantine_target(quarantine_dir, run_id)
+
+
+def _quarantine_target(quarantine_dir: str | None, run_id: str) -> str | None:
+    """``<quarantine_dir>/run_id=<run_id>``; a local folder is resolved and confined inside ``quarantine_dir``."""
+    if quarantine_dir is None:
+        return None
+    if not isinstance(quarantine_dir, str) or not quarantine_dir:
+        raise ValueError(f"quarantine_dir must be a folder path, got {quarantine_dir!r}")
+    name = f"run_id={plain_name('run_id', run_id)}"
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]+://", quarantine_dir) and not quarantine_dir.startswith("file:"):
+        return f"{quarantine_dir.rstrip('/')}/{name}"  # an object store: the run id is one plain path component
+    local = quarantine_dir.removeprefix("file:")
+    return str(confined(Path(local) / name, local, "quarantine folder"))
+
+
+def _numbered_lines(spark, paths: list[str]):
+    """(the raw lines, cached; the lines with ``file``, ``line`` (1-based in its file), ``value``; the files listed).
+
+    A line's number is the lines before its block of the file (``_metadata.file_block_start``) plus its place
+    in the block: rows of one block are contiguous in one partition, so ``monotonically_increasing_id`` counts
+    them in file order. No sort of the data and no single-partition window: only the blocks are ordered.
+    """
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    value = F.col("value")
+    source = spark.read.text(paths)
+    raw = source.select(
+        F.regexp_replace("value", "^\ufeff", "").alias("value"), F.input_file_name().alias("file"),
+        F.col("_metadata.file_block_start").alias("_block"), F.monotonically_increasing_id().alias("_id")).cache()
+    blocks = raw.groupBy("file", "_block").agg(F.count(F.lit(1)).alias("_n"), F.min("_id").alias("_first"))
+    earlier = Window.partitionBy("file").orderBy("_block").rowsBetween(Window.unboundedPreceding, -1)
+    blocks = blocks.withColumn("_before", F.coalesce(F.sum("_n").over(earlier), F.lit(0))).drop("_n")
+    lines = raw.join(F.broadcast(blocks), ["file", "_block"]).select(
+        "file", (F.col("_before") + F.col("_id") - F.col("_first") + 1).alias("line"), "value")
+    return raw, lines, len(source.inputFiles())
+
+
+def _all(conditions):
+    """True when every boolean column is true (null counts as false); true for none."""
+    from pyspark.sql import functions as F
+
+    out = F.lit(True)
+    for c in conditions:
+        out = out & F.coalesce(c, F.lit(False))
+    return out
+
+
+def _tokenise(lines, fields, comment: str | None, escape: str):
+    """Add ``_kind0`` (blank, comment, content), ``_t`` (the tokens: Spark's own CSV parser), ``_fields`` (how
+    many fields the tokeniser found; -1 when the end marker was not found) and ``_swallowed`` (the end marker
+    was read inside a quoted field: a quote never closed)."""
+    from pyspark.sql import functions as F
+
+    width = len(fields) + _WIDE
+    wide = ", ".join(f"c{i} string" for i in range(width))
+    kind0 = F.when(F.length(F.trim("value")) == 0, "blank")
+    if comment is not None:
+        kind0 = kind0.when(F.col("value").startswith(comment), "comment")
+    parsed = lines.withColumn("_kind0", kind0.otherwise("content")).withColumn(
+        "_t", F.when(F.col("_kind0") == "content", F.from_csv(F.concat("value", F.lit("," + _END)), wide,
+                                                              {"nullValue": _NULL, "escape": escape})))
+    toks = F.array(*[F.col(f"_t.c{i}") for i in range(width)])
+    return parsed.withColumn("_fields", F.array_position(toks, _END).cast("int") - 1).withColumn(
+        "_swallowed", F.coalesce(F.exists(toks, lambda x: x.contains(_END) & (x != _END)), F.lit(False)))
+
+
+def _header_tests(fields):
+    """(the tokens are the schema's names, ignoring case and spaces; exactly; the line cannot be a data row)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import StringType
+
+    width = F.col("_fields") == len(fields)
+    tok = {f.name: F.col(f"_t.c{i}") for i, f in enumerate(fields)}
+    names = width & _all([F.lower(F.trim(tok[f.name])) == f.name.lower() for f in fields])
+    exact = width & _all([tok[f.name] == f.name for f in fields])
+    typed = [_cast(i, f) for i, f in enumerate(fields) if not isinstance(f.dataType, StringType)]
+    filled = _all([F.length(F.trim(t)) > 0 for t in tok.values()])
+    not_data = width & filled & _all([c.isNull() for c in typed]) if typed else F.lit(False)
+    return names, exact, not_data
+
+
+def _cast(i: int, f):
+    """Token ``i`` converted to field ``f``'s type with ``try_cast`` (null when it does not convert)."""
+    from pyspark.sql import functions as F
+
+    return F.col(f"_t.c{i}").try_cast(f.dataType)
+
+
+def _classify(lines, fields, comment: str | None, escape: str):
+    """Every line with its ``kind`` (blank, comment, header, data), ``header_mismatch``, ``headerless`` and
+    ``reasons`` (empty for a good data line).
+
+    The header rule: the first line of a file that is neither blank nor a comment is its header when it has the
+    schema's width and either its names are the schema's (ignoring case and surrounding spaces) or every field is
+    non-empty and no non-string field converts to its type (a renamed header). Otherwise the file has no header
+    and that line is data. A later line holding the schema's names is a repeated header (quarantined).
+    """
+    from pyspark.sql import functions as F
+
+    tokens = _tokenise(lines, fields, comment, escape)
+    first = tokens.where("_kind0 = 'content'").groupBy("file").agg(F.min("line").alias("_head_line"))
+    tokens = tokens.join(F.broadcast(first), "file", "left")
+    names, exact, not_data = _header_tests(fields)
+    first_line = F.coalesce(F.col("line") == F.col("_head_line"), F.lit(False))
+    is_header = first_line & (names | not_data)
+    kind = F.when(F.col("_kind0") != "content", F.col("_kind0")).when(is_header, "header").otherwise("data")
+    return tokens.select("*", kind.alias("kind"), (is_header & ~exact).alias("header_mismatch"),
+                         (first_line & ~is_header).alias("headerless"),
+                         F.when(~is_header & (F.col("_kind0") == "content"), _reasons(fields, names))
+                         .otherwise(F.array().cast("array<string>")).alias("reasons"))
+
+
+def _reasons(fields, names):
+    """An array column of every reason a data line is bad (empty when it is good)."""
+    from pyspark.sql import functions as F
+
+    n, count, swallowed = len(fields), F.col("_fields"), F.col("_swallowed")
     structural = [
-        (F.instr(value, "\ufffd") > 0, "invalid UTF-8"),
-        (value == F.lit(header), "repeated header"),
-        (F.pmod(F.length(value) - F.length(F.regexp_replace(value, '"', "")), F.lit(2)) == 1, "unbalanced quote"),
-        (tokens[f"c{n}"].isNotNull(), f"extra columns (more than {n})"),
-        (tokens[f"c{n - 1}"].isNull(), f"missing columns (fewer than {n})"),
+        (F.instr("value", "\ufffd") > 0, "invalid UTF-8"),
+        (names, "repeated header"),
+        (swallowed, "unbalanced quote"),
+        ((count > n) | ((count < 0) & ~swallowed), f"extra columns (more than {n})"),
+        ((count >= 0) & (count < n), f"missing columns (fewer than {n})"),
     ]
     typed = []
     for i, f in enumerate(fields):
-        raw = tokens[f"c{i}"]
-        bad = (raw.isNotNull() & (F.length(raw) > 0) & F.expr(f"try_cast(`_t`.`c{i}` AS {f.dataType.simpleString()})")
-               .isNull())
+        raw = F.col(f"_t.c{i}")
+        bad = raw.isNotNull() & (F.length(raw) > 0) & _cast(i, f).isNull()
         typed.append((bad, f"{f.name}: not a valid {f.dataType.simpleString()}"))
 
     def reasons(checks):
@@ -101,7 +246,9 @@ def _reasons(tokens, fields, n: int, header: str):
 
 
 def read_csv_accounted(spark, path: str | Sequence[str], schema: str, mode: str = "PERMISSIVE",
-                       quarantine_dir: str | None = None, run_id: str | None = None) -> Accounted:
+                       quarantine_dir: str | None = None, run_id: str | None = None,
+                       source_column: str | None = None, comment: str | None = None,
+                       escape: str = "\\") -> Accounted:
     """Read CSV files with a header so that every data line is a good row or a quarantined line with reasons.
 
     Parameters
@@ -113,93 +260,125 @@ def read_csv_accounted(spark, path: str | Sequence[str], schema: str, mode: str 
         DDL of the expected columns, in file order, e.g. ``"id int, amount decimal(10,2), day date"``.
     mode : {"PERMISSIVE", "DROPMALFORMED", "FAILFAST"}
         PERMISSIVE returns the quarantined lines; DROPMALFORMED returns none
-        (they are still counted in the report); FAILFAST raises on the first bad line.
+        (they are still counted in the report, and written to ``quarantine_dir``); FAILFAST raises,
+        naming the first bad line's file, line number and reasons, before anything is written.
     quarantine_dir : str, optional
-        Where the quarantined lines are written (JSON, one folder per run id).
+        Where the quarantined lines are written (JSON, ``<quarantine_dir>/run_id=<run_id>``, replacing an
+        earlier write of the same run id). A local folder is checked to lie inside ``quarantine_dir``.
     run_id : str, optional
-        Tags the quarantined lines; a random id by default.
+        Tags the quarantined lines; a plain name (letters, digits, ``._-``); a random id by default.
+    source_column : str, optional
+        When set, ``good`` gets a string column of this name holding the file each row came from (Spark's
+        ``input_file_name()`` URI, the same value as the quarantine's ``file`` column).
+    comment : str, optional
+        One character: lines starting with it are comments (counted, not read), as Spark's ``comment`` option.
+        By default no line is a comment.
+    escape : str
+        The character that escapes a quote inside a quoted field: ``\\`` as Spark's CSV default; pass ``'"'``
+        for RFC 4180 files that double quotes (pandas, Excel, Python's ``csv``). With ``\\``, a field written
+        ``"b""c"`` is read with its quotes, as ``"b""c"`` (the field count is right either way).
 
     Returns
     -------
     Accounted
-        ``good`` (typed), ``quarantined`` (``raw, file, reasons, reason, run_id``) and ``report``:
-        ``files, empty_files, header_lines, blank_lines, data_lines, good, quarantined`` and a count per reason.
+        ``good`` (typed), ``quarantined`` (``raw, file, line, reasons, reason, run_id``), ``report`` and
+        ``warnings``. ``report``: ``files`` (every file listed, empty ones too), ``empty_files``,
+        ``header_lines``, ``header_name_mismatch`` (headers read by position whose names differ from the
+        schema's), ``headerless_files`` (files whose first line is data), ``blank_lines``, ``comment_lines``,
+        ``data_lines``, ``good``, ``quarantined`` and a count per reason. Lines read = header + blank + comment
+        + data lines, and data lines = good + quarantined, checked on every call.
 
     Raises
     ------
     ValueError
-        For an unknown mode or an empty schema.
+        For an unknown mode, an empty schema, a run id that is not a plain name, a quarantine folder outside
+        ``quarantine_dir``, a source column already in the schema.
     DataQualityError
-        In FAILFAST mode, naming the first bad line and why.
+        In FAILFAST mode, naming the first bad line's file, line number and reasons (never its text).
 
     Notes
     -----
+    Each line is split into fields by Spark's own CSV parser (``from_csv``), with an end marker appended as
+    one more field: where the marker lands is the line's field count, so an unquoted empty field (the
+    parser's null) still counts as a field. A quote that is never closed swallows the marker.
+
+    The header rule: the first line of each file that is neither blank nor a comment is its header when it
+    has the schema's width and its names are the schema's (ignoring case and surrounding spaces), or when all
+    its fields are non-empty and none of the non-string ones converts to its type (a renamed header). Such a
+    header is read by position, counted in ``header_name_mismatch`` and warned about when its names differ
+    from the schema's. Otherwise the file has no header: its first line is counted as data (Spark's
+    ``header=true`` would drop it) and the file is counted in ``headerless_files``. A later line holding the
+    schema's names is a repeated header (concatenated files) and is quarantined.
+
     Lines are read one by one: a quoted field holding a newline (valid CSV) is
     split in two and both halves are quarantined, with reasons; read such files
     with ``spark.read.option("multiLine", True)`` after checking them, as the
-    notebook shows. The first line of each file equal to the header is the
-    header; any later one is a repeated header (concatenated files).
+    notebook shows.
     """
     from pyspark.sql import functions as F
 
-    if mode not in ("PERMISSIVE", "DROPMALFORMED", "FAILFAST"):
-        raise ValueError(f"mode must be PERMISSIVE, DROPMALFORMED or FAILFAST, got {mode!r}")
-    fields = list(_schema_fields(spark, schema).fields)
-    if not fields:
-        raise ValueError("schema names no columns")
-    run_id = run_id or uuid.uuid4().hex[:12]
-    n, header = len(fields), ",".join(f.name for f in fields)
-    paths = [path] if isinstance(path, str) else list(path)
-    lines = (spark.read.text(paths).select(F.regexp_replace("value", "^\ufeff", "").alias("value"),
-                                           F.input_file_name().alias("file")).cache())
-    wide = ", ".join(f"c{i} string" for i in range(n + _WIDE))
-    parsed = lines.where(F.length(F.trim("value")) > 0).withColumn(
-        "_t", F.from_csv("value", wide, {"nullValue": _NULL, "mode": "PERMISSIVE"}))
-    is_header = F.col("value") == F.lit(header)
-    first_header = F.row_number().over(_per_file_headers()) == 1
-    data = parsed.withColumn("_first_header", F.when(is_header, first_header).otherwise(F.lit(False))).where(
-        "not _first_header")
-    checked = data.withColumn("reasons", _reasons(F.col("_t"), fields, n, header)).cache()
-    good = checked.where(F.size("reasons") == 0).select(
-        *[F.expr(f"try_cast(`_t`.`c{i}` AS {f.dataType.simpleString()})").alias(f.name) for i, f in enumerate(fields)])
-    bad = checked.where(F.size("reasons") > 0).select(
-        F.col("value").alias("raw"), "file", "reasons", F.array_join("reasons", "; ").alias("reason"),
-        F.lit(run_id).alias("run_id"))
-    report = _report(lines, checked, bad, header)
-    if mode == "FAILFAST" and report["quarantined"]:
-        first = bad.first()
-        raise DataQualityError(f"FAILFAST: {first['file']}: {first['reason']}: {first['raw'][:200]!r}", report)
-    if quarantine_dir:
-        bad.write.mode("overwrite").json(f"{quarantine_dir.rstrip('/')}/run_id={run_id}")
-    return Accounted(good, bad if mode == "PERMISSIVE" else bad.limit(0), report)
+    paths, fields, run_id, target = _read_args(spark, path, schema, mode, quarantine_dir, run_id, source_column,
+                                               comment, escape)
+    raw, lines, files = _numbered_lines(spark, paths)
+    checked = _classify(lines, fields, comment, escape).cache()
+    try:
+        data = checked.where("kind = 'data'")
+        good = data.where(F.size("reasons") == 0).select(
+            *[_cast(i, f).alias(f.name) for i, f in enumerate(fields)],
+            *([F.col("file").alias(source_column)] if source_column else []))
+        bad = data.where(F.size("reasons") > 0).select(
+            F.col("value").alias("raw"), "file", "line", "reasons", F.array_join("reasons", "; ").alias("reason"),
+            F.lit(run_id).alias("run_id"))
+        report, notes = _report(files, checked, bad)
+        if mode == "FAILFAST" and report["quarantined"]:
+            first = bad.orderBy("file", "line").select("file", "line", "reason").first()
+            raise DataQualityError(f"FAILFAST: {first['file']} line {first['line']}: {first['reason']} "
+                                   f"({report['quarantined']} bad lines in all)", report)
+        if target:
+            bad.write.mode("overwrite").json(target)
+    finally:
+        checked.unpersist()
+        raw.unpersist()
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
+    return Accounted(good, bad if mode == "PERMISSIVE" else bad.limit(0), report, notes)
 
 
-def _per_file_headers():
-    """A window over the header lines of one file (their order does not matter: they are identical)."""
-    from pyspark.sql import Window
+def _report(files: int, checked, bad) -> tuple[dict[str, int], list[str]]:
+    """The accounting, checked to add up, and the warnings (headers read by position, files without a header)."""
     from pyspark.sql import functions as F
 
-    return Window.partitionBy("file", "value").orderBy(F.lit(1))
+    def count(cond):
+        return F.sum(cond.cast("int"))
 
-
-def _report(lines, checked, bad, header: str) -> dict[str, int]:
-    """The accounting: files, headers, blank lines, data lines, good, quarantined, per reason; checked to add up."""
-    from pyspark.sql import functions as F
-
-    files = lines.agg(F.countDistinct("file")).first()[0]
-    per = lines.groupBy("file").agg(F.sum((F.col("value") == F.lit(header)).cast("int")).alias("h"),
-                                    F.sum((F.length(F.trim("value")) == 0).cast("int")).alias("blank"))
-    stats = per.agg(F.sum(F.least("h", F.lit(1))).alias("headers"), F.sum("blank").alias("blank")).first()
-    total = lines.count()
-    counts = checked.agg(F.count("*").alias("data"), F.sum((F.size("reasons") == 0).cast("int")).alias("good")).first()
-    report = {"files": int(files), "header_lines": int(stats["headers"] or 0), "blank_lines": int(stats["blank"] or 0),
-              "data_lines": int(counts["data"]), "good": int(counts["good"] or 0)}
+    kind = F.col("kind")
+    row = checked.agg(F.count(F.lit(1)).alias("lines"), F.countDistinct("file").alias("read"),
+                      count(kind == "header").alias("header_lines"),
+                      count(F.col("header_mismatch")).alias("header_name_mismatch"),
+                      count(F.col("headerless")).alias("headerless_files"),
+                      count(kind == "blank").alias("blank_lines"), count(kind == "comment").alias("comment_lines"),
+                      count(kind == "data").alias("data_lines"),
+                      count((kind == "data") & (F.size("reasons") == 0)).alias("good")).first().asDict()
+    row = {k: int(v or 0) for k, v in row.items()}
+    report = {"files": files, "empty_files": files - row.pop("read"), **row}
     report["quarantined"] = report["data_lines"] - report["good"]
     by_reason = bad.select(F.explode("reasons").alias("r")).groupBy("r").count().collect()
-    report.update({f"reason: {row['r']}": int(row["count"]) for row in by_reason})
-    if total != report["data_lines"] + report["header_lines"] + report["blank_lines"]:
-        raise AssertionError(f"accounting broken: {total} lines read, {report}")  # never expected: a labkit bug
-    return report
+    report.update({f"reason: {r['r']}": int(r["count"]) for r in sorted(by_reason, key=lambda r: r["r"])})
+    lines = row["lines"]
+    if lines != sum(report[k] for k in ("header_lines", "blank_lines", "comment_lines", "data_lines")):
+        raise AssertionError(f"accounting broken: {lines} lines read, {report}")  # never expected: a labkit bug
+    notes = []
+    if report["header_name_mismatch"] or report["headerless_files"]:
+        flagged = checked.where("header_mismatch or headerless").select("file", "header_mismatch").collect()
+        renamed = sorted(r["file"] for r in flagged if r["header_mismatch"])
+        missing = sorted(r["file"] for r in flagged if not r["header_mismatch"])
+        if renamed:
+            notes.append(f"{len(renamed)} file(s) have a header whose names differ from the schema's (read by "
+                         f"position): {', '.join(renamed[:5])}{' ...' if len(renamed) > 5 else ''}")
+        if missing:
+            notes.append(f"{len(missing)} file(s) have no header: their first line was read as data: "
+                         f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
+    return report, notes
 
 
 def precision_recall(quarantined, labels: pd.DataFrame) -> dict[str, float]:
@@ -238,6 +417,35 @@ class Rule:
 
 
 _OPS = {">": "__gt__", ">=": "__ge__", "<": "__lt__", "<=": "__le__", "=": "__eq__", "!=": "__ne__"}
+_RULE_OPS = {"Completeness": tuple(_OPS), "RowCount": (*_OPS, "between"),
+             "ColumnValues": (*_OPS, "between", "in", "matches")}
+# the type names ColumnDataType accepts: Spark SQL's own names (each is parsed by Spark in the tests), nothing else
+_TYPE_NAME = re.compile(r"BOOLEAN|TINYINT|BYTE|SMALLINT|SHORT|INT|INTEGER|BIGINT|LONG|FLOAT|REAL|DOUBLE|DATE|"
+                        r"TIMESTAMP|TIMESTAMP_NTZ|TIMESTAMP_LTZ|STRING|BINARY|"
+                        r"(?:DECIMAL|DEC|NUMERIC)(?:\(\d{1,2}(?:,\d{1,2})?\))?|(?:VARCHAR|CHAR)\(\d{1,5}\)")
+
+
+def _checked_op(kind: str, op: Any, value: Any) -> None:
+    """Raise :class:`DQDLSyntaxError` unless ``op`` is one of the operators ``kind`` takes and ``value`` fits it."""
+    allowed = _RULE_OPS[kind]
+    if op not in allowed:
+        raise DQDLSyntaxError(f"{kind}: operator {op!r} is not allowed; {kind} takes {' '.join(allowed)}")
+    number = (int, float)
+    if op == "between":
+        ok = isinstance(value, (tuple, list)) and len(value) == 2 and value[0] is not None and value[1] is not None \
+            and not value[1] < value[0]
+    elif op == "in":
+        ok = isinstance(value, (tuple, list)) and len(value) > 0
+    elif op == "matches":
+        ok = isinstance(value, str)
+    elif kind == "ColumnValues":
+        ok = isinstance(value, (*number, str)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, number) and not isinstance(value, bool)
+    if not ok:
+        shape = {"between": "(low, high) with low <= high", "in": "a non-empty list", "matches": "a regex string"}
+        plain = "a number, a string or now()" if kind == "ColumnValues" else "a number"
+        raise DQDLSyntaxError(f"{kind} {op}: expected {shape.get(op, plain)}, got {value!r}")
 
 
 def _q(text: str) -> str:
@@ -255,7 +463,8 @@ class rules:  # noqa: N801 - a namespace of constructors, used as rules.is_compl
 
     @staticmethod
     def completeness(column: str, op: str, share: float) -> Rule:
-        """The share of non-null values compared with ``share`` (dataset level)."""
+        """The share of non-null values compared with ``share`` (dataset level); ``op`` is >, >=, <, <=, = or !=."""
+        _checked_op("Completeness", op, share)
         return Rule(f"Completeness {_q(column)} {op} {share}", "Completeness", (column,), op, share)
 
     @staticmethod
@@ -274,7 +483,13 @@ class rules:  # noqa: N801 - a namespace of constructors, used as rules.is_compl
 
         ``value="now()"`` with ``<=`` is "not in the future". Nulls do not fail
         value rules (IsComplete covers them).
+
+        Raises
+        ------
+        DQDLSyntaxError
+            For an operator ColumnValues does not take (naming the ones it takes), or a value of the wrong shape.
         """
+        _checked_op("ColumnValues", op, value)
         shown = {"between": lambda v: f"between {v[0]} and {v[1]}", "in": lambda v: "in [" + ", ".join(
             _q(str(x)) for x in v) + "]", "matches": lambda v: f"matches {_q(v)}"}.get(
             op, lambda v: f"{op} {v if isinstance(v, (int, float)) or v == 'now()' else _q(str(v))}")(value)
@@ -282,9 +497,18 @@ class rules:  # noqa: N801 - a namespace of constructors, used as rules.is_compl
 
     @staticmethod
     def castable(column: str, type_name: str) -> Rule:
-        """Every non-null value converts to ``type_name`` (INTEGER, DOUBLE, DATE, ...) with try_cast."""
-        return Rule(f"ColumnDataType {_q(column)} = {_q(type_name.upper())}", "ColumnDataType", (column,), "=",
-                    type_name.upper())
+        """Every non-null value converts to ``type_name`` (INTEGER, DOUBLE, DATE, DECIMAL(10,2), ...) with try_cast.
+
+        Raises
+        ------
+        DQDLSyntaxError
+            When ``type_name`` is not one of Spark's type names: it is never pasted into SQL.
+        """
+        name = re.sub(r"\s+", "", type_name.upper()) if isinstance(type_name, str) else ""
+        if not _TYPE_NAME.fullmatch(name):
+            raise DQDLSyntaxError(f"ColumnDataType: {type_name!r} is not a type name Spark parses (e.g. INTEGER, "
+                                  "BIGINT, DOUBLE, DECIMAL(10,2), DATE, TIMESTAMP, STRING, BOOLEAN)")
+        return Rule(f"ColumnDataType {_q(column)} = {_q(name)}", "ColumnDataType", (column,), "=", name)
 
     @staticmethod
     def referential_integrity(column: str, reference: str) -> Rule:
@@ -300,6 +524,7 @@ class rules:  # noqa: N801 - a namespace of constructors, used as rules.is_compl
     @staticmethod
     def row_count(op: str, value: Any) -> Rule:
         """The number of rows compared with ``value`` (``between`` takes (lo, hi))."""
+        _checked_op("RowCount", op, value)
         shown = f"between {value[0]} and {value[1]}" if op == "between" else f"{op} {value}"
         return Rule(f"RowCount {shown}", "RowCount", (), op, value)
 
@@ -370,7 +595,13 @@ class _Parser:
         if handler is None:
             self._fail("one of IsComplete, Completeness, IsUnique, IsPrimaryKey, ColumnValues, ColumnDataType, "
                        "ReferentialIntegrity, ZScore, RowCount", tok[2])
-        return handler()
+        try:
+            return handler()
+        except DQDLSyntaxError as err:
+            if str(err).startswith("DQDL:"):  # the parser's own error, with its caret
+                raise
+            raise DQDLSyntaxError(f"DQDL: {err}, in the rule at position {tok[2]}:\n  {self.text}\n  "
+                                  f"{' ' * tok[2]}^") from None
 
     def _columns(self) -> list[str]:
         cols = [self.string()]
@@ -517,8 +748,7 @@ def _violation(rule: Rule, df, references: Mapping[str, Any]):
         "IsUnique": lambda: _duplicate(rule, cols),
         "IsPrimaryKey": lambda: _duplicate(rule, cols),
         "ColumnValues": lambda: cols[0].isNotNull() & ~F.coalesce(_value_test(rule, cols[0]), F.lit(False)),
-        "ColumnDataType": lambda: cols[0].isNotNull() & F.expr(
-            f"try_cast(`{rule.columns[0]}` AS {rule.value})").isNull(),
+        "ColumnDataType": lambda: cols[0].isNotNull() & cols[0].try_cast(rule.value).isNull(),
         "ZScore": lambda: _zscore(rule, cols[0]),
         "ReferentialIntegrity": lambda: F.col(f"_ref_missing_{_slug(rule.text)}"),
     }
@@ -637,16 +867,22 @@ def _metrics(df, rule_list: Sequence[Rule], references: Mapping[str, Any]) -> di
 
 
 def _verdict(rule: Rule, raw: Any, total: int) -> tuple[float, bool, int]:
-    """(metric, passed, failing rows) of one rule from its raw metric."""
+    """(metric, passed, failing rows) of one rule from its raw metric.
+
+    On no rows, RowCount is judged on 0 and every other rule fails with a NaN metric, as Deequ fails a
+    constraint whose metric has no data: an empty load does not pass "IsComplete" by having nothing to check.
+    """
     if rule.kind == "RowCount":
         ok = (rule.value[0] <= total <= rule.value[1]) if rule.op == "between" else getattr(total, _OPS[rule.op])(
             rule.value)
         return float(total), bool(ok), 0 if ok else total
+    if not total:
+        return float("nan"), False, 0
     if rule.kind == "Completeness":
-        share = raw / total if total else 1.0
+        share = raw / total
         return share, bool(getattr(share, _OPS[rule.op])(rule.value)), total - raw
     failing = int(raw)
-    return (1 - failing / total) if total else 1.0, failing == 0, failing
+    return 1 - failing / total, failing == 0, failing
 
 
 def check(df, rule_list: Sequence[Rule] | str, references: Mapping[str, Any] | None = None,
@@ -678,7 +914,7 @@ def check(df, rule_list: Sequence[Rule] | str, references: Mapping[str, Any] | N
     for i, r in enumerate(rule_list):
         metric, ok, failing = _verdict(r, m.result.get(f"m{i}"), total)
         out.append({"rule": r.text, "kind": r.kind, "metric": round(metric, 6), "status": "pass" if ok else "fail",
-                    "failing": failing})
+                    "failing": failing, "detail": "no rows" if not total and r.kind != "RowCount" else ""})
     report = CheckReport(pd.DataFrame(out), m.jobs, m.wall_s)
     row_level = report.table[~report.table["kind"].isin(["RowCount", "Completeness"])]
     if max_failure_rate is not None and total and len(row_level):

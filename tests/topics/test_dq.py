@@ -22,7 +22,7 @@ def test_every_line_is_accounted_for_and_matches_the_ground_truth(spark, dirty):
     r = acc.report
     assert r["data_lines"] == r["good"] + r["quarantined"] == len(dirty.labels)
     assert r["good"] == acc.good.count() and r["quarantined"] == acc.quarantined.count()
-    assert r["files"] == 5 and r["header_lines"] == 5  # the empty file has no header
+    assert r["files"] == 6 and r["empty_files"] == 1 and r["header_lines"] == 5  # the empty file has no header
     pr = dq.precision_recall(acc.quarantined, dirty.labels)
     assert pr["precision"] == 1.0 and pr["recall"] == 1.0
     assert {row["run_id"] for row in acc.quarantined.select("run_id").distinct().collect()} == {"t1"}
