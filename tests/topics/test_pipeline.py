@@ -1,5 +1,7 @@
 """The ingestion pipeline end to end on moto's S3 server: every line accounted, PHI masked, idempotent, atomic."""
 
+import json
+import shutil
 import uuid
 from pathlib import Path
 
@@ -104,3 +106,69 @@ def test_the_guides_check_misses_what_ours_finds(spark):
     pipeline.guide_check_datatype(df, {"big": "int"})  # narrowing bigint -> int: not noticed
     with pytest.raises(Exception, match="Data type mismatch|NoneType|subscriptable"):
         pipeline.guide_check_datatype(df, {"empty": "int"})  # an all-null column breaks it
+
+
+# --------------------------------------------------------------------------- the journaled swap, on plain folders
+
+_OLD = {"p=a": "old a", "p=b": "old b", "p=z": "untouched"}
+_STAGED = {"p=a": "new a", "p=c": "new c"}  # p=b: every row replaced, none staged (the partition goes)
+_PARTS = ["p=a", "p=b", "p=c"]
+_NEW = {"p=a": "new a", "p=c": "new c", "p=z": "untouched"}
+
+
+def _folders(root: Path, content: dict) -> None:
+    for name, text in content.items():
+        (root / name).mkdir(parents=True)
+        (root / name / "part.parquet").write_text(text)
+
+
+def _state(root: Path) -> dict:
+    return {p.parent.name: p.read_text() for p in root.glob("*/part.parquet")}
+
+
+class _Kill(BaseException):
+    """The process dying: the pipeline's own handler does not run."""
+
+
+@pytest.mark.parametrize("how", ["error", "interrupt", "kill"])
+@pytest.mark.parametrize("point", ["before_swap", "after_trash", "during_swap", "after_swap", "after_ledger"])
+def test_a_swap_stopped_at_any_step_is_rolled_back_or_forward_and_nothing_is_lost(tmp_path, monkeypatch, point, how):
+    paths = pipeline._Paths.of(tmp_path, "t", "run-1")
+    _folders(paths.table, _OLD)
+    _folders(paths.staging, _STAGED)
+    with monkeypatch.context() as m:
+        if how != "error":
+            exc = KeyboardInterrupt if how == "interrupt" else _Kill
+
+            def stop(at, fail_at):
+                if at == fail_at:
+                    raise exc()
+
+            m.setattr(pipeline, "_checkpoint", stop)
+        if how == "kill":
+            m.setattr(pipeline, "_recover", lambda p: None)
+        with pytest.raises((IngestionError, KeyboardInterrupt, _Kill)):
+            pipeline._swap(paths, _PARTS, [{"source_key": "k"}], point)
+    committed = point == "after_ledger"
+    if how == "kill":  # what a dead process leaves; its staging folder may be gone too
+        assert paths.journal.exists()
+        shutil.rmtree(paths.staging, ignore_errors=True)
+        said = pipeline._recover(pipeline._Paths.of(tmp_path, "t", "run-2"))  # the next run, first thing
+        assert said.startswith("run run-1") and ("rolled forward" if committed else "rolled back") in said
+    assert _state(paths.table) == (_NEW if committed else _OLD)
+    assert not paths.journal.exists() and not paths.trash.exists() and paths.ledger.exists() == committed
+
+
+def test_a_swap_that_finishes_leaves_the_new_partitions_the_ledger_and_no_trash(tmp_path):
+    paths = pipeline._Paths.of(tmp_path, "t", "run-1")
+    _folders(paths.table, _OLD)
+    _folders(paths.staging, _STAGED)
+    pipeline._swap(paths, _PARTS, [{"source_key": "k"}], None)
+    assert _state(paths.table) == _NEW and not paths.trash.exists() and not paths.journal.exists()
+    assert json.loads(paths.ledger.read_text()) == [{"source_key": "k"}]
+
+
+def test_an_unknown_failure_point_is_refused_before_anything_runs(tmp_path):
+    with pytest.raises(ValueError, match="fail_at must be one of"):
+        pipeline.run_ingestion(None, None, "no-such-bucket", str(tmp_path / "wh"), SPEC, fail_at="somewhere")
+    assert not (tmp_path / "wh").exists()
