@@ -428,21 +428,23 @@ def _peek(spark, file: str, size: int, first_line: bool = False) -> tuple[bytes,
 
 
 def _format_of(head: bytes, tail: bytes, size: int) -> str:
-    """``parquet``, ``orc`` or ``text`` (CSV or JSON), from a file's magic bytes."""
+    """``parquet``, ``orc``, ``json`` or ``csv``, from a file's magic bytes (JSON: its first byte is ``{`` or ``[``)."""
     if size >= 8 and head == b"PAR1" and tail == b"PAR1":
         return "parquet"
-    return "orc" if head[:3] == b"ORC" else "text"
+    if head[:3] == b"ORC":
+        return "orc"
+    return "json" if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[") else "csv"
 
 
 _KINDS = {"parquet": "a Parquet file (PAR1 magic bytes)", "orc": "an ORC file (ORC magic bytes)",
-          "text": "a text file (no Parquet or ORC magic bytes)"}
+          "json": "a JSON file (it starts with { or [)", "csv": "a CSV file (no Parquet or ORC magic bytes, not JSON)"}
 
 
 def _check_formats(spark, path: str, listing: Sequence[_Entry], fmt: str) -> None:
     """Refuse a file whose magic bytes say it is not ``fmt``, and CSV files whose headers differ (named)."""
     import csv
 
-    expected = fmt if fmt in ("parquet", "orc") else "text"
+    expected = fmt
     headers: dict[str, list[str]] = {}
     for e in listing:
         head, tail, line = _peek(spark, f"{path}/{e.name}", e.size, first_line=fmt == "csv")
@@ -455,8 +457,11 @@ def _check_formats(spark, path: str, listing: Sequence[_Entry], fmt: str) -> Non
     if len(distinct) > 1:
         first = next(iter(headers))
         other = next(n for n, h in headers.items() if h != headers[first])
-        raise ValueError(f"compact: the CSV files in {path} have different headers ({first}: {headers[first]}; "
-                         f"{other}: {headers[other]}); nothing was written")
+        a, b = headers[first], headers[other]
+        cols = [i + 1 for i in range(max(len(a), len(b))) if i >= len(a) or i >= len(b) or a[i] != b[i]]
+        # no field values in the message: the first line of a file without a header is a data row
+        raise ValueError(f"compact: the CSV files in {path} have different headers ({first}: {len(a)} fields; "
+                         f"{other}: {len(b)} fields; they differ at column(s) {cols}); nothing was written")
 
 
 def _schema_conflicts(schemas: Mapping[str, Any]) -> list[str]:

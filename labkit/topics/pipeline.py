@@ -175,6 +175,10 @@ def _apply_phi(df, policy: Mapping[str, str], key: str | None):
     """Apply a column → policy map with the phi topic's functions."""
     from pyspark.sql import functions as F
 
+    missing = sorted(c for c in policy if c not in df.columns)
+    if missing:  # a typo ("emial") would otherwise load the raw column into the warehouse
+        raise IngestionError(f"the PHI policy names column(s) {missing} that the data does not have (its columns: "
+                             f"{df.columns}); nothing was loaded")
     out = df
     for c, how in policy.items():
         if how == "pseudonym":

@@ -23,6 +23,9 @@ return the same rows:
   has no top row (``ORDER BY ... DESC`` puts nulls last in Spark, so a plain
   ``row_number`` would return a null row for such a group, while ``max`` ignores
   nulls: the guide's methods disagree on it);
+* a null ``group`` is a group of its own, as in ``GROUP BY`` and ``PARTITION BY`` (the join and the subquery
+  compare groups null-safely with ``<=>``; a plain ``=`` would drop that group's rows: found by checking
+  every method against DuckDB);
 * ``ties="one"`` keeps the tied row with the smallest ``tiebreak`` (a stated
   column, numeric for the aggregation methods), never an arbitrary one;
 * ``ties="all"`` keeps every tied row. A one-row method asked for all ties
@@ -135,13 +138,15 @@ def top_per_group(df, group: str, order: str, method: str = "row_number", ties: 
     if method in ("rank", "dense_rank", "first_value"):
         top = _window_top(valid, group, order, method)
     elif method == "groupby_join":
-        best = valid.groupBy(group).agg(F.max(order).alias("_max"))
-        top = valid.join(best, [group]).where(F.col(order) == F.col("_max")).drop("_max").select(*df.columns)
+        best = valid.groupBy(F.col(group).alias("_g")).agg(F.max(order).alias("_max"))
+        # null-safe: a null group is a group to GROUP BY and to a window, and an equi-join would drop it
+        top = valid.join(best, valid[group].eqNullSafe(best["_g"])).where(F.col(order) == F.col("_max")).select(
+            *df.columns)
     else:  # correlated_subquery, through SQL as the guide writes it
         view = f"_top_{uuid.uuid4().hex[:8]}"
         valid.createOrReplaceTempView(view)
         top = df.sparkSession.sql(f"SELECT * FROM {view} e1 WHERE e1.`{order}` = (SELECT MAX(e2.`{order}`) "
-                                  f"FROM {view} e2 WHERE e2.`{group}` = e1.`{group}`)")
+                                  f"FROM {view} e2 WHERE e2.`{group}` <=> e1.`{group}`)")  # null-safe, as above
     if ties == "one":
         w = Window.partitionBy(group).orderBy(F.col(tiebreak).asc())
         top = top.withColumn("_r", F.row_number().over(w)).where("_r = 1").drop("_r")

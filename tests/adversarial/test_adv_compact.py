@@ -100,8 +100,22 @@ def test_parquet_format_on_a_csv_folder_is_refused_naming_the_file(spark, tmp_pa
     folder.mkdir()
     _write_csv(folder / "part-0.csv", [["id"], ["1"]])
     before = _snapshot(tmp_path)
-    with pytest.raises(ValueError, match=r"part-0\.csv is a text file .*, not parquet"):
+    with pytest.raises(ValueError, match=r"part-0\.csv is a CSV file .*, not parquet"):
         partitioning.compact(spark, str(folder))
+    assert _snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("fmt, name, body, found", [
+    ("json", "part-0.csv", "id,a\n1,x\n", "a CSV file"),
+    ("csv", "part-0.json", '{"id": 1, "a": "x"}\n', "a JSON file"),
+])
+def test_csv_and_json_are_told_apart_and_a_mismatch_is_refused(spark, tmp_path, fmt, name, body, found):
+    folder = tmp_path / "text"
+    folder.mkdir()
+    (folder / name).write_text(body)
+    before = _snapshot(tmp_path)
+    with pytest.raises(ValueError, match=rf"{name.replace('.', '[.]')} is {found} .*, not {fmt}"):
+        partitioning.compact(spark, str(folder), fmt=fmt)
     assert _snapshot(tmp_path) == before
 
 
@@ -132,10 +146,12 @@ def test_csv_files_with_different_headers_are_refused(spark, tmp_path):
     folder = tmp_path / "csv"
     folder.mkdir()
     _write_csv(folder / "part-0.csv", [["id", "a"], ["1", "x"]])
-    _write_csv(folder / "part-1.csv", [["id", "b"], ["2", "y"]])
+    _write_csv(folder / "part-1.csv", [["9", "secret-value"], ["2", "y"]])  # no header: its first line is data
     before = _snapshot(tmp_path)
-    with pytest.raises(ValueError, match=r"different headers \(part-0\.csv: \['id', 'a'\]; part-1\.csv"):
+    with pytest.raises(ValueError, match=r"different headers \(part-0\.csv: 2 fields; part-1\.csv: 2 fields; "
+                                         r"they differ at column\(s\) \[1, 2\]\)") as err:
         partitioning.compact(spark, str(folder), fmt="csv")
+    assert "secret-value" not in str(err.value)  # a data row never reaches the message
     assert _snapshot(tmp_path) == before
 
 

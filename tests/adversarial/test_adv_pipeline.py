@@ -168,6 +168,14 @@ def test_a_table_spec_with_its_default_rules_and_target_types_loads(spark, world
     assert log["accounted"] and log["rejected"] == 0 and _rows(world) == [(1, "data/in/a.csv"), (2, "data/in/a.csv")]
 
 
+
+def test_a_phi_policy_naming_a_column_the_data_lacks_stops_the_run_before_anything_is_loaded(spark, world):
+    _put(world, "data/in/a.csv", _csv(1, 2))
+    typo = TableSpec(name="orders", schema=SCHEMA, partition_by="day", phi={"amuont": "drop"})  # for "amount"
+    with pytest.raises(pipeline.IngestionError, match=r"names column\(s\) \['amuont'\]"):  # before: loaded raw
+        _run(spark, world, typo)
+    assert _waiting(world) == ["data/in/a.csv"] and _rows(world) == []
+
 def test_a_header_only_file_loads_zero_rows_is_archived_and_the_next_run_works(spark, world):
     _put(world, "data/in/empty.csv", _csv())
     _put(world, "data/in/zero-bytes.csv", b"")
