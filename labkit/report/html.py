@@ -31,7 +31,7 @@ def render_template(name: str, **context: Any) -> str:
     Parameters
     ----------
     name : str
-        A file in :data:`TEMPLATES` (``guide.html.j2``, ``index.html.j2``).
+        A file in :data:`TEMPLATES` (today ``guide.html.j2``; ``index.html`` still escapes each value in Python).
     **context
         The template's variables (a missing one is an error, not an empty string).
 
