@@ -69,7 +69,8 @@ def key_forms(key: str | bytes) -> list[str]:
     Returns
     -------
     list of str
-        The key and its 32- and 16-character prefixes, each raw, hex (lower and upper case) and base64 (standard
+        The key, its 32- and 16-character prefixes and the per-purpose keys ``phi.derive_key`` derives from it
+        (pseudonym, date shift, AES token, key id), each raw, hex (lower and upper case) and base64 (standard
         and URL-safe, with and without padding); forms shorter than 8 characters are left out.
 
     Examples
@@ -79,7 +80,7 @@ def key_forms(key: str | bytes) -> list[str]:
     """
     raw = key.encode() if isinstance(key, str) else bytes(key)
     forms: set[str] = set()
-    for piece in {raw, raw[:32], raw[:16]}:
+    for piece in {raw, raw[:32], raw[:16], *_derived(raw)}:
         if len(piece) < _MIN_FORM // 2:
             continue
         b64 = base64.b64encode(piece).decode()
@@ -90,6 +91,16 @@ def key_forms(key: str | bytes) -> list[str]:
         except UnicodeDecodeError:  # a prefix that cuts a multi-byte character has no text form
             pass
     return sorted((f for f in forms if len(f) >= _MIN_FORM), key=lambda f: (-len(f), f))
+
+
+def _derived(raw: bytes) -> list[bytes]:
+    """The per-purpose keys ``labkit.topics.phi`` derives from ``raw`` (HKDF), or none for a key it would refuse."""
+    from labkit.topics import phi
+
+    try:
+        return [phi.derive_key(purpose, raw) for purpose in phi.PURPOSES]
+    except (ValueError, phi.PHIKeyError):  # too short to be a PHI key: nothing is derived from it
+        return []
 
 
 def _key_regex(keys: Iterable[str | bytes]) -> re.Pattern[str] | None:

@@ -119,3 +119,14 @@ def test_key_forms_are_longest_first_and_never_short():
     short = key_forms("short")
     assert "short" not in short and all(len(f) >= 8 for f in short)
     assert redact("a short word", keys=["short"]) == "a short word"
+
+
+def test_the_per_purpose_keys_derived_from_the_key_are_redacted_in_every_form():
+    from labkit.topics import phi
+
+    key = "a-master-key-for-the-redaction-test-0123456789"
+    for purpose in phi.PURPOSES:
+        derived = phi.derive_key(purpose, key)
+        for form in (derived.hex(), derived.hex().upper(), base64.b64encode(derived).decode()):
+            text = f"plan: hmac(unhex('{form}'), name)"
+            assert form not in redact(text, keys=[key]), f"{purpose} key leaked as {form[:6]}..."
