@@ -12,8 +12,27 @@ Modules: ``_spec`` (the 18 identifiers, kinds, patterns, errors), ``keys``, ``ma
 ``safe_harbor``, ``leaks`` (scan, leak check, k-anonymity, dictionary attack), ``policy`` (access, retention).
 """
 
-from labkit.topics.phi._spec import GUIDE_IDENTIFIERS, KINDS, RESTRICTED_ZIP3, SAFE_HARBOR_18, PHIKeyError, PHILeakError
-from labkit.topics.phi.keys import parquet_kms_available, phi_key, run_key
+from labkit.topics.phi._spec import (
+    GUIDE_IDENTIFIERS,
+    KINDS,
+    NOT_ENFORCED,
+    RESTRICTED_ZIP3,
+    RESTRICTED_ZIP3_VINTAGE,
+    SAFE_HARBOR_18,
+    PHIKeyError,
+    PHILeakError,
+)
+from labkit.topics.phi.keys import (
+    MIN_KEY_BYTES,
+    PURPOSES,
+    derive_key,
+    key_id,
+    parquet_kms_available,
+    phi_key,
+    require_key_id,
+    run_key,
+    secret_column,
+)
 from labkit.topics.phi.leaks import assert_no_phi, dictionary_attack, scan_for_phi
 from labkit.topics.phi.masking import (
     generalize_date,
@@ -23,6 +42,7 @@ from labkit.topics.phi.masking import (
     mask_ssn,
     pseudonym,
     pseudonym_udf,
+    require_dates,
     shift_dates,
     token_decrypt,
     token_encrypt,
@@ -33,27 +53,36 @@ from labkit.topics.phi.safe_harbor import deidentify_safe_harbor, k_anonymity, k
 __all__ = [
     "GUIDE_IDENTIFIERS",
     "KINDS",
-    "RESTRICTED_ZIP3",
-    "SAFE_HARBOR_18",
+    "MIN_KEY_BYTES",
+    "NOT_ENFORCED",
     "PHIKeyError",
     "PHILeakError",
+    "PURPOSES",
+    "RESTRICTED_ZIP3",
+    "RESTRICTED_ZIP3_VINTAGE",
+    "SAFE_HARBOR_18",
     "assert_no_phi",
     "deidentify_safe_harbor",
+    "derive_key",
     "dictionary_attack",
     "generalize_date",
     "guide_mask_name",
     "k_anonymity",
     "k_ladder",
+    "key_id",
     "mask_email",
     "mask_phone",
     "mask_ssn",
     "parquet_kms_available",
     "phi_key",
-    "run_key",
     "pseudonym",
     "pseudonym_udf",
     "redact_text",
+    "require_dates",
+    "require_key_id",
+    "run_key",
     "scan_for_phi",
+    "secret_column",
     "shift_dates",
     "token_decrypt",
     "token_encrypt",

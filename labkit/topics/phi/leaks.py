@@ -1,55 +1,130 @@
-"""Detection and checks: the PHI scan, the leak check, k-anonymity and the dictionary attack."""
+"""Detection and checks: the PHI scan, the leak check and the dictionary attack.
+
+The leak check's design, and what it does not cover
+---------------------------------------------------
+Both sides are put into one form by the same Python function (:func:`_fold`):
+Unicode NFKD with accents removed, case-folded, NFKC, whitespace collapsed. Spark
+4.3 has no Unicode normalisation function, so this runs as pandas UDFs: on
+the executors, for the output as for the originals, so neither side is ever
+collected to the driver.
+
+A text becomes *words* (split on whitespace and ``, ; : ( ) [ ] { } < > " ' ! ? |``,
+with ``. - _ * # / + ~ = &`` trimmed from each end) and *digit windows* (every
+maximal run of digits joined by up to 3 of ``space ( ) . - /``, not glued to a
+letter or digit on either side, read as digits only; every substring of 7 to 19
+digits of it). An original value is found in an output cell when every word of
+one of its *forms* is a word of that cell (any order, any spacing):
+
+* its words of ``min_length`` or more characters (``John  Smith``, ``Smith, John``
+  and ``JOHN\\nSMITH`` are one form);
+* for a value that is a number with at most a short prefix (SSN, phone, record,
+  account and plan numbers: ``123-45-6789``, ``+1 (555) 123-4567``,
+  ``MRN-1234567``, ``Acct #123456789``) and 7 to 19 significant digits: its
+  digits alone (an 11-digit number starting with 1 is looked for as its last
+  10 digits, so ``+1`` does not hide a phone);
+* for a date (a date or timestamp column, or a string that is an ISO or
+  ``M/d/yyyy`` date): ``yyyy-MM-dd``, ``MM/dd/yyyy``, ``M/d/yyyy``,
+  ``yyyy/MM/dd``, ``dd/MM/yyyy``, ``dd.MM.yyyy``, ``MM-dd-yyyy``, and the month
+  name or its 3-letter abbreviation with the day (``5`` or ``05``) and the year
+  (``March 5, 1950``, ``5 Mar 1950``).
+
+A value with no form (every word shorter than ``min_length``, no number, no
+date) cannot be checked: it is counted in ``not_checked`` and fails the check.
+
+The search is relational, so it scales with the output: the output's words are
+exploded once (cached, and released before returning), each form is joined to
+the cells holding its rarest word (a form with a word the output never holds is
+cleared without a join), and only those candidate cells are checked for the
+form's other words. The cost grows with how often a form's rarest word occurs.
+
+Not covered: a value split across cells or columns, or glued to other text
+(``johnsmith``, ``MRN12345678`` rewritten as ``MRN1234-5678``); part of a value
+(a last name alone is found only through a last-name column; the last 4 digits
+of an SSN are not a leak); nicknames, initials, misspellings and
+transliterations other than dropped accents; dates with 2-digit years or in
+other orders or languages; numbers of fewer than 7 digits in another spelling
+(they are found only as the words they are); anything not in text form
+(images, binary files).
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-from labkit.core.args import require_columns
-from labkit.topics.phi._spec import _NAME_HINTS, _PATTERNS, PHILeakError
+from labkit.core.args import positive_int, require_columns
+from labkit.topics.phi._spec import _MONTHS, _NAME_HINTS, _PATTERNS, PHILeakError
 from labkit.topics.phi.masking import guide_mask_name
 
 __all__ = ["assert_no_phi", "dictionary_attack", "scan_for_phi"]
 
 
+def _age_share(values: pd.Series) -> float:
+    """Share of values over 89, if every value is a whole number from 0 to 125 (an age); else 0."""
+    nums = pd.to_numeric(values, errors="coerce")
+    if nums.empty or nums.isna().any() or not ((nums % 1 == 0) & nums.between(0, 125)).all():
+        return 0.0
+    return float((nums > 89).mean())
+
+
+def _content_shares(values: pd.Series, names: set[str]) -> dict[str, float]:
+    """Share of the non-null values of one column that each content detector matches."""
+    text = values.astype(str)
+    if text.empty:
+        return {k: 0.0 for k in (*_PATTERNS, "name", "age over 89")}
+    shares = {k: float(text.str.contains(p, regex=True).mean()) for k, p in _PATTERNS.items()}
+    shares["name"] = float(text.str.findall(r"[A-Za-z']+").map(lambda ws: any(w.lower() in names for w in ws)).mean())
+    shares["age over 89"] = _age_share(values)
+    return shares
+
+
 def scan_for_phi(df, rows: int = 1000, truth: Iterable[str] | None = None, min_share: float = 0.2) -> pd.DataFrame:
-    """Find likely PHI columns by name and by content (SSN, email, phone, IP and date patterns, common names).
+    """Find likely PHI columns by name and by content (SSN, email, phone, IP, date and record patterns, common
+    names, ages over 89).
 
     Parameters
     ----------
     df : pyspark.sql.DataFrame
     rows : int
-        Rows read (a sample from the start of the data).
+        Rows read (a sample from the start of the data), at least 1.
     truth : iterable of str, optional
         The columns that really hold PHI; adds ``precision`` and ``recall`` to ``attrs``.
     min_share : float
-        Share of non-null values that must match a content detector.
+        Share of non-null values that must match a content detector. A column of
+        whole numbers from 0 to 125 with any value over 89 is flagged whatever
+        the share (Safe Harbor: ages over 89).
 
     Returns
     -------
     pandas.DataFrame
         Indexed by column: ``by_name``, ``by_content`` (the detector with the
         largest share, and that share), ``phi`` and ``why``.
+
+    Raises
+    ------
+    ValueError
+        If ``rows`` is not an integer >= 1 (0 would scan nothing and pass everything).
     """
     from labkit.core.datagen import _faker_lists
 
+    positive_int("rows", rows, 1)
     sample = df.limit(rows).toPandas()
     names = {n.lower() for n in (*_faker_lists()["first"], *_faker_lists()["last"])}
     out = []
     for c in sample.columns:
-        values = sample[c].dropna().astype(str)
-        shares = {k: values.str.contains(p, regex=True).mean() if len(values) else 0.0 for k, p in _PATTERNS.items()}
-        words = values.str.findall(r"[A-Za-z']+")
-        shares["name"] = words.map(lambda ws: any(w.lower() in names for w in ws)).mean() if len(values) else 0.0
+        shares = _content_shares(sample[c].dropna(), names)
         best = max(shares, key=shares.get)
         by_name = bool(_NAME_HINTS.search(c))
-        by_content = shares[best] >= min_share
+        by_content = shares[best] >= min_share or shares["age over 89"] > 0
+        best = "age over 89" if shares["age over 89"] > 0 and shares[best] < min_share else best
         why = ", ".join([*(["its name"] if by_name else []), *([f"{shares[best]:.0%} of values look like {best}"]
                                                                  if by_content else [])])
         out.append({"column": c, "by_name": by_name, "by_content": best if by_content else "",
                     "share": round(float(shares[best]), 3), "phi": by_name or by_content, "why": why})
-    table = pd.DataFrame(out).set_index("column")
+    table = pd.DataFrame(out, columns=["column", "by_name", "by_content", "share", "phi", "why"]).set_index("column")
     if truth is not None:
         truth, found = set(truth), set(table.index[table["phi"]])
         table.attrs["precision"] = len(found & truth) / len(found) if found else 1.0
@@ -57,19 +132,175 @@ def scan_for_phi(df, rows: int = 1000, truth: Iterable[str] | None = None, min_s
     return table
 
 
-_SPLIT = r"[\s,;:()\[\]\"'<>]+"
-_TRIM = r"^[.\-]+|[.\-]+$"
+# --------------------------------------------------------------------------- the leak check: one form for both sides
+
+_SEP = re.compile(r"[\s,;:()\[\]{}<>\"'\u2018\u2019\u201c\u201d!?|]+")
+_EDGE = ".-_*#/+~=&"
+_RUN = re.compile(r"[0-9](?:[ ().\-/]{0,3}[0-9])*")
+_NUMBER = re.compile(r"(?:[a-z]{1,6}\.?\s*)?(?:#|no\.?)?\s*[-+0-9 ().#/]+")
+_DIGITS = (7, 19)  # significant digits of a number looked for as digits only
+_D = "d:"  # prefix of a digit window: never a word, since ":" splits words
 
 
-def assert_no_phi(df, originals, columns: Sequence[str] | None = None, min_length: int = 4,
-                  max_tokens: int = 8) -> pd.DataFrame:
-    """Fail if any raw identifier value of ``originals`` appears anywhere in ``df``, free text included.
+def _fold(text: str) -> str:
+    """One form for comparing text: NFKD without accents, case-folded, NFKC, whitespace collapsed."""
+    bare = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    return " ".join(unicodedata.normalize("NFKC", bare.casefold()).split())
 
-    Each identifier value is looked for as a whole cell and inside text
-    (matched on its longest token, then checked as a substring), in lower case.
-    Dates are also looked for as ``MM/dd/yyyy``. A value of more than
-    ``max_tokens`` words is free text, not an identifier: it is searched *in*,
-    not *for* (the identifiers inside it are checked through their own columns).
+
+def _words(folded: str) -> list[str]:
+    """The words of folded text, punctuation trimmed from their ends."""
+    return [w for w in (p.strip(_EDGE) for p in _SEP.split(folded)) if w]
+
+
+def _windows(folded: str) -> set[str]:
+    """Every 7- to 19-digit substring of each digit run that is not glued to a letter or digit."""
+    out = set()
+    for m in _RUN.finditer(folded):
+        before = folded[m.start() - 1] if m.start() else " "
+        after = folded[m.end()] if m.end() < len(folded) else " "
+        if before.isalnum() or after.isalnum():
+            continue
+        digits = re.sub(r"[^0-9]", "", m.group())
+        for width in range(_DIGITS[0], min(len(digits), _DIGITS[1]) + 1):
+            out.update(_D + digits[i:i + width] for i in range(len(digits) - width + 1))
+    return out
+
+
+def _cell_tokens(text: str | None) -> list[str]:
+    """The words and digit windows of one output cell."""
+    if text is None:
+        return []
+    folded = _fold(text)
+    return sorted(set(_words(folded)) | _windows(folded))
+
+
+def _number_form(folded: str) -> list[str]:
+    """The digits of a value that is a number with at most a short prefix, as one digit-window token."""
+    if not _NUMBER.fullmatch(folded):
+        return []
+    digits = re.sub(r"[^0-9]", "", folded)
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]  # +1 555 123 4567: the country code is not part of the number
+    if not (_DIGITS[0] <= len(digits.lstrip("0")) and len(digits) <= _DIGITS[1]):
+        return []
+    return [_D + digits]
+
+
+def _date_forms(iso: str) -> list[list[str]]:
+    """The spellings of one date the check looks for, each as its words."""
+    y, m, d = (int(p) for p in iso.split("-"))
+    single = {f"{y:04d}-{m:02d}-{d:02d}", f"{m:02d}/{d:02d}/{y}", f"{m}/{d}/{y}", f"{y}/{m:02d}/{d:02d}",
+              f"{d:02d}/{m:02d}/{y}", f"{d:02d}.{m:02d}.{y}", f"{m:02d}-{d:02d}-{y}"}
+    month = _MONTHS[m - 1]
+    named = {tuple(sorted({name, day, str(y)})) for name in (month, month[:3]) for day in (str(d), f"{d:02d}")}
+    return [[s] for s in sorted(single)] + [list(t) for t in sorted(named)]
+
+
+def _forms(value: str | None, iso: str | None, min_length: int) -> list[list[str]]:
+    """Every form of one original value (each a list of tokens that must all be in one cell); [] if it has none."""
+    if value is None:
+        return []
+    folded = _fold(value)
+    long_words = sorted({w for w in _words(folded) if len(w) >= min_length})
+    forms = [long_words] if long_words else []
+    number = _number_form(folded)
+    forms += [number] if number else []
+    forms += _date_forms(iso) if iso else []
+    unique = []
+    for f in forms:
+        if f not in unique:
+            unique.append(f)
+    return unique
+
+
+def _iso_date(originals, c: str):
+    """The column as an ISO date string where it is a date (typed, or text in ISO or M/d/yyyy form), else null."""
+    from pyspark.sql import functions as F
+
+    dtype = dict(originals.dtypes)[c]
+    if dtype == "date" or dtype.startswith("timestamp"):
+        return F.date_format(F.col(c), "yyyy-MM-dd")
+    if dtype != "string":
+        return F.lit(None).cast("string")
+    text = F.trim(F.col(c))
+    parsed = F.when(text.rlike(r"^\d{4}-\d{1,2}-\d{1,2}$"), F.try_to_date(text, "yyyy-M-d")).when(
+        text.rlike(r"^\d{1,2}/\d{1,2}/\d{4}$"), F.try_to_date(text, "M/d/yyyy"))
+    return F.date_format(parsed, "yyyy-MM-dd")
+
+
+def _needles(originals, cols: Sequence[str], min_length: int):
+    """``source, value, forms``: every distinct non-null value of the identifier columns, with its forms."""
+    from pyspark.sql import functions as F
+
+    def forms(values: pd.Series, isos: pd.Series) -> pd.Series:
+        return pd.Series([_forms(v, i, min_length) for v, i in zip(values, isos, strict=True)])
+
+    parts = [originals.select(F.lit(c).alias("source"), F.col(c).cast("string").alias("value"),
+                              _iso_date(originals, c).alias("iso")) for c in cols]
+    raw = parts[0]
+    for more in parts[1:]:
+        raw = raw.unionByName(more)
+    raw = raw.where(F.col("value").isNotNull()).distinct()
+    return raw.select("source", "value", F.pandas_udf(forms, "array<array<string>>")("value", "iso").alias("forms"))
+
+
+def _output_tokens(df):
+    """``column, cell, token``: the words and digit windows of every cell of ``df`` (distinct)."""
+    from pyspark.sql import functions as F
+
+    def tokens(texts: pd.Series) -> pd.Series:
+        return pd.Series([_cell_tokens(t) for t in texts])
+
+    parts = [df.select(F.lit(c).alias("column"), F.col(c).cast("string").alias("text")) for c in df.columns]
+    cells = parts[0]
+    for more in parts[1:]:
+        cells = cells.unionByName(more)
+    cells = cells.where(F.col("text").isNotNull()).distinct()
+    return cells.select("column", F.xxhash64("column", "text").alias("cell"),
+                        F.explode(F.pandas_udf(tokens, "array<string>")("text")).alias("token")).distinct()
+
+
+def _hits(needles, out_tokens):
+    """``source, value, column``: each original value found in an output cell, and the column it was found in."""
+    from pyspark.sql import functions as F
+
+    forms = needles.select("source", "value", F.posexplode("forms").alias("form", "tokens"))
+    form_tokens = forms.select("source", "value", "form", F.size("tokens").alias("n"),
+                               F.explode("tokens").alias("token"))
+    freq = out_tokens.groupBy("token").agg(F.count("*").alias("freq"))
+    ranked = form_tokens.join(freq, "token", "left").fillna(0, ["freq"])
+    anchors = ranked.groupBy("source", "value", "form", "n").agg(
+        F.min("freq").alias("least"), F.min_by("token", F.struct("freq", "token")).alias("anchor"))
+    anchors = anchors.where("least > 0")  # a form with a word the output never holds is in no cell
+    candidates = anchors.join(out_tokens, anchors["anchor"] == out_tokens["token"]).select(
+        "source", "value", "form", "n", "cell", "column")
+    single = candidates.where("n = 1").select("source", "value", "column")
+    several = (candidates.where("n > 1").join(form_tokens.select("source", "value", "form", "token"),
+                                              ["source", "value", "form"])
+               .join(out_tokens.select("cell", "token"), ["cell", "token"])
+               .groupBy("source", "value", "form", "n", "cell", "column").count()
+               .where("count = n").select("source", "value", "column"))
+    return single.unionByName(several)
+
+
+def _report(counts: pd.DataFrame, leaked: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    """Per identifier column: values, not_checked, leaked (and found_in where some leaked)."""
+    report = counts.set_index("source").reindex(list(cols)).fillna(0).astype(int).join(leaked, how="left")
+    report["leaked"] = report["leaked"].fillna(0).astype(int)
+    report.index.name = "source"
+    return report
+
+
+def assert_no_phi(df, originals, columns: Sequence[str] | None = None, min_length: int = 2) -> pd.DataFrame:
+    """Fail if any raw identifier value of ``originals`` appears anywhere in ``df``, free text included,
+    or if a value could not be checked.
+
+    Both sides are normalised alike (Unicode NFKC, accents dropped, case-folded,
+    whitespace collapsed); a multi-word value is found when all its words are in
+    one cell in any order; numbers are also looked for as digits only, dates in
+    several spellings. The module docstring states the design, its cost and
+    what it does not cover.
 
     Parameters
     ----------
@@ -80,58 +311,48 @@ def assert_no_phi(df, originals, columns: Sequence[str] | None = None, min_lengt
     columns : sequence of str, optional
         The identifier columns of ``originals`` (all of them by default).
     min_length : int
-        Values shorter than this are not checked (``"F"``, ``"1"``) and are counted.
-    max_tokens : int
-        Values with more words than this are not looked for, and are counted.
+        Words shorter than this are left out of a value's word form (the ``A`` of
+        ``John A Smith``). A value with no word this long, no number and no date
+        cannot be checked: it is counted in ``not_checked`` and fails the check.
 
     Returns
     -------
     pandas.DataFrame
-        Per identifier column: ``values`` checked, ``not_checked`` (too short or free text) and ``leaked`` (all zero).
+        Per identifier column: ``values`` checked, ``not_checked`` and ``leaked`` (both zero when it returns).
 
     Raises
     ------
     PHILeakError
-        Naming each column with leaked values, how many, and where they appeared.
+        Naming each column with leaked values (how many, found in which output
+        columns) or with values it could not check (how many); never a value.
+        The report is the error's ``report`` attribute.
     """
+    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
+    positive_int("min_length", min_length, 1)
     cols = require_columns(originals, list(columns) if columns is not None else originals.columns, "identifier")
-    raws = []
-    for c in cols:
-        value = F.lower(F.col(c).cast("string"))
-        raws.append(originals.select(F.lit(c).alias("source"), value.alias("value")))
-        if dict(originals.dtypes)[c] in ("date", "timestamp"):
-            raws.append(originals.select(F.lit(c).alias("source"), F.date_format(c, "MM/dd/yyyy").alias("value")))
-    raw = raws[0]
-    for more in raws[1:]:
-        raw = raw.unionByName(more)
-    raw = raw.where(F.col("value").isNotNull()).distinct()
-    words = F.filter(F.transform(F.split("value", _SPLIT), lambda t: F.regexp_replace(t, _TRIM, "")),
-                     lambda t: F.length(t) > 0)
-    raw = raw.withColumn("checked", (F.length("value") >= min_length) & (F.size(words) <= max_tokens))
-    # the join key is the value's longest token: rare, unlike a first word such as "Pt" that every note shares
-    longest = F.aggregate(words, F.lit(""), lambda acc, t: F.when(F.length(t) > F.length(acc), t).otherwise(acc))
-    needles = raw.where("checked").withColumn("first", longest)
-    cells = None
-    for c in df.columns:
-        part = df.select(F.lit(c).alias("column"), F.lower(F.col(c).cast("string")).alias("text"))
-        cells = part if cells is None else cells.unionByName(part)
-    tokens = (cells.where(F.col("text").isNotNull()).select("column", "text", F.explode(F.split("text", _SPLIT))
-              .alias("token")).withColumn("token", F.regexp_replace("token", _TRIM, "")))
-    hits = tokens.join(F.broadcast(needles) if needles.count() < 200_000 else needles,
-                       F.col("token") == F.col("first")).where(F.instr("text", F.col("value")) > 0)
-    leaked = hits.groupBy("source").agg(F.countDistinct("value").alias("leaked"),
-                                        F.collect_set("column").alias("found_in")).toPandas().set_index("source")
-    counts = raw.groupBy("source").agg(F.sum(F.col("checked").cast("int")).alias("values"),
-                                       F.sum((~F.col("checked")).cast("int")).alias("not_checked")).toPandas()
-    report = counts.set_index("source").join(leaked, how="left").fillna({"leaked": 0})
-    report["leaked"] = report["leaked"].astype(int)
-    bad = report[report["leaked"] > 0]
-    if not bad.empty:
-        raise PHILeakError("raw identifiers leaked: " + "; ".join(
-            f"{c}: {int(r['leaked'])} value(s), found in {sorted(r['found_in'])}" for c, r in bad.iterrows()))
-    return report.drop(columns="found_in", errors="ignore")
+    needles = _needles(originals, cols, min_length)
+    out_tokens = _output_tokens(df).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        leaked = (_hits(needles, out_tokens).groupBy("source")
+                  .agg(F.countDistinct("value").alias("leaked"), F.collect_set("column").alias("found_in"))
+                  .toPandas().set_index("source"))
+    finally:
+        out_tokens.unpersist()
+    counts = needles.groupBy("source").agg(F.sum((F.size("forms") > 0).cast("int")).alias("values"),
+                                           F.sum((F.size("forms") == 0).cast("int")).alias("not_checked")).toPandas()
+    report = _report(counts, leaked, cols)
+    problems = [f"{c}: {int(r['leaked'])} value(s) leaked, found in {sorted(r['found_in'])}"
+                for c, r in report[report["leaked"] > 0].iterrows()]
+    problems += [f"{c}: {int(r['not_checked'])} value(s) could not be checked (no word of {min_length}+ characters, "
+                 "no number, no date)" for c, r in report[report["not_checked"] > 0].iterrows()]
+    report = report.drop(columns="found_in", errors="ignore")
+    if problems:
+        err = PHILeakError("the leak check failed: " + "; ".join(problems))
+        err.report = report
+        raise err
+    return report
 
 
 def dictionary_attack(df, column: str, candidates: Iterable[str], hash_fn=None) -> dict:

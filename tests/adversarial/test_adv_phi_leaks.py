@@ -1,0 +1,156 @@
+"""The leak check against spellings no generator of ours writes: every one must be found, and clean output must pass."""
+
+import unicodedata
+from datetime import date
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labkit.core.datagen import PATIENT_IDENTIFIERS, patients
+from labkit.topics import phi
+
+
+def _cells(spark, **columns):
+    """One row, one string column per spelling."""
+    return spark.createDataFrame([tuple(columns.values())], ", ".join(f"{c} string" for c in columns))
+
+
+def _leak(out, originals, columns, **kw):
+    with pytest.raises(phi.PHILeakError) as err:
+        phi.assert_no_phi(out, originals, columns, **kw)
+    return err.value
+
+
+def test_an_ssn_without_dashes_or_with_spaces_is_still_found(spark):
+    originals = spark.createDataFrame([("123-45-6789",)], "ssn string")
+    out = _cells(spark, bare="123456789", spaced="SSN 123 45 6789 on file", dotted="ssn:123.45.6789")
+    err = _leak(out, originals, ["ssn"])
+    assert "ssn: 1 value(s) leaked, found in ['bare', 'dotted', 'spaced']" in str(err)
+    assert "6789" not in str(err)  # the error names columns and counts, never a value
+
+
+def test_a_phone_with_dots_spaces_parentheses_or_plus_one_is_found(spark):
+    originals = spark.createDataFrame([("(555) 123-4567",)], "phone string")
+    out = _cells(spark, dots="call 555.123.4567", spaces="555 123 4567", parens="(555)123-4567",
+                 plus1="+1 555 123 4567", bare="tel:5551234567")
+    err = _leak(out, originals, ["phone"])
+    assert "found in ['bare', 'dots', 'parens', 'plus1', 'spaces']" in str(err)
+    assert err.report.loc["phone", "leaked"] == 1
+
+
+def test_a_phone_stored_with_plus_one_is_found_without_it(spark):
+    originals = spark.createDataFrame([("+1-555-123-4567",)], "phone string")
+    err = _leak(_cells(spark, note="reached at (555) 123 4567"), originals, ["phone"])
+    assert "found in ['note']" in str(err)
+
+
+def test_a_name_with_extra_space_a_line_break_or_reversed_is_found(spark):
+    originals = spark.createDataFrame([("John Smith",)], "name string")
+    out = _cells(spark, double="John  Smith", broken="JOHN\nSMITH", reversed="Smith, John", tabbed="pt\tjohn\tsmith")
+    err = _leak(out, originals, ["name"])
+    assert "found in ['broken', 'double', 'reversed', 'tabbed']" in str(err)
+
+
+def test_a_name_in_decomposed_unicode_or_without_its_accent_is_found(spark):
+    composed = "José Núñez"
+    assert unicodedata.normalize("NFD", composed) != composed
+    originals = spark.createDataFrame([(composed,)], "name string")
+    out = _cells(spark, nfd=unicodedata.normalize("NFD", composed), plain="Jose Nunez", upper="JOSÉ NÚÑEZ",
+                 fullwidth="ＪＯＳＥ ＮＵＮＥＺ")
+    err = _leak(out, originals, ["name"])
+    assert "found in ['fullwidth', 'nfd', 'plain', 'upper']" in str(err)
+
+
+def test_a_ten_word_street_address_copied_into_a_note_is_found(spark):
+    street = "1200 North Old Mill Creek Road Apartment 4B Springfield Illinois"
+    assert len(street.split()) == 10
+    originals = spark.createDataFrame([(street,)], "street string")
+    out = _cells(spark, note=f"Pt moved to {street.upper().replace(' ', '  ')} last week")
+    err = _leak(out, originals, ["street"])
+    assert "street: 1 value(s) leaked, found in ['note']" in str(err)
+
+
+def test_a_date_is_found_in_iso_us_and_month_name_spellings(spark):
+    originals = spark.createDataFrame([(date(1950, 3, 5), "1950-03-05")], "dob date, dob_text string")
+    out = _cells(spark, iso="born 1950-03-05", us="03/05/1950", short="3/5/1950", named="March 5, 1950",
+                 abbrev="5 Mar. 1950")
+    err = _leak(out, originals, ["dob", "dob_text"])
+    for source in ("dob", "dob_text"):
+        assert f"{source}: 1 value(s) leaked, found in ['abbrev', 'iso', 'named', 'short', 'us']" in str(err)
+
+
+def test_an_email_in_another_case_is_found(spark):
+    originals = spark.createDataFrame([("Ann.Li@Example.org",)], "email string")
+    err = _leak(_cells(spark, note="write to <ANN.LI@EXAMPLE.ORG>."), originals, ["email"])
+    assert "found in ['note']" in str(err)
+
+
+def test_record_and_account_numbers_are_found_reformatted(spark):
+    originals = spark.createDataFrame([("MRN12345678", "Acct #987654321")], "mrn string, account string")
+    out = _cells(spark, a="mrn 1234-5678", b="account 987 654 321")
+    err = _leak(out, originals, ["mrn", "account"])
+    assert "mrn: 1 value(s) leaked, found in ['a']" in str(err)
+    assert "account: 1 value(s) leaked, found in ['b']" in str(err)
+
+
+def test_a_value_too_short_to_check_fails_and_the_result_says_so(spark):
+    originals = spark.createDataFrame([("F", "Li"), ("M", "Li")], "initial string, last string")
+    out = _cells(spark, note="nothing here")
+    err = _leak(out, originals, ["initial", "last"])
+    assert "initial: 2 value(s) could not be checked" in str(err) and "leaked" not in str(err)
+    assert err.report.loc["initial", "not_checked"] == 2 and err.report.loc["last", "values"] == 1
+    assert phi.assert_no_phi(out, originals, ["initial"], min_length=1).loc["initial", "values"] == 2
+
+
+def test_masked_values_and_other_dates_are_not_false_alarms(spark):
+    originals = spark.createDataFrame([("123-45-6789", "(555) 123-4567", date(1950, 3, 5), "John A Smith")],
+                                      "ssn string, phone string, dob date, name string")
+    out = _cells(spark, ssn="XXX-XX-6789", phone="***-***-4567", dob="March 15, 1950; 1950", name="Smith only",
+                 other="John Smithson")
+    report = phi.assert_no_phi(out, originals)
+    assert report["leaked"].tolist() == [0, 0, 0, 0] and report["values"].tolist() == [1, 1, 1, 1]
+
+
+def test_a_middle_initial_does_not_hide_a_reversed_name(spark):
+    originals = spark.createDataFrame([("John A Smith",)], "name string")
+    err = _leak(_cells(spark, note="Smith, John"), originals, ["name"])
+    assert "found in ['note']" in str(err)
+
+
+def test_safe_harbor_output_of_generated_patients_raises_no_false_alarm(spark):
+    people = patients(spark, 400, seed=11, as_of="2025-06-30")
+    spec = {**PATIENT_IDENTIFIERS, "age": "age", "gender": "keep", "diagnosis_code": "keep", "amount": "keep",
+            "state": "keep"}
+    released, _ = phi.deidentify_safe_harbor(people, spec, as_of="2025-06-30")
+    identifiers = [c for c, k in spec.items() if k not in ("keep", "age")]
+    report = phi.assert_no_phi(released, people, identifiers)
+    assert (report["leaked"] == 0).all() and (report["not_checked"] == 0).all()
+    assert report.loc["ssn", "values"] == 400 and report.loc["note", "values"] == 400
+
+
+def test_min_length_below_one_is_refused(spark):
+    df = spark.createDataFrame([("x",)], "a string")
+    with pytest.raises(ValueError, match="min_length must be an integer >= 1"):
+        phi.assert_no_phi(df, df, min_length=0)
+
+
+_SPACE = st.sampled_from([" ", "  ", "\n", "\t", " \u00a0", "\r\n"])
+_CASE = st.sampled_from([str, str.upper, str.lower, str.title])
+_FORM = st.sampled_from(["NFC", "NFD", "NFKC", "NFKD"])
+_NAMES = ("José García", "Zoë Brontë", "Mary Ann O'Neil", "Renée Dubois", "Łukasz Wójcik", "Ana Lúcia Souza")
+
+
+@settings(max_examples=3, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_NAMES), _SPACE, _CASE, _FORM, st.booleans()), min_size=6, max_size=20))
+def test_every_respelling_of_a_name_is_found(spark, spellings):
+    """Hypothesis writes each name with other whitespace, case, Unicode form and word order, in one Spark job."""
+    rows = []
+    for name, space, case, form, flip in spellings:
+        words = name.split()
+        words = words[::-1] if flip else words
+        rows.append((name, "noted: " + unicodedata.normalize(form, case(space.join(words))) + "."))
+    originals = spark.createDataFrame([(n,) for n, _ in rows], "name string")
+    out = spark.createDataFrame([(t,) for _, t in rows], "note string")
+    err = _leak(out, originals, ["name"])
+    assert err.report.loc["name", "leaked"] == len({n for n, _ in rows})
