@@ -11,12 +11,14 @@ from __future__ import annotations
 import atexit
 import os
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from labkit.core import cache, datagen, results, runtime
+from labkit.core.args import plain_name
 from labkit.core.measure import noop
 from labkit.core.scales import Scale, scale_params
 
@@ -154,9 +156,16 @@ class Lab:
         """The cached customer dimension at this scale and seed (one row per customer id)."""
         return cache.cached(self.spark, "customers", dict(n=self.size.customers, seed=self.seed), datagen.customers)
 
-    def scratch(self, what: str) -> str:
-        """A scratch folder for this notebook's files, under the dataset cache (git-ignored)."""
-        return f"{cache.cache_dir()}/{self.name}-{self.size.name}-{self.seed}/{what}"
+    def scratch(self, what: str, fresh: bool = False) -> str:
+        """A scratch folder for this notebook's files, under the dataset cache (git-ignored).
+
+        ``fresh=True`` empties it first: for state that must not carry over from an earlier run of the notebook
+        (a warehouse whose load ledger would otherwise still hold the last run's objects).
+        """
+        path = f"{cache.cache_dir()}/{self.name}-{self.size.name}-{self.seed}/{plain_name('what', what)}"
+        if fresh:
+            shutil.rmtree(path, ignore_errors=True)
+        return path
 
     @staticmethod
     def noop(df):
