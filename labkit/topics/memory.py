@@ -501,13 +501,25 @@ def run_isolated(workload: str, conf: Mapping[str, Any] | None = None, master: s
     if timed_out:
         return Outcome(workload, "timeout", "TimeoutExpired", [f"killed after {timeout_s:.0f} s"], wall,
                        pgid=proc.pid)
-    outcome = _outcome(workload, out, err, proc.returncode, wall)
+    outcome = _outcome(workload, out, err, proc.returncode, wall, master)
     outcome.pgid = proc.pid
     return outcome
 
 
-def _outcome(workload: str, out: str, err: str, returncode: int, wall: float) -> Outcome:
-    """Read the child's report line, or classify its logs when it died without one."""
+def _single_jvm(master: str) -> bool:
+    """True for ``local`` and ``local[N]``: the tasks run in the driver's own JVM (not ``local-cluster``)."""
+    return master == "local" or master.startswith("local[")
+
+
+def _outcome(workload: str, out: str, err: str, returncode: int, wall: float, master: str = "local[2]") -> Outcome:
+    """Read the child's report line, or classify its logs when it died without one.
+
+    In local mode the executor is a thread pool inside the driver's JVM, so an
+    OutOfMemoryError that Spark reports as a lost task is the driver's heap
+    running out: it is a ``driver_oom``, with the driver's fixes. Which of the
+    two a local run prints depends on which thread allocates last (the task
+    building its result, or the driver receiving it), not on the cause.
+    """
     report = next((json.loads(ln[len(_MARK):]) for ln in out.splitlines() if ln.startswith(_MARK)), None)
     out = "\n".join(ln for ln in out.splitlines() if not ln.startswith(_MARK))
     text = "\n".join([(report or {}).get("message", ""), err, out])
@@ -515,8 +527,14 @@ def _outcome(workload: str, out: str, err: str, returncode: int, wall: float) ->
         return Outcome(workload, "ok", wall_s=wall, result=report.get("result"))
     found = diagnose(text)
     status = _STATUS.get(found.category, "error")
+    lines = _cause_lines(text) or [found.evidence]
+    fixes = found.fixes
+    if status == "executor_oom" and _single_jvm(master):
+        status, fixes = "driver_oom", CATEGORIES["driver_oom"][1]
+        lines = [f"{master}: the tasks run in the driver's JVM, so this task's OutOfMemoryError is the driver's heap",
+                 *lines]
     error_class = (report or {}).get("error_class") or f"exit code {returncode}"
-    return Outcome(workload, status, error_class, _cause_lines(text) or [found.evidence], wall, fixes=found.fixes)
+    return Outcome(workload, status, error_class, lines, wall, fixes=fixes)
 
 
 def _child(workload: str, conf: dict, params: dict) -> None:

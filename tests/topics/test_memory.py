@@ -85,6 +85,18 @@ def test_an_unknown_workload_lists_the_known_ones():
         run_isolated("explode")
 
 
+def test_a_lost_task_oom_in_local_mode_is_the_drivers_heap_and_on_a_cluster_the_executors():
+    # the log of a local[2] collect that ran out of heap inside a task thread (as seen on CI)
+    log = ("ERROR Executor: Exception in task 3.0 in stage 0.0 (TID 3)\njava.lang.OutOfMemoryError: Java heap space\n"
+           "WARN TaskSetManager: Lost task 3.0 in stage 0.0 (TID 3) (127.0.0.1 executor driver): "
+           "java.lang.OutOfMemoryError: Java heap space")
+    local = memory._outcome("collect_large", "", log, 1, 1.0, "local[2]")
+    cluster = memory._outcome("collect_large", "", log, 1, 1.0, "local-cluster[2,1,1024]")
+    assert (local.status, cluster.status) == ("driver_oom", "executor_oom")
+    assert local.fixes == memory.CATEGORIES["driver_oom"][1] and "driver's JVM" in local.log[0]
+    assert cluster.fixes == memory.CATEGORIES["executor_oom"][1]
+
+
 def _gone(pgid):
     return memory.group_alive(pgid) == []
 
