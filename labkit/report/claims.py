@@ -25,6 +25,13 @@ The verdict rule (one rule for every claim; :data:`RULE` prints it)
 * **Censored values.** A bound a sweep never crossed is shown as "≥ value"; it
   can confirm an at-least claim, refute an ``about`` claim it already exceeds,
   and is "not measurable here" otherwise.
+* **Premises.** A claim whose premise is wrong (``premise:`` in the registry, with
+  the reason: the right arithmetic on the wrong price) is "wrong premise" whatever
+  its arithmetic gives; the detail keeps the arithmetic's own verdict.
+* **Statements** (no number: code, APIs, advice) are checked in their notebook and
+  judged by :mod:`labkit.report.statements` under the same rule.
+
+The verdicts themselves and :data:`RULE` live in :mod:`labkit.report.verdicts`.
 """
 
 from __future__ import annotations
@@ -38,28 +45,34 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["BAND", "Claim", "RULE", "VERDICTS", "VERDICT_CLASS", "evaluate", "judge", "load_registry",
-           "notebook_table", "verdict"]
+from labkit.report.statements import evaluate_statements, load_statements
+from labkit.report.verdicts import (
+    API_MISUSE,
+    ARITHMETIC,
+    BAND,
+    DOES_NOT_RUN,
+    FAILS,
+    HOLDS,
+    NO_EFFECT,
+    NOT_MEASURABLE,
+    NOT_MEASURED,
+    OUT_OF_DATE,
+    PARTLY,
+    PREMISE,
+    RULE,
+    UNSAFE,
+    VERDICT_CLASS,
+    VERDICTS,
+    WRONG,
+)
+
+__all__ = ["API_MISUSE", "ARITHMETIC", "BAND", "Claim", "DOES_NOT_RUN", "FAILS", "HOLDS", "NOT_MEASURABLE",
+           "NOT_MEASURED", "NO_EFFECT", "OUT_OF_DATE", "PARTLY", "PREMISE", "RULE", "UNSAFE", "VERDICTS",
+           "VERDICT_CLASS", "WRONG", "evaluate", "judge", "load_registry", "notebook_table", "verdict"]
 
 REGISTRY = Path(__file__).resolve().parents[2] / "benchmarks" / "claims.yaml"
-BAND = 0.05  # the one uniform band: arithmetic, bytes, and numbers recorded without a spread
-# the verdicts, in report order, each with the CSS class the report colours it by: their one home
-HOLDS, PARTLY, NO_EFFECT = "holds", "partly holds", "no measurable effect here"
-FAILS, ARITHMETIC = "does not hold at this scale", "the guide's arithmetic is wrong"
-NOT_MEASURABLE, NOT_MEASURED = "not measurable here", "not measured yet"
-VERDICTS = (HOLDS, PARTLY, NO_EFFECT, FAILS, ARITHMETIC, NOT_MEASURABLE, NOT_MEASURED)
-VERDICT_CLASS = {HOLDS: "holds", PARTLY: "partly", NO_EFFECT: "noeffect", FAILS: "fails", ARITHMETIC: "fails",
-                 NOT_MEASURABLE: "na", NOT_MEASURED: "na"}
-RULE = (
-    "One verdict rule for every claim. Time reductions r are compared as speedups 1/(1−r). An at-least claim holds "
-    "only when the measured value reaches the stated bound (the low end of a range); below it but clearly above no "
-    "effect it partly holds, with the fraction of the claim reached. Arithmetic and byte claims hold within one "
-    f"uniform band of {BAND:.0%}; where the guide's own arithmetic is wrong the verdict says so. A measured ratio "
-    f"carries the spread of its runs (a number with no spread carries the {BAND:.0%} band); when the spread includes "
-    "no effect (1.0), the verdict is \"no measurable effect here\". A bound a sweep never crossed is shown as "
-    "\"≥ value\".")
 _REQUIRED = ("id", "section", "quote", "stated", "unit", "notebook", "key", "compare", "cluster", "how")
-_OPTIONAL = {"criterion": "", "arithmetic": False, "basis": ""}
+_OPTIONAL = {"criterion": "", "arithmetic": False, "basis": "", "premise": ""}
 _COMPARES = ("at_least", "about", "at_most", "no_effect", "criterion")
 _NULL = {"x": 1.0, "time_fraction": 0.0}  # "no effect" per unit (0 for everything else)
 
@@ -81,6 +94,7 @@ class Claim:
     criterion: str = ""
     arithmetic: bool = False
     basis: str = ""
+    premise: str = ""  # why the premise is wrong, when it is: the verdict is PREMISE whatever the arithmetic gives
 
     @property
     def stated_text(self) -> str:
@@ -324,6 +338,9 @@ def evaluate(claims: list[Claim], runs: Mapping[str, Mapping[str, Any] | None], 
                 NOT_MEASURED, f"{c.notebook} recorded no {c.key}")
         else:
             (status, detail), why = judge(c, value, spread, censored), ""
+            if c.premise:
+                alone = f"{status}, {detail}" if detail else status
+                status, detail = PREMISE, f"{c.premise} (the arithmetic alone: {alone})"
         ours = why if value is None else ("≥ " if censored else "") + _fmt(value, c.unit)
         if value is not None and spread and min(spread) < max(spread):
             ours += f" (runs {_fmt(min(spread), c.unit)}–{_fmt(max(spread), c.unit)})"
@@ -344,8 +361,9 @@ def evaluate(claims: list[Claim], runs: Mapping[str, Mapping[str, Any] | None], 
     return pd.DataFrame(rows)
 
 
-def notebook_table(notebook: str, output_dir: str | Path, registry: str | Path = REGISTRY) -> pd.DataFrame:
-    """The claims one notebook checks, with the verdicts of what it has recorded so far.
+def notebook_table(notebook: str, output_dir: str | Path, registry: str | Path = REGISTRY,
+                   statements: str | Path | None = None) -> pd.DataFrame:
+    """The claims and statements one notebook checks, with the verdicts of what it has recorded so far.
 
     Parameters
     ----------
@@ -355,15 +373,22 @@ def notebook_table(notebook: str, output_dir: str | Path, registry: str | Path =
         Where the notebook's results JSON is.
     registry : path
         The claims registry.
+    statements : path, optional
+        The statements registry (``benchmarks/statements.yaml`` by default).
 
     Returns
     -------
     pandas.DataFrame
-        ``claim, guide, ours, kind, verdict`` for this notebook's claims.
+        ``claim, guide, ours, kind, verdict, detail`` for this notebook's numeric claims, then its statements
+        (``guide`` is the kind of error checked for).
     """
     from labkit.core.results import load
 
     mine = [c for c in load_registry(registry) if c.notebook == notebook]
+    said = [s for s in (load_statements(statements) if statements else load_statements()) if s.notebook == notebook]
     doc = load(Path(output_dir) / f"{notebook}.json")
-    table = evaluate(mine, {notebook: doc}, {notebook})
-    return table[["id", "claim", "guide", "ours", "kind", "verdict", "detail"]].set_index("id")
+    parts = ([evaluate(mine, {notebook: doc}, {notebook})] if mine else []) + (
+        [evaluate_statements(said, {notebook: doc}, {notebook})] if said else [])
+    table = pd.concat([p.dropna(axis=1, how="all") for p in parts], ignore_index=True) if parts else pd.DataFrame()
+    columns = ["id", "claim", "guide", "ours", "kind", "verdict", "detail"]
+    return (table if not table.empty else pd.DataFrame(columns=columns))[columns].set_index("id")

@@ -21,7 +21,8 @@ from markupsafe import Markup
 from labkit.report.claims import NOT_MEASURABLE, NOT_MEASURED, VERDICT_CLASS
 from labkit.report.html import render_template
 
-__all__ = ["GUIDE", "SECTIONS", "coverage", "locate_claims", "status_table", "write_guide"]
+__all__ = ["GUIDE", "SECTIONS", "coverage", "locate_claims", "status_table", "structure_notes", "units",
+           "write_guide"]
 
 _ROOT = Path(__file__).resolve().parents[2] / "benchmarks"
 GUIDE = _ROOT / "guide.md"
@@ -89,45 +90,138 @@ def locate_claims(text: str, table: pd.DataFrame) -> dict[str, tuple[int, int]]:
 _HEADING = re.compile(r"#{2,3} [A-Z0-9]")  # a markdown heading that also ends a code block the guide never closed
 
 
-def _sections(text: str) -> list[tuple[str, int, int]]:
-    """(heading, start, end) of each ``###`` section, outside code fences.
+def _headings(text: str, level: int) -> list[tuple[str, int]]:
+    """(heading, offset) of each heading of ``level`` hashes, outside code fences.
 
     The guide has a code block that is cut off and never closed (its line ``"spark.driver---``); a ``##``/``###``
     heading at the start of a line ends such a block.
     """
-    heads, fence, pos = [], False, 0
+    heads, fence, pos, mark = [], False, 0, "#" * level + " "
     for line in text.splitlines(keepends=True):
         if line.startswith("```"):
             fence = not fence
         elif fence and _HEADING.match(line):
             fence = False
-        if not fence and line.startswith("### "):
-            heads.append((line[4:].strip(), pos))
+        if not fence and line.startswith(mark):
+            heads.append((line[len(mark):].strip(), pos))
         pos += len(line)
+    return heads
+
+
+def _sections(text: str) -> list[tuple[str, int, int]]:
+    """(heading, start, end) of each ``###`` section, outside code fences."""
+    heads = _headings(text, 3)
     return [(h, s, heads[i + 1][1] if i + 1 < len(heads) else len(text)) for i, (h, s) in enumerate(heads)]
 
 
-def _notebooks_for(heading: str, mapping: dict[str, list[str]]) -> list[str] | None:
-    """The notebooks mapped to a heading (None when the heading is not in the map)."""
-    for start, notebooks in mapping.items():
+def _parts(text: str, start: int, end: int) -> list[tuple[str, int, int]]:
+    """(heading, start, end) of each ``####`` part of the section ``text[start:end]``, in offsets of ``text``."""
+    heads = [(h, start + p) for h, p in _headings(text[start:end], 4)]
+    return [(h, s, heads[i + 1][1] if i + 1 < len(heads) else end) for i, (h, s) in enumerate(heads)]
+
+
+def _lookup(heading: str, mapping: dict) -> tuple[bool, Any]:
+    """The value mapped to a heading by the start of its text: (found, value)."""
+    for start, value in (mapping or {}).items():
         if heading.startswith(start):
-            return list(notebooks or [])
-    return None
+            return True, value
+    return False, None
 
 
-def coverage(text: str, mapping: dict[str, list[str]], present: set[str], table: pd.DataFrame) -> dict[str, Any]:
-    """Sections covered by an existing notebook, and claims with a verdict.
+def _notebooks_for(heading: str, mapping: dict) -> list[str] | None:
+    """The notebooks mapped to a ``###`` question without parts (None when the heading is not in the map)."""
+    found, value = _lookup(heading, mapping)
+    if not found:
+        return None
+    return [n for part in value.values() for n in part or []] if isinstance(value, dict) else list(value or [])
+
+
+def units(text: str, mapping: dict) -> list[dict[str, Any]]:
+    """The parts coverage counts: each ``####`` answer, or a ``###`` question without parts, with its notebooks.
+
+    Parameters
+    ----------
+    text : str
+        The guide.
+    mapping : dict
+        ``benchmarks/guide_sections.yaml``: a question maps to its notebooks, or (when it has ``####`` parts) to a
+        map of each part to its notebooks.
+
+    Returns
+    -------
+    list of dict
+        ``section``, ``part`` (``""`` for a question without parts), ``notebooks``, ``mapped`` (False when the map
+        does not name it: it counts as not covered).
+
+    Raises
+    ------
+    ValueError
+        When a question with parts is mapped to one list: each part must be mapped on its own.
+    """
+    out = []
+    for heading, start, end in _sections(text):
+        found, value = _lookup(heading, mapping)
+        parts = _parts(text, start, end)
+        if parts and found and not isinstance(value, dict):
+            raise ValueError(f"guide_sections.yaml: {heading!r} has {len(parts)} '####' parts; map each part")
+        if not parts:
+            out.append({"section": heading, "part": "", "notebooks": list(value or []) if found else [],
+                        "mapped": found})
+            continue
+        for part, _, _ in parts:
+            hit, nbs = _lookup(part, value if isinstance(value, dict) else {})
+            out.append({"section": heading, "part": part, "notebooks": list(nbs or []), "mapped": hit})
+    return out
+
+
+_TOC = re.compile(r"^\d+\. \[([^\]]+)\]\(#[^)]*\)", re.M)
+
+
+def structure_notes(text: str) -> list[str]:
+    r"""What the guide's own structure gets wrong: table-of-contents entries with no section, and question numbers
+    that skip.
+
+    Examples
+    --------
+    >>> structure_notes("## Table of Contents\n1. [A](#a)\n2. [B](#b)\n## A\n### 1. x\n### 3. y\n")
+    ['The table of contents lists "B", a section the guide does not have.', 'A: questions 1, 3; 2 is missing.']
+    """
+    notes = []
+    level2 = [h for h, _ in _headings(text, 2)]
+    for name in _TOC.findall(text):
+        if name not in level2:
+            notes.append(f'The table of contents lists "{name}", a section the guide does not have.')
+    groups = [(h, p) for h, p in _headings(text, 2) if h != "Table of Contents"]
+    for i, (group, start) in enumerate(groups):
+        end = groups[i + 1][1] if i + 1 < len(groups) else len(text)
+        numbers = [int(m.group(1)) for h, _ in _headings(text[start:end], 3) if (m := re.match(r"(\d+)\.", h))]
+        missing = sorted(set(range(1, max(numbers, default=0) + 1)) - set(numbers))
+        if missing:
+            gone = ", ".join(map(str, missing))
+            notes.append(f"{group}: questions {', '.join(map(str, numbers))}; {gone} "
+                         f"{'is' if len(missing) == 1 else 'are'} missing.")
+    return notes
+
+
+def coverage(text: str, mapping: dict, present: set[str], table: pd.DataFrame) -> dict[str, Any]:
+    """Parts covered by an existing notebook, and claims with a verdict.
+
+    A part is a ``####`` answer, or a ``###`` question that has none; a question is never covered because one of
+    its parts is.
 
     Returns
     -------
     dict
-        ``sections``, ``sections_covered``, ``claims``, ``claims_judged``, ``uncovered`` (headings).
+        ``sections`` (``###`` questions), ``parts``, ``parts_covered``, ``claims``, ``claims_judged``,
+        ``uncovered`` ("question › part" of each part not covered), ``structure`` (:func:`structure_notes`).
     """
-    secs = _sections(text)
-    covered = [h for h, _, _ in secs if set(_notebooks_for(h, mapping) or []) & present]
+    every = units(text, mapping)
+    covered = [u for u in every if set(u["notebooks"]) & present]
     judged = int((~table["verdict"].isin(_UNJUDGED)).sum())
-    return {"sections": len(secs), "sections_covered": len(covered), "claims": len(table),
-            "claims_judged": judged, "uncovered": [h for h, _, _ in secs if h not in covered]}
+    return {"sections": len(_sections(text)), "parts": len(every), "parts_covered": len(covered),
+            "claims": len(table), "claims_judged": judged,
+            "uncovered": [u["section"] + (f" › {u['part']}" if u["part"] else "") for u in every if u not in covered],
+            "structure": structure_notes(text)}
 
 
 def status_table(notebook_dir: Path | None = None, sections: Path = SECTIONS) -> pd.DataFrame:
@@ -153,6 +247,8 @@ def status_table(notebook_dir: Path | None = None, sections: Path = SECTIONS) ->
 
     notebook_dir = Path(notebook_dir) if notebook_dir else Path(__file__).resolve().parents[2] / "notebooks"
     mapping = yaml.safe_load(Path(sections).read_text(encoding="utf-8")) or {}
+    named = {n for value in mapping.values()
+             for n in ([m for v in value.values() for m in v or []] if isinstance(value, dict) else value or [])}
     per_nb: dict[str, int] = {}
     for c in load_registry():
         per_nb[c.notebook] = per_nb.get(c.notebook, 0) + 1
@@ -161,7 +257,7 @@ def status_table(notebook_dir: Path | None = None, sections: Path = SECTIONS) ->
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
         first = "".join(cells[0]["source"]).splitlines()[0] if cells else path.stem
         rows[path.stem] = {"title": first.lstrip("# ").split("·", 1)[-1].strip(), "status": "ready"}
-    for name in sorted({n for nbs in mapping.values() for n in (nbs or [])} | set(per_nb)):
+    for name in sorted(named | set(per_nb)):
         rows.setdefault(name, {"title": name[3:].replace("_", " "), "status": "planned"})
     table = pd.DataFrame.from_dict(rows, orient="index").sort_index()
     table["claims"] = [per_nb.get(n, 0) for n in table.index]
@@ -257,17 +353,36 @@ def write_guide(run_dir: Path, table: pd.DataFrame, present: set[str], htmls: di
     return dest
 
 
-def _body(escaped: str, mapping: dict[str, list[str]], present: set[str]) -> dict[str, Any]:
-    """The escaped, marked guide cut into its sections for the template: markup, and the notebook names as data.
+def _split(markup: str, tag: str) -> tuple[Markup, Markup]:
+    """Rendered HTML cut after its first heading ``tag`` (where the template puts a note), or all of it as the rest."""
+    head, cut, rest = markup.partition(f"</{tag}>")
+    return (Markup(head + cut), Markup(rest)) if cut else (Markup(""), Markup(head))
 
-    Each section's HTML is split after its heading, where the template puts the note naming its notebooks (the
-    names stay plain strings, so the template escapes them). Text before the first section is the preamble.
+
+def _names(nbs: list[str] | None, present: set[str]) -> dict[str, list[str]]:
+    """A part's notebooks as data for the template: those that exist, and the planned ones."""
+    nbs = list(nbs or [])
+    return {"have": [n for n in nbs if n in present], "planned": [n for n in nbs if n not in present]}
+
+
+def _body(escaped: str, mapping: dict, present: set[str]) -> dict[str, Any]:
+    """The escaped, marked guide cut into its sections and parts for the template: markup, and notebook names as data.
+
+    A question without ``####`` parts gets its note after its heading; a question with parts gets one after each
+    part's heading (coverage counts parts). The names stay plain strings, so the template escapes them. Text before
+    the first section is the preamble.
     """
     secs = _sections(escaped)
     sections = []
     for heading, start, end in secs:
-        nbs = _notebooks_for(html.unescape(heading), mapping) or []
-        head, cut, rest = _render(escaped[start:end]).partition("</h4>")
-        sections.append({"head": Markup(head + cut if cut else ""), "rest": Markup(rest if cut else head),
-                         "have": [n for n in nbs if n in present], "planned": [n for n in nbs if n not in present]})
+        _, value = _lookup(html.unescape(heading), mapping)
+        parts = _parts(escaped, start, end)
+        head, rest = _split(_render(escaped[start:parts[0][1] if parts else end]), "h4")
+        section = {"head": head, "rest": rest, "parts": [],
+                   **_names(None if parts or isinstance(value, dict) else value, present)}
+        for part, ps, pe in parts:
+            _, nbs = _lookup(html.unescape(part), value if isinstance(value, dict) else {})
+            phead, prest = _split(_render(escaped[ps:pe]), "h5")
+            section["parts"].append({"head": phead, "rest": prest, **_names(nbs, present)})
+        sections.append(section)
     return {"preamble": Markup(_render(escaped[:secs[0][1]]) if secs else ""), "sections": sections}

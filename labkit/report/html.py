@@ -8,8 +8,12 @@ import html
 from pathlib import Path
 from typing import Any
 
-from labkit.report.claims import REGISTRY, RULE, VERDICT_CLASS, VERDICTS, evaluate, load_registry
+import pandas as pd
+
+from labkit.report.claims import REGISTRY, evaluate, load_registry
 from labkit.report.runner import NOTEBOOKS, Outcome
+from labkit.report.statements import STATEMENTS, evaluate_statements, load_statements
+from labkit.report.verdicts import RULE, VERDICT_CLASS, VERDICTS
 
 __all__ = ["TEMPLATES", "claims_table", "load_runs", "render_template", "write_index"]
 
@@ -41,9 +45,9 @@ def render_template(name: str, **context: Any) -> str:
 
     Examples
     --------
-    >>> "<script>" in render_template("guide.html.j2", cov=dict(sections=1, sections_covered=0, claims=0,
-    ...     claims_judged=0), marked=0, lost=[], htmls={}, preamble="", sections=[
-    ...     {"head": "", "rest": "", "have": [], "planned": ["<script>alert(1)</script>"]}])
+    >>> "<script>" in render_template("guide.html.j2", cov=dict(sections=1, parts=1, parts_covered=0, claims=0,
+    ...     claims_judged=0, structure=[]), marked=0, lost=[], htmls={}, preamble="", sections=[
+    ...     {"head": "", "rest": "", "parts": [], "have": [], "planned": ["<script>alert(1)</script>"]}])
     False
     """
     return _environment().get_template(name).render(**context)
@@ -106,14 +110,20 @@ def load_runs(folder: Path) -> dict[str, dict[str, Any]]:
 
 
 def claims_table(outcome: Outcome, compare: str | None = None, registry: Path | None = None,
-                 notebook_dir: Path = NOTEBOOKS):
-    """The claims table of a run (every registry entry, measured or not)."""
+                 notebook_dir: Path = NOTEBOOKS, statements: Path | None = None) -> pd.DataFrame:
+    """The claims table of a run: every numeric claim, then every statement, measured or not.
 
+    The ``type`` column says which (``number`` or ``statement``); a statement row has the claim columns, with
+    ``guide`` the kind of error checked for and ``how`` its evidence.
+    """
     claims = load_registry(registry or REGISTRY)
     runs = {nb.name: (nb.results if nb.status == "ok" else None) for nb in outcome.notebooks}
     present = {p.stem for p in Path(notebook_dir).glob("[0-9][0-9]_*.ipynb")}
     reference = load_runs(Path(compare)) if compare else None
-    return evaluate(claims, runs, present, reference)
+    numbers = evaluate(claims, runs, present, reference).assign(type="number")
+    said = evaluate_statements(load_statements(statements or STATEMENTS), runs, present).assign(type="statement")
+    # columns a part leaves all empty (a statement has no spread) are left to the other part's dtype
+    return pd.concat([part.dropna(axis=1, how="all") for part in (numbers, said)], ignore_index=True)
 
 
 def _claim_rows(table, outcome: Outcome) -> str:
@@ -121,6 +131,9 @@ def _claim_rows(table, outcome: Outcome) -> str:
     htmls = {nb.name: nb.html.name for nb in outcome.notebooks if nb.html}
     rows = []
     for r in table.to_dict("records"):
+        if r.get("type") == "statement":
+            r["note"] = (f"{r['note']}. " if r.get("note") else "") + (f"source: {r['source']}" if r.get("source")
+                                                                       else "")
         if r.get("basis"):
             r["note"] = f"{r['basis']}. {r['note'] or ''}"
         link = (f'<a href="{_esc(htmls[r["notebook"]])}">{_esc(r["notebook"])}</a>' if r["notebook"] in htmls
@@ -150,8 +163,11 @@ def write_index(outcome: Outcome, compare: str | None = None, notebook_dir: Path
     """Write ``index.html`` and ``claims.csv`` for a run: environment, claims, notebooks, key plots."""
     table = claims_table(outcome, compare=compare, notebook_dir=notebook_dir)
     table.to_csv(outcome.run_dir / "claims.csv", index=False)
-    counts = table["verdict"].value_counts()
-    tally = ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS)
+    numbers, said = table[table["type"] == "number"], table[table["type"] == "statement"]
+
+    def tally(part):
+        counts = part["verdict"].value_counts()
+        return ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICTS if counts.get(v, 0))
     from labkit.report.guide import write_guide
 
     present = {p.stem for p in Path(notebook_dir).glob("[0-9][0-9]_*.ipynb")}
@@ -166,10 +182,15 @@ def write_index(outcome: Outcome, compare: str | None = None, notebook_dir: Path
 replay task durations measured here onto more cores.</p>
 <h2>Environment</h2><table>{_environment_rows(outcome)}</table>
 <h2>The guide's claims against our measurements</h2>
-<p>{len(table)} claims: {tally}. <a href="guide.html">The guide, annotated with these verdicts</a>.</p>
+<p>{len(numbers)} claims: {tally(numbers)}. <a href="guide.html">The guide, annotated with these verdicts</a>.</p>
 <p><small>{_esc(RULE)}</small></p>
 <table><tr><th>claim</th><th>guide</th><th>ours</th>{ref_head}<th>measured / projected</th><th>verdict</th>
-<th>where and how</th></tr>{_claim_rows(table, outcome)}</table>
+<th>where and how</th></tr>{_claim_rows(numbers, outcome)}</table>
+<h2>The guide's statements against our checks</h2>
+<p>{len(said)} statements without a number (code, APIs, advice), each checked in its notebook or judged from its
+public source: {tally(said)}.</p>
+<table><tr><th>statement (the guide)</th><th>checked for</th><th>ours</th>{ref_head}<th>checked / documented</th>
+<th>verdict</th><th>evidence</th></tr>{_claim_rows(said.assign(reference="") if compare else said, outcome)}</table>
 <h2>Notebooks</h2><table><tr><th>notebook</th><th>status</th><th>time</th><th>source</th><th>error</th></tr>
 {_notebook_rows(outcome)}</table>
 <h2>Key plots</h2>{_plots_by_notebook(outcome)}

@@ -9,6 +9,7 @@ import yaml
 from labkit import report
 from labkit.report import claims
 from labkit.report.claims import Claim, evaluate, load_registry, verdict
+from labkit.report.statements import load_statements
 
 
 def _claim(**kw):
@@ -201,9 +202,9 @@ def test_the_report_renders_in_headless_chromium(tiny_report, tmp_path):
 
 def test_guide_html_marks_claims_links_sections_and_gives_coverage(tiny_report):
     page = (tiny_report.run_dir / "guide.html").read_text(encoding="utf-8")
-    assert "Coverage:" in page and "sections covered by a notebook" in page
+    assert "Coverage:" in page and "parts covered by a notebook" in page
     badges = page.count('class="badge"')
-    assert badges == len(load_registry()), badges  # every claim is marked inline, with its verdict
+    assert badges == len(load_registry()) + len(load_statements()), badges  # every claim and statement, marked
     assert 'href="index.html#claim-' in page and "not covered yet" in page and "covered by" in page
     index = (tiny_report.run_dir / "index.html").read_text(encoding="utf-8")
     assert 'href="guide.html"' in index and 'id="claim-part-athena-80pct-scanned"' in index

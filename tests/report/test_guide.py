@@ -7,9 +7,10 @@ import pytest
 import yaml
 
 from labkit.report import claims
-from labkit.report.guide import GUIDE, SECTIONS, write_guide
+from labkit.report.guide import GUIDE, SECTIONS, units, write_guide
 from labkit.report.html import load_runs
 from labkit.report.runner import NOTEBOOKS, REPO
+from labkit.report.statements import evaluate_statements, load_statements
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="alert(2)">'
@@ -70,21 +71,29 @@ def test_guide_text_and_claim_quotes_with_markup_are_escaped(tmp_path):
     assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 2  # in the guide's text and the lost claim
     marks = [a for t, a in _tags(page) if t == "mark"]
     assert len(marks) == 1 and marks[0]["class"] == "holds" and IMG in marks[0]["title"]  # the title, unescaped
-    assert "1 of 1 sections covered" in page and "1 of 2 claims with a verdict; 1 marked" in page
+    assert "1 of 1 parts covered" in page and "1 of 2 claims and statements with a verdict; 1 marked" in page
 
 
-def test_the_real_guide_keeps_every_mark_and_one_note_per_section(tmp_path):
+def test_the_real_guide_keeps_every_mark_and_one_note_per_part(tmp_path):
     present = {p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
-    table = claims.evaluate(claims.load_registry(), load_runs(REPO / "benchmarks" / "reference"), present)
+    runs = load_runs(REPO / "benchmarks" / "reference")
+    table = pd.concat([part.dropna(axis=1, how="all") for part in (
+        claims.evaluate(claims.load_registry(), runs, present), evaluate_statements(load_statements(), runs, present))],
+        ignore_index=True)
     page = write_guide(tmp_path, table, present, {n: f"{n}.html" for n in present}).read_text(encoding="utf-8")
-    sections = sum(line.startswith("### ") for line in GUIDE.read_text(encoding="utf-8").splitlines())
+    text = GUIDE.read_text(encoding="utf-8")
     tags = _tags(page)
-    assert sum(a.get("class") == "badge" for _, a in tags) == len(table)
+    assert sum(a.get("class") == "badge" for _, a in tags) == len(table)  # every claim and statement, marked
     notes = [a for t, a in tags if t == "div" and a.get("class", "").startswith("nbs")]
-    assert 0 < len(notes) <= sections and len(notes) == page.count("</h4>")
+    every = units(text, yaml.safe_load(SECTIONS.read_text(encoding="utf-8")))
+    assert len(notes) == len(every)  # one note per part: each #### answer, or a question without parts
+    assert page.count("</h5>") >= sum(bool(u["part"]) for u in every)
+    assert sum(a.get("class") == "nbs missing" for _, a in tags) == len(
+        [u for u in every if not set(u["notebooks"]) & present])
     assert [t for t, _ in tags if t == "script"] == []
-    mapped = {n for nbs in yaml.safe_load(SECTIONS.read_text(encoding="utf-8")).values() for n in nbs or []}
+    mapped = {n for u in every for n in u["notebooks"]}
     assert all(f'<a href="{n}.html">{n}</a>' in page for n in mapped & present)
+    assert "Project Architecture" in page and "are missing." in page
 
 
 @pytest.mark.parametrize("name", ["guide.html.j2"])
