@@ -101,7 +101,6 @@ def _gone(pgid):
     return memory.group_alive(pgid) == []
 
 
-@pytest.mark.slow
 @contextlib.contextmanager
 def _watched_scratch(tmp_path, monkeypatch):
     """Make each child's scratch folder under ``tmp_path``; yield what those folders held while the children ran."""
@@ -128,6 +127,7 @@ def _watched_scratch(tmp_path, monkeypatch):
         watcher.join()
 
 
+@pytest.mark.slow
 def test_a_512m_driver_fails_to_collect_and_the_fix_passes_with_nothing_left_running(tmp_path, monkeypatch):
     conf = {"spark.driver.memory": "512m", "spark.driver.maxResultSize": "0"}
     with _watched_scratch(tmp_path, monkeypatch) as seen:
