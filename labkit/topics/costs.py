@@ -6,6 +6,11 @@ model bills each GB by the storage class it sits in each day (a GB-month is 30
 days here), adds the early-deletion charge when data leaves a class before its
 minimum duration, and, when an object size is given, the minimum billable size,
 the per-object overhead of the archive classes and the transition requests.
+
+:func:`monthly_read_costs` adds what the storage price leaves out: reads. Standard-IA and Glacier Instant
+Retrieval bill every GB read; Glacier Flexible Retrieval and Deep Archive must restore first (per GB, per
+1,000 requests, and hours of waiting, by retrieval tier); Intelligent-Tiering bills no retrieval but a
+monitoring fee per object. :func:`break_even_reads` is where a cheaper class stops paying off.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ import pandas as pd
 
 from labkit.core.args import positive_int
 from labkit.core.lifecycle import require_days, storage_class_at, validate_lifecycle
-from labkit.core.prices import S3_CLASSES, s3_class
+from labkit.core.prices import INTELLIGENT_TIERING, S3_CLASSES, S3_GET_USD_PER_1000, restore_tier, s3_class
 
-__all__ = ["DAYS_PER_MONTH", "GUIDE_TIERING_POLICY", "GUIDE_VERSION_POLICY", "discount", "guide_examples",
-           "schedule_cost", "simulate_costs"]
+__all__ = ["DAYS_PER_MONTH", "GUIDE_Q3_LIFECYCLE", "GUIDE_Q10_LIFECYCLE", "GUIDE_TIERING_POLICY",
+           "GUIDE_VERSION_POLICY", "READ_OPTIONS", "break_even_reads", "discount", "guide_examples",
+           "intelligent_tiering_split", "monthly_read_costs", "schedule_cost", "simulate_costs"]
 
 DAYS_PER_MONTH = 30
 _CLASSES = list(S3_CLASSES)
@@ -217,3 +223,161 @@ def guide_examples() -> pd.DataFrame:
          "1 - $0.02 / $0.09 per GB transferred out"),
     ]
     return pd.DataFrame(rows, columns=["key", "claim", "guide", "ours", "unit", "how"]).set_index("key")
+
+
+# The guide's two lifecycle configurations, as it prints them (General Guidance Q3 a; Core Technical Q10).
+GUIDE_Q3_LIFECYCLE = {"Rules": [{
+    "Id": "Hot-Warm-Cold-Archive", "Status": "Enabled", "Filter": {"Prefix": "data/"},
+    "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}, {"Days": 730, "StorageClass": "GLACIER_IR"},
+                    {"Days": 1095, "StorageClass": "DEEP_ARCHIVE"}],
+    "NoncurrentVersionTransitions": [{"NoncurrentDays": 90, "StorageClass": "GLACIER"}]}]}
+GUIDE_Q10_LIFECYCLE = {"Rules": [{
+    "Id": "delete-old-versions", "Status": "Enabled",
+    "NoncurrentVersionTransitions": [{"NoncurrentDays": 30, "StorageClass": "GLACIER"}],
+    "NoncurrentVersionExpiration": {"NoncurrentDays": 90}}]}
+
+_INSTANT = ("STANDARD", "STANDARD_IA", "ONEZONE_IA", "GLACIER_IR")
+READ_OPTIONS = _INSTANT + ("INTELLIGENT_TIERING", "GLACIER/Expedited", "GLACIER/Standard", "GLACIER/Bulk",
+                           "DEEP_ARCHIVE/Standard", "DEEP_ARCHIVE/Bulk")
+_AUTOMATIC_TIERS = ("Frequent Access", "Infrequent Access", "Archive Instant Access")
+
+
+def intelligent_tiering_split(read_fraction: float) -> dict[str, float]:
+    """Share of the data in each automatic Intelligent-Tiering tier, in the steady state of random reads.
+
+    Each month a fraction ``read_fraction`` of the objects, picked at random, is read. An object read in the
+    last 30 days is in Frequent Access, one unread for 30 to 90 days in Infrequent Access, one unread for 90
+    days or more in Archive Instant Access (the opt-in archive tiers are left off). For data older than 90 days.
+
+    Examples
+    --------
+    >>> intelligent_tiering_split(0.0)["Archive Instant Access"]
+    1.0
+    """
+    if not 0.0 <= read_fraction <= 1.0:
+        raise ValueError(f"read_fraction must be between 0 and 1, got {read_fraction!r}")
+    unread = 1.0 - read_fraction
+    shares = (read_fraction, unread - unread ** 3, unread ** 3)
+    return dict(zip(_AUTOMATIC_TIERS, shares, strict=True))
+
+
+def _check_read_inputs(stored_gb: float, read_gb: float, object_mb: float | None, restore_days: int) -> None:
+    """Raise ValueError for a negative size or read volume, a non-positive object size, or restore_days < 1."""
+    if stored_gb <= 0 or read_gb < 0:
+        raise ValueError(f"stored_gb must be > 0 and read_gb_per_month >= 0, got {stored_gb!r} and {read_gb!r}")
+    if object_mb is not None and object_mb <= 0:
+        raise ValueError(f"object_mb must be > 0 (or None: bill bytes only), got {object_mb!r}")
+    positive_int("restore_days", restore_days, 1)
+
+
+def _storage_usd(cls: str, stored_gb: float, objects: float) -> float:
+    """A month of storage in one class, with minimum object sizes and archive overheads when objects are known."""
+    meta = s3_class(cls).overhead_bytes_standard * objects / 2**30 * s3_class("STANDARD").usd_per_gb_month
+    return _billed_gb(cls, stored_gb, objects) * s3_class(cls).usd_per_gb_month + meta
+
+
+def _intelligent_tiering_row(stored_gb: float, read_gb: float, object_mb: float | None) -> dict[str, float]:
+    """A month of Intelligent-Tiering: tiered storage (by the random-read split), monitoring, GET requests."""
+    if object_mb is None:
+        raise ValueError("Intelligent-Tiering bills its monitoring fee per object: give object_mb")
+    it, objects = INTELLIGENT_TIERING, stored_gb * 1024 / object_mb
+    prices = {name: usd for name, _, usd, _ in it.tiers}
+    if object_mb * 2**20 < it.min_monitored_bytes:  # not monitored: always Frequent Access, no fee
+        storage, monitoring = stored_gb * prices["Frequent Access"], 0.0
+    else:
+        split = intelligent_tiering_split(min(read_gb / stored_gb, 1.0))
+        storage = sum(stored_gb * share * prices[tier] for tier, share in split.items())
+        monitoring = objects / 1000 * it.monitoring_usd_per_1000_objects
+    gets = read_gb * 1024 / object_mb / 1000 * S3_GET_USD_PER_1000["INTELLIGENT_TIERING"]
+    return {"storage": storage, "retrieval": read_gb * it.retrieval_usd_per_gb, "requests": gets,
+            "monitoring": monitoring, "restored copy": 0.0, "hours to first byte": 0.0}
+
+
+def _option_row(option: str, stored_gb: float, read_gb: float, object_mb: float | None,
+                restore_days: int) -> dict[str, float]:
+    """One storage option's month: storage, retrieval, requests, monitoring, the restored copy, and the wait."""
+    if option == "INTELLIGENT_TIERING":
+        return _intelligent_tiering_row(stored_gb, read_gb, object_mb)
+    cls, _, tier = option.partition("/")
+    if tier:
+        restore_tier(cls, tier)  # a clear error naming the tiers there are
+    elif option not in READ_OPTIONS:
+        raise ValueError(f"unknown storage option {option!r}; the options are {', '.join(READ_OPTIONS)}")
+    objects = stored_gb * 1024 / object_mb if object_mb else 0.0
+    requests_read = read_gb * 1024 / object_mb / 1000 if object_mb else 0.0  # thousands of objects read
+    row = {"storage": _storage_usd(cls, stored_gb, objects), "monitoring": 0.0}
+    if not tier:
+        row.update(retrieval=read_gb * s3_class(cls).retrieval_usd_per_gb, restored_copy=0.0, wait=0.0,
+                   requests=requests_read * S3_GET_USD_PER_1000[cls])
+    else:
+        t = restore_tier(cls, tier)
+        standard = s3_class("STANDARD").usd_per_gb_month
+        row.update(retrieval=read_gb * t.usd_per_gb, restored_copy=read_gb * standard * restore_days / DAYS_PER_MONTH,
+                   wait=t.hours[1], requests=requests_read * (t.usd_per_1000_requests + S3_GET_USD_PER_1000[cls]))
+    return {"storage": row["storage"], "retrieval": row["retrieval"], "requests": row["requests"],
+            "monitoring": row["monitoring"], "restored copy": row["restored_copy"], "hours to first byte": row["wait"]}
+
+
+def monthly_read_costs(stored_gb: float, read_gb_per_month: float, object_mb: float | None = 128.0,
+                       options: Sequence[str] = READ_OPTIONS, restore_days: int = 1) -> pd.DataFrame:
+    """What a month costs for data at rest that is read ``read_gb_per_month``, in each storage option.
+
+    Parameters
+    ----------
+    stored_gb : float
+        Data kept (already past every minimum storage duration: no early-deletion charge here).
+    read_gb_per_month : float
+        GB read back each month (re-reads count again: every GB read is billed).
+    object_mb : float or None
+        Object size: GET and restore requests, the 128 KB minimum billable size, the archive classes'
+        per-object overhead, and Intelligent-Tiering's monitoring fee. None bills bytes only (and refuses
+        Intelligent-Tiering, whose fee is per object).
+    options : sequence of str
+        Storage classes, and ``CLASS/Tier`` for the archive classes read through a restore
+        (``GLACIER/Expedited|Standard|Bulk``, ``DEEP_ARCHIVE/Standard|Bulk``); see :data:`READ_OPTIONS`.
+    restore_days : int
+        Days a restored copy is kept (billed at the S3 Standard price).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by option: ``storage``, ``retrieval``, ``requests``, ``monitoring``, ``restored copy``,
+        ``total`` (USD per month) and ``hours to first byte`` (the upper bound of a restore; 0: milliseconds).
+
+    Examples
+    --------
+    >>> t = monthly_read_costs(1000, 0, object_mb=None, options=["STANDARD", "STANDARD_IA"])
+    >>> t["total"].round(2).tolist()
+    [23.0, 12.5]
+    """
+    _check_read_inputs(stored_gb, read_gb_per_month, object_mb, restore_days)
+    rows = {o: _option_row(o, float(stored_gb), float(read_gb_per_month), object_mb, restore_days) for o in options}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.insert(5, "total", out[["storage", "retrieval", "requests", "monitoring", "restored copy"]].sum(axis=1))
+    out.index.name = "option"
+    return out
+
+
+def break_even_reads(storage_class: str = "STANDARD_IA", versus: str = "STANDARD", stored_gb: float = 1.0,
+                     object_mb: float | None = None) -> float:
+    """GB read per month at which ``storage_class`` costs as much as ``versus``: below it, it is cheaper.
+
+    Both bills are straight lines in the GB read (storage is fixed, every GB read adds its retrieval and
+    requests), so the crossing is (storage saved) / (extra paid per GB read). ``inf`` when the cheaper class
+    pays no more per GB read. Not for Intelligent-Tiering, whose storage itself moves with the reads.
+
+    Examples
+    --------
+    >>> round(break_even_reads(), 2)  # Standard-IA against Standard: reads of 1.05x the data a month
+    1.05
+    """
+    options = [storage_class, versus]
+    if "INTELLIGENT_TIERING" in options:
+        raise ValueError("break_even_reads compares classes whose bill is linear in the reads; compare "
+                         "Intelligent-Tiering with monthly_read_costs at the read volumes you expect")
+    at0 = monthly_read_costs(stored_gb, 0.0, object_mb, options)["total"]
+    at1 = monthly_read_costs(stored_gb, stored_gb, object_mb, options)["total"]
+    per_gb = (at1 - at0) / stored_gb
+    extra = per_gb[storage_class] - per_gb[versus]
+    saved = at0[versus] - at0[storage_class]
+    return float("inf") if extra <= 0 else float(saved / extra)

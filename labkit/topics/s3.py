@@ -37,6 +37,7 @@ __all__ = [
     "guide_previous_version",
     "guide_version_by_date",
     "lifecycle_policy",
+    "lifecycle_refusal",
     "list_versions",
     "previous_version",
     "restore_version",
@@ -150,7 +151,8 @@ def _require_versioning(s3, bucket: str) -> None:
     if status not in ("Enabled", "Suspended"):
         raise S3RecoveryError(
             f"versioning is not enabled on bucket {bucket!r}, so S3 kept no older versions to recover. "
-            f"Call enable_versioning(s3, {bucket!r}) now; only writes after that can be recovered")
+            f"Call enable_versioning(s3, {bucket!r}) now: from then on an overwrite or delete keeps what it "
+            "replaces (an object already there is kept as its version 'null'); what was overwritten before is gone")
 
 
 def enable_versioning(s3, bucket: str) -> str:
@@ -512,6 +514,19 @@ def apply_lifecycle(s3, bucket: str, policy: dict) -> list[str]:
     _check_bucket(s3, bucket)
     s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=policy)
     return warnings_
+
+
+def lifecycle_refusal(s3, bucket: str, policy: dict) -> str | None:
+    """Why boto3 would refuse ``put_bucket_lifecycle_configuration`` with this policy, or None; nothing is sent.
+
+    Runs the client's own parameter validation (its service model, the check boto3 makes before any
+    request), so a refusal here is exactly the ``ParamValidationError`` the call would raise.
+    """
+    from botocore.validate import ParamValidator
+
+    model = s3.meta.service_model.operation_model("PutBucketLifecycleConfiguration")
+    report = ParamValidator().validate({"Bucket": bucket, "LifecycleConfiguration": policy}, model.input_shape)
+    return report.generate_report() if report.has_errors() else None
 
 
 # --------------------------------------------------------------------------- lifecycle (rules: labkit.core.lifecycle)

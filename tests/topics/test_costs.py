@@ -83,3 +83,67 @@ def test_the_cost_model_refuses_a_date_based_rule_by_name_instead_of_a_key_error
     assert validate_lifecycle(dated) is not None  # valid S3
     with pytest.raises(ValueError, match="'by-date' goes by Date"):
         costs.simulate_costs(100.0, dated, months=3)
+
+
+def test_reads_are_billed_per_gb_in_standard_ia_and_glacier_ir_and_not_in_standard():
+    t = costs.monthly_read_costs(1000, 100, object_mb=None, options=["STANDARD", "STANDARD_IA", "GLACIER_IR"])
+    assert t.loc["STANDARD", "total"] == pytest.approx(1000 * 0.023)
+    assert t.loc["STANDARD_IA", "total"] == pytest.approx(1000 * 0.0125 + 100 * 0.01)
+    assert t.loc["GLACIER_IR", "total"] == pytest.approx(1000 * 0.004 + 100 * 0.03)
+    with_requests = costs.monthly_read_costs(1000, 100, object_mb=128, options=["STANDARD_IA"])
+    assert with_requests.loc["STANDARD_IA", "requests"] == pytest.approx(100 * 1024 / 128 / 1000 * 0.001)
+
+
+def test_glacier_restores_bill_their_tier_the_requests_and_the_restored_copy():
+    t = costs.monthly_read_costs(1000, 100, object_mb=100, restore_days=3,
+                                 options=["GLACIER/Expedited", "GLACIER/Bulk", "DEEP_ARCHIVE/Bulk"])
+    objects_read, copy = 100 * 1024 / 100, 100 * 0.023 * 3 / 30
+    glacier_storage = 1000 * 0.0036 + 1000 * 1024 / 100 * (32 * 1024 * 0.0036 + 8 * 1024 * 0.023) / 2**30
+    assert t.loc["GLACIER/Expedited", "total"] == pytest.approx(
+        glacier_storage + 100 * 0.03 + objects_read / 1000 * (10.0 + 0.0004) + copy)
+    assert t.loc["GLACIER/Bulk", "retrieval"] == 0.0 and t.loc["GLACIER/Bulk", "hours to first byte"] == 12
+    assert t.loc["DEEP_ARCHIVE/Bulk", "retrieval"] == pytest.approx(100 * 0.0025)
+    assert t.loc["DEEP_ARCHIVE/Bulk", "hours to first byte"] == 48
+    with pytest.raises(ValueError, match="no restore tier 'Expedited' for 'DEEP_ARCHIVE'"):
+        costs.monthly_read_costs(1000, 1, options=["DEEP_ARCHIVE/Expedited"])
+
+
+def test_standard_ia_stops_paying_off_at_the_break_even_derived_by_hand():
+    # storage saved per GB-month over the extra paid per GB read: (0.023 - 0.0125) / 0.01 GB read per GB stored
+    by_hand = (0.023 - 0.0125) / 0.01
+    assert costs.break_even_reads(stored_gb=1000) == pytest.approx(1000 * by_hand)
+    per_gb_read_128mb = 0.01 + (0.001 - 0.0004) / 1000 * 1024 / 128  # with the GET requests of 128 MB objects
+    assert costs.break_even_reads(stored_gb=1000, object_mb=128) == pytest.approx(1000 * 0.0105 / per_gb_read_128mb)
+    opts = ["STANDARD", "STANDARD_IA"]
+    below, above = (costs.monthly_read_costs(1000, r, None, opts)["total"] for r in (1000 * by_hand - 1,
+                                                                                    1000 * by_hand + 1))
+    assert below["STANDARD_IA"] < below["STANDARD"] and above["STANDARD_IA"] > above["STANDARD"]
+    assert costs.break_even_reads("GLACIER_IR", "STANDARD_IA") == pytest.approx((0.0125 - 0.004) / (0.03 - 0.01))
+
+
+def test_intelligent_tiering_has_no_retrieval_fee_and_a_monitoring_fee_per_object():
+    t = costs.monthly_read_costs(1000, 100, object_mb=128, options=["INTELLIGENT_TIERING"]).loc["INTELLIGENT_TIERING"]
+    frequent, unread = 0.1, 0.9  # 10% of the objects read at random each month
+    assert t["storage"] == pytest.approx(1000 * (frequent * 0.023 + (unread - unread ** 3) * 0.0125
+                                                 + unread ** 3 * 0.004))
+    assert t["retrieval"] == 0.0 and t["monitoring"] == pytest.approx(1000 * 1024 / 128 / 1000 * 0.0025)
+    with pytest.raises(ValueError, match="monitoring fee per object"):
+        costs.monthly_read_costs(1000, 1, object_mb=None, options=["INTELLIGENT_TIERING"])
+
+
+def test_the_guides_lifecycle_json_spells_ID_as_Id_which_botocores_model_and_boto3_refuse(s3c):
+    import botocore.exceptions
+    import botocore.session
+
+    rule_shape = (botocore.session.get_session().get_service_model("s3")
+                  .operation_model("PutBucketLifecycleConfiguration").input_shape
+                  .members["LifecycleConfiguration"].members["Rules"].member)
+    assert "ID" in rule_shape.members and "Id" not in rule_shape.members
+    s3c.create_bucket(Bucket="lifecycle-check")
+    for guide in (costs.GUIDE_Q3_LIFECYCLE, costs.GUIDE_Q10_LIFECYCLE):
+        with pytest.raises(ValueError, match='Unknown parameter in Rules\\[0\\]: "Id", must be one of: Expiration, ID'):
+            validate_lifecycle(guide)
+        with pytest.raises(botocore.exceptions.ParamValidationError, match='"Id"'):
+            s3c.put_bucket_lifecycle_configuration(Bucket="lifecycle-check", LifecycleConfiguration=guide)
+        fixed = {"Rules": [{("ID" if k == "Id" else k): v for k, v in guide["Rules"][0].items()}]}
+        assert isinstance(validate_lifecycle(fixed), list)  # with ID, the same rule passes

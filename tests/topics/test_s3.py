@@ -135,3 +135,33 @@ def test_lifecycle_rules_are_applied_to_the_server_and_simulated(bucket):
     assert sim[(39, "data/b.csv")] == "STANDARD" and sim[(40, "data/b.csv")] == "GLACIER"
     assert sim[(100, "data/b.csv")] is None  # expired 90 days after it became noncurrent
     assert sim[(799, "other/c.csv")] == "STANDARD"  # outside the rule's prefix
+
+
+def test_an_object_written_before_versioning_is_kept_as_version_null_and_recoverable(s3c):
+    s3c.create_bucket(Bucket=B)
+    s3c.put_object(Bucket=B, Key="k.csv", Body=b"lost")  # overwritten while unversioned: gone for good
+    s3c.put_object(Bucket=B, Key="k.csv", Body=b"before versioning")
+    assert s3.enable_versioning(s3c, B) == "Enabled"
+    after = _put(s3c, "k.csv", "after versioning")
+    raw = s3c.list_object_versions(Bucket=B, Prefix="k.csv")["Versions"]  # the API itself, not our listing
+    assert sorted((v["VersionId"], v["IsLatest"]) for v in raw) == sorted([("null", False), (after, True)])
+    assert s3.previous_version(s3c, B, "k.csv").version_id == "null"
+    assert s3.get_version(s3c, B, "k.csv", "null") == b"before versioning"
+    s3.restore_version(s3c, B, "k.csv", "null")
+    assert s3c.get_object(Bucket=B, Key="k.csv")["Body"].read() == b"before versioning"
+    assert b"lost" not in [s3.get_version(s3c, B, "k.csv", v.version_id) for v in s3.list_versions(s3c, B, "k.csv")]
+
+
+def test_lifecycle_refusal_is_the_error_boto3_raises_and_sends_nothing(bucket):
+    import botocore.exceptions
+
+    from labkit.topics import costs
+
+    refusal = s3.lifecycle_refusal(bucket, B, costs.GUIDE_Q3_LIFECYCLE)
+    assert refusal == ('Unknown parameter in LifecycleConfiguration.Rules[0]: "Id", must be one of: Expiration, '
+                       'ID, Prefix, Filter, Status, Transitions, NoncurrentVersionTransitions, '
+                       'NoncurrentVersionExpiration, AbortIncompleteMultipartUpload')
+    with pytest.raises(botocore.exceptions.ParamValidationError) as err:
+        bucket.put_bucket_lifecycle_configuration(Bucket=B, LifecycleConfiguration=costs.GUIDE_Q3_LIFECYCLE)
+    assert refusal in str(err.value)
+    assert s3.lifecycle_refusal(bucket, B, s3.lifecycle_policy(transitions=[(30, "STANDARD_IA")])) is None
