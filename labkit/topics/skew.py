@@ -3,17 +3,30 @@
 Every technique here returns exactly the rows of the plain operation (the tests
 check that with ``assertDataFrameEqual``); only the work per task changes.
 
-Salts are never a seedless ``rand()``: that draws new salts when a failed task
-is retried or a stage is recomputed, so a recomputed partition can send a row
-to a different salt than the first attempt did. Two deterministic choices:
+How a salt is drawn, precisely. A seedless ``F.rand()`` is not re-drawn on a
+retry: Spark picks its seed once, when the column is built, and each
+partition's generator is seeded with that seed plus the partition index, so a
+task rerun over the same rows in the same order draws the same salts (the
+tests check it). A salt from ``rand()`` or from the row's position is a
+function of *where* the row sits: its partition and its place in it. That is
+the hazard: after a shuffle, the order of rows inside a partition is not
+deterministic, so a stage recomputed after a lost executor or a fetch failure
+can hand a row another salt than the first attempt did, and the join on
+``(key, salt)`` downstream can then lose or duplicate it. The rule: **when the
+input comes out of a shuffle, salt from columns that identify the row**.
 
 * ``salt_by=None`` (the default): a hash of the seed and the row's position
   (``monotonically_increasing_id``). It reads no column, so Parquet column
-  pruning still works, and duplicate rows get different salts. It is
-  deterministic for a given input partitioning and order, such as a file scan.
-* ``salt_by=["txn_id"]``: a hash of the named columns. Deterministic whatever
-  the order (use it after a shuffle); rows equal on those columns share a salt,
-  so name a column that tells rows apart.
+  pruning still works, and duplicate rows get different salts. It has exactly
+  the order hazard of ``rand()``: use it on input whose partitions and order
+  are fixed, such as a file scan; the same rows in another partitioning get
+  other salts.
+* ``salt_by=["txn_id"]``: ``pmod(xxhash64(seed, txn_id), salts)``, a hash of
+  the named columns. The same salt for a row whatever the partitioning or the
+  order (use it after a shuffle); rows equal on those columns share a salt, so
+  name columns that tell rows apart.
+
+:func:`salt_stability` shows the three side by side on the same rows.
 
 Hot-key lists may contain ``None``: null is a classic skew source. Every
 hot-key test here is null-safe (``col.isin([None, ...])`` alone is NULL for
@@ -39,7 +52,9 @@ __all__ = [
     "groupby_skew_table",
     "isolate_hot_keys",
     "partition_spread",
+    "rand_salted_join",
     "replication_table",
+    "salt_stability",
     "salted_aggregate",
     "salted_join",
     "salted_join_hot_keys",
@@ -137,6 +152,107 @@ def _salt_column(df, salts: int, seed: int, salt_by: Sequence[str] | None = None
     return F.pmod(F.xxhash64(F.lit(int(seed)), *source), F.lit(salts)).cast("int")
 
 
+def rand_salted_join(large, small, on: str | Sequence[str], salts: int):
+    """The guide's salted join as written: a seedless ``(rand() * salts).cast("int")`` and ``explode(array(lit(i)))``.
+
+    Kept as the reference the lab's salts are compared with. Its result is the
+    plain inner join's rows; its salts are a function of where each row sits
+    (see the module docstring), so do not use it on input that comes out of a
+    shuffle.
+
+    Parameters
+    ----------
+    large, small : pyspark.sql.DataFrame
+    on : str or list of str
+    salts : int
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        The same rows and columns as ``large.join(small, on)``.
+    """
+    from pyspark.sql import functions as F
+
+    keys = _keys(on, large, small)
+    positive_int("salts", salts)
+    salted = large.withColumn(_SALT, (F.rand() * salts).cast("int"))
+    exploded = small.withColumn(_SALT, F.explode(F.array(*[F.lit(i) for i in range(salts)])))
+    return salted.join(exploded, [*keys, _SALT]).drop(_SALT)
+
+
+def _salts_by_id(df, ids: list[str], salt) -> pd.Series:
+    """The salt of every row, collected and indexed by the id columns."""
+    return df.select(*ids, salt.alias(_SALT)).toPandas().set_index(ids)[_SALT]
+
+
+def _share_same(first: pd.Series, other: pd.Series) -> float:
+    """Share of the rows of ``first`` whose salt is the same in ``other`` (matched by id)."""
+    return float((first == other.reindex(first.index)).mean()) if len(first) else 1.0
+
+
+def salt_stability(df, id_cols: str | Sequence[str], salts: int = 8, seed: int = 42, partitions: int = 7,
+                   max_rows: int = 200_000) -> pd.DataFrame:
+    """Which salts stay with their row: on a rerun of the same input, and when the same rows come in other partitions.
+
+    Three salts over the same rows: the guide's seedless
+    ``(rand() * salts).cast("int")``, the lab's default (a hash of the row
+    position) and ``salt_by=id_cols`` (a hash of the columns that identify the
+    row). Each is evaluated twice on ``df`` as it is (a rerun of the same
+    input, as a retried task over a file scan sees it) and once on
+    ``df.repartition(partitions)``: the same rows in another partitioning and
+    order, as a stage recomputed after a shuffle may see them.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        Input whose partitioning and order are fixed (a file scan); it is
+        collected, one (id, salt) pair per row and salt, so pass a sample.
+    id_cols : str or list of str
+        Columns that identify a row; rows are matched by them.
+    salts : int
+    seed : int
+        The hash salts' seed (``rand()`` draws its own, once).
+    partitions : int
+        Partitions of the repartitioned copy.
+    max_rows : int
+        Refuse larger inputs rather than collect them.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by salt: ``same on rerun`` and ``same after repartition``
+        (shares of the rows whose salt did not change) and ``rows``.
+
+    Raises
+    ------
+    ValueError
+        For a missing id column, ids that do not identify the rows, or more
+        than ``max_rows`` rows.
+    """
+    from pyspark.sql import functions as F
+
+    ids = require_columns(df, id_cols, "id column")
+    positive_int("salts", salts)
+    positive_int("partitions", partitions)
+    rows = df.count()
+    if rows > max_rows:
+        raise ValueError(f"salt_stability collects every row: {rows} rows is more than max_rows={max_rows}; "
+                         "pass a sample")
+    duplicates = rows - df.select(*ids).distinct().count()
+    if duplicates:
+        raise ValueError(f"the id column(s) {ids} do not identify the rows: {duplicates} rows repeat an id")
+    candidates = {"seedless rand()": (F.rand() * salts).cast("int"),  # one seed, drawn here, used for all three runs
+                  "row position (default)": _salt_column(df, salts, seed),
+                  f"salt_by={ids}": _salt_column(df, salts, seed, ids)}
+    moved = df.repartition(partitions)
+    out = []
+    for name, salt in candidates.items():
+        first, again, other = (_salts_by_id(frame, ids, salt) for frame in (df, df, moved))
+        out.append({"salt": name, "same on rerun": _share_same(first, again),
+                    "same after repartition": _share_same(first, other), "rows": rows})
+    return pd.DataFrame(out).set_index("salt")
+
+
 def _is_hot(key: str, hot: Sequence[Any]):
     """A null-safe test for membership in ``hot``: never NULL, and true for a null key when None is hot."""
     from pyspark.sql import functions as F
@@ -205,8 +321,11 @@ def salted_join_hot_keys(large, small, on: str, hot_keys: Sequence[Any], salts: 
     """Salt only the hot keys: cold keys join as usual, hot keys spread over ``salts`` partitions.
 
     The corrected version of the guide's "products with zero stock" example:
-    the salt is deterministic (not a seedless ``rand()``), and the two halves
-    of the small side are combined with ``unionByName``, not by column position.
+    the salt is a hash (of the row's position, or of the ``salt_by`` columns)
+    instead of a seedless ``rand()`` (the two share the order hazard of the
+    module docstring: pass ``salt_by`` when ``large`` comes out of a shuffle),
+    and the two halves of the small side are combined with ``unionByName``,
+    not by column position.
 
     Parameters
     ----------
@@ -343,7 +462,7 @@ def salted_aggregate(df, key: str | Sequence[str], aggs: Mapping[str, tuple[str,
 
 
 def isolate_hot_keys(df, key: str, aggs: Mapping[str, tuple[str, str]], hot_keys: Sequence[Any],
-                     salts: int = 16, seed: int = 42):
+                     salts: int = 16, seed: int = 42, salt_by: Sequence[str] | None = None):
     """Aggregate the hot keys apart, spread over ``salts`` partial groups, and union the cold keys' result.
 
     The guide's technique 4, corrected: its ``repartition(100, key)`` sends each
@@ -361,6 +480,8 @@ def isolate_hot_keys(df, key: str, aggs: Mapping[str, tuple[str, str]], hot_keys
     salts : int
         Partial groups per hot key.
     seed : int
+    salt_by : list of str, optional
+        As in :func:`salted_join`.
 
     Returns
     -------
@@ -377,7 +498,7 @@ def isolate_hot_keys(df, key: str, aggs: Mapping[str, tuple[str, str]], hot_keys
         return df.groupBy(key).agg(*[_plain_agg(*p) for p in parsed])
     is_hot = _is_hot(key, hot)
     cold = df.filter(~is_hot).groupBy(key).agg(*[_plain_agg(*p) for p in parsed])
-    return cold.unionByName(salted_aggregate(df.filter(is_hot), key, aggs, salts, seed))
+    return cold.unionByName(salted_aggregate(df.filter(is_hot), key, aggs, salts, seed, salt_by))
 
 
 def partition_spread(df, key: str, partitions: Sequence[int]) -> pd.DataFrame:
@@ -469,7 +590,7 @@ def sweep_guidance(table: pd.DataFrame, projection: pd.DataFrame, salted: Sequen
 
 
 def verify_techniques(large, small, key: str, hot_keys: Sequence[Any], salts: int,
-                      aggs: Mapping[str, tuple[str, str]]) -> pd.DataFrame:
+                      aggs: Mapping[str, tuple[str, str]], salt_by: Sequence[str] | None = None) -> pd.DataFrame:
     """Check every salting technique of this module against the plain operation, inside Spark.
 
     The joins are compared with ``large.join(small, key, how)`` for an inner
@@ -485,6 +606,9 @@ def verify_techniques(large, small, key: str, hot_keys: Sequence[Any], salts: in
     salts : int
     aggs : mapping
         As in :func:`salted_aggregate`.
+    salt_by : list of str, optional
+        The columns every technique salts from (see the module docstring);
+        by default the row position.
 
     Returns
     -------
@@ -504,15 +628,17 @@ def verify_techniques(large, small, key: str, hot_keys: Sequence[Any], salts: in
     half = small.filter(F.pmod(F.xxhash64(F.col(key)), F.lit(2)) == 0)
     plain_agg = large.groupBy(key).agg(*[_plain_agg(*p) for p in _parse_aggs(aggs, large)])
     inner, left = large.join(small, key), large.join(half, key, "left")
+    by = {"salt_by": salt_by}
     checks = {
-        "salted join": (salted_join(large, small, key, salts), inner),
-        "salted left join, half the keys missing": (salted_join(large, half, key, salts, "left"), left),
-        "hot keys salted": (salted_join_hot_keys(large, small, key, hot, salts), inner),
-        "hot keys salted, null among them": (salted_join_hot_keys(large, small, key, with_null, salts, "left"),
+        "salted join": (salted_join(large, small, key, salts, **by), inner),
+        "salted left join, half the keys missing": (salted_join(large, half, key, salts, "left", **by), left),
+        "hot keys salted": (salted_join_hot_keys(large, small, key, hot, salts, **by), inner),
+        "hot keys salted, null among them": (salted_join_hot_keys(large, small, key, with_null, salts, "left", **by),
                                              large.join(small, key, "left")),
-        "two-stage aggregate": (salted_aggregate(large, key, aggs, salts), plain_agg),
-        "isolated hot keys": (isolate_hot_keys(large, key, aggs, hot, salts), plain_agg),
-        "isolated hot keys, null among them": (isolate_hot_keys(large, key, aggs, with_null, salts), plain_agg),
+        "two-stage aggregate": (salted_aggregate(large, key, aggs, salts, **by), plain_agg),
+        "isolated hot keys": (isolate_hot_keys(large, key, aggs, hot, salts, **by), plain_agg),
+        "isolated hot keys, null among them": (isolate_hot_keys(large, key, aggs, with_null, salts, **by),
+                                               plain_agg),
     }
     return pd.DataFrame([{"technique": name, "rows": assert_same_rows(got, want, name)}
                          for name, (got, want) in checks.items()]).set_index("technique")

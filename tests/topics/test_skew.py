@@ -91,6 +91,28 @@ def test_a_salt_from_named_columns_is_deterministic_whatever_the_partitioning(la
         skew.salted_join(large, large, "k", 4, salt_by=["nope"])
 
 
+def test_salt_stability_refuses_ids_that_repeat_and_inputs_too_large_to_collect(spark):
+    df = spark.range(0, 100).selectExpr("id % 10 AS k", "id")
+    with pytest.raises(ValueError, match=r"do not identify the rows: 90 rows repeat an id"):
+        skew.salt_stability(df, "k")
+    with pytest.raises(ValueError, match="100 rows is more than max_rows=50"):
+        skew.salt_stability(df, "id", max_rows=50)
+    with pytest.raises(ValueError, match=r"id column \['nope'\] not found"):
+        skew.salt_stability(df, "nope")
+
+
+def test_every_technique_takes_salt_by_and_still_gives_the_plain_result(large, small):
+    from labkit.topics.skew import _salt_column
+
+    checked = skew.verify_techniques(large.repartition(5), small, "k", [1, 2], 8, AGGS, salt_by=["txn"])
+    assert len(checked) == 7 and (checked["rows"] > 0).all()
+    assertDataFrameEqual(skew.isolate_hot_keys(large.repartition(3), "k", AGGS, [1, 2], 8, salt_by=["txn"]),
+                         _plain(large, "k"), rtol=1e-9)
+    with pytest.raises(ValueError, match=r"salt_by column \['nope'\] not found"):
+        skew.isolate_hot_keys(large, "k", AGGS, [1], 4, salt_by=["nope"])
+    assert large.select(_salt_column(large, 8, 42, ["txn"]).alias("s")).distinct().count() == 8
+
+
 def test_the_default_salt_spreads_duplicate_rows_and_works_with_map_columns(spark):
     from labkit.topics.skew import _salt_column
 
