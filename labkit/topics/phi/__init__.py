@@ -3,13 +3,15 @@
 The guide hashes names with an unsalted ``sha2``. Anyone with a list of common
 names hashes the list and looks the hashes up: :func:`dictionary_attack` does
 exactly that. A keyed pseudonym (HMAC-SHA256 with a secret key, Spark 4's
-built-in ``hmac``) resists it: without the key the list cannot be hashed.
+built-in ``hmac``, added in Spark 4.3.0 by SPARK-53154; :func:`pseudonym_pandas` gives the same bytes on
+Spark 3.5, which AWS Glue 5 and EMR 7 run) resists it: without the key the list cannot be hashed.
 
 Every policy is a plain function of Columns or DataFrames. Keys come from a
 parameter or the ``LABKIT_PHI_KEY`` environment variable, never from the code.
 
 Modules: ``_spec`` (the 18 identifiers, kinds, patterns, errors), ``keys``, ``masking`` (column policies),
-``safe_harbor``, ``leaks`` (scan, leak check, k-anonymity, dictionary attack), ``policy`` (access, retention).
+``safe_harbor``, ``leaks`` (scan, leak check, k-anonymity, dictionary attack), ``policy`` (access, retention),
+``transit`` (what a Redshift JDBC URL checks), ``lessons`` (the checks behind the notebook's corrections).
 """
 
 from labkit.topics.phi._spec import (
@@ -34,13 +36,19 @@ from labkit.topics.phi.keys import (
     secret_column,
 )
 from labkit.topics.phi.leaks import assert_no_phi, dictionary_attack, scan_for_phi
+from labkit.topics.phi.lessons import readable_without_keys, runtime_ssl_setting, write_with_guide_encryption
 from labkit.topics.phi.masking import (
+    HMAC_SINCE,
+    builtin_hmac_available,
     generalize_date,
     guide_mask_name,
+    hmac_since,
     mask_email,
     mask_phone,
     mask_ssn,
     pseudonym,
+    pseudonym_implementations,
+    pseudonym_pandas,
     pseudonym_udf,
     require_dates,
     shift_dates,
@@ -49,9 +57,12 @@ from labkit.topics.phi.masking import (
 )
 from labkit.topics.phi.policy import validate_access_policy, validate_retention
 from labkit.topics.phi.safe_harbor import deidentify_safe_harbor, k_anonymity, k_ladder, redact_text
+from labkit.topics.phi.transit import GUIDE_REDSHIFT_URL, SAFE_REDSHIFT_URL, jdbc_tls, parse_jdbc_url
 
 __all__ = [
     "GUIDE_IDENTIFIERS",
+    "GUIDE_REDSHIFT_URL",
+    "HMAC_SINCE",
     "KINDS",
     "MIN_KEY_BYTES",
     "NOT_ENFORCED",
@@ -61,12 +72,16 @@ __all__ = [
     "RESTRICTED_ZIP3",
     "RESTRICTED_ZIP3_VINTAGE",
     "SAFE_HARBOR_18",
+    "SAFE_REDSHIFT_URL",
     "assert_no_phi",
+    "builtin_hmac_available",
     "deidentify_safe_harbor",
     "derive_key",
     "dictionary_attack",
     "generalize_date",
     "guide_mask_name",
+    "hmac_since",
+    "jdbc_tls",
     "k_anonymity",
     "k_ladder",
     "key_id",
@@ -74,13 +89,18 @@ __all__ = [
     "mask_phone",
     "mask_ssn",
     "parquet_kms_available",
+    "parse_jdbc_url",
     "phi_key",
     "pseudonym",
+    "pseudonym_implementations",
+    "pseudonym_pandas",
     "pseudonym_udf",
+    "readable_without_keys",
     "redact_text",
     "require_dates",
     "require_key_id",
     "run_key",
+    "runtime_ssl_setting",
     "scan_for_phi",
     "secret_column",
     "shift_dates",
@@ -88,4 +108,5 @@ __all__ = [
     "token_encrypt",
     "validate_access_policy",
     "validate_retention",
+    "write_with_guide_encryption",
 ]

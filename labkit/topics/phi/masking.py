@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Sequence
 from functools import reduce
+
+import pandas as pd
 
 from labkit.core.args import require_columns
 from labkit.topics.phi.keys import derive_key, secret_column
 
-__all__ = ["generalize_date", "guide_mask_name", "mask_email", "mask_phone", "mask_ssn", "pseudonym",
-           "pseudonym_udf", "require_dates", "shift_dates", "token_decrypt", "token_encrypt"]
+__all__ = ["HMAC_SINCE", "builtin_hmac_available", "generalize_date", "guide_mask_name", "hmac_since", "mask_email",
+           "mask_phone", "mask_ssn", "pseudonym", "pseudonym_implementations", "pseudonym_pandas", "pseudonym_udf",
+           "require_dates", "shift_dates", "token_decrypt", "token_encrypt"]
+
+# SPARK-53154 (apache/spark pull request 57344) added the SQL function ``hmac``; its ExpressionDescription says
+# since = "4.3.0", pyspark's ``functions.hmac`` says ``versionadded:: 4.3.0``, and ``DESCRIBE FUNCTION EXTENDED hmac``
+# prints "Since: 4.3.0". Spark 3.5 (AWS Glue 5, EMR 7) and Spark 4.0 to 4.2 do not have it.
+HMAC_SINCE = "4.3.0"
 
 _DATE_TYPES = ("date", "timestamp", "timestamp_ntz", "string")
 
@@ -50,13 +59,15 @@ def mask_phone(col):
 
 
 def pseudonym(col, key: str | bytes | None = None):
-    """A keyed pseudonym: hex HMAC-SHA256 of the value (Spark's built-in ``hmac``, no UDF).
+    """A keyed pseudonym: hex HMAC-SHA256 of the value (Spark's built-in ``hmac``, Spark 4.3.0 on; no UDF).
 
     The same value and key give the same pseudonym (joins still work); another
     key gives another; without the key a dictionary cannot be hashed. The HMAC
     key is the master key's ``"pseudonym"`` derivation (:func:`~labkit.topics.phi.keys.derive_key`), and it
     reaches Spark as data (:func:`~labkit.topics.phi.keys.secret_column`), so no plan, UI page or error
-    message prints it. Needs an active SparkSession.
+    message prints it. Needs an active SparkSession, and a Spark with the built-in
+    ``hmac`` (:data:`HMAC_SINCE`: 4.3.0, SPARK-53154); on Spark 3.5 (AWS Glue 5,
+    EMR 7) or 4.0 to 4.2 use :func:`pseudonym_pandas`, which gives the same bytes.
 
     Parameters
     ----------
@@ -71,15 +82,106 @@ def pseudonym(col, key: str | bytes | None = None):
     """
     from pyspark.sql import functions as F
 
+    if not hasattr(F, "hmac"):
+        raise RuntimeError(f"this pyspark has no built-in hmac (added in Spark {HMAC_SINCE}, SPARK-53154): use "
+                           "phi.pseudonym_pandas, which gives the same pseudonyms")
     secret = secret_column(derive_key("pseudonym", key))
     return F.when(col.isNull(), None).otherwise(
         F.lower(F.hex(F.hmac(secret, col.cast("string"), F.lit("SHA256")))))
 
 
+def _version(text: str) -> tuple[int, int, int]:
+    """(major, minor, patch) of a Spark version string such as ``3.5.4-amzn-0`` or ``4.3.0-SNAPSHOT``."""
+    found = re.match(r"(\d+)\.(\d+)(?:\.(\d+))?", text.strip())
+    if not found:
+        raise ValueError(f"not a Spark version: {text!r}")
+    return int(found[1]), int(found[2]), int(found[3] or 0)
+
+
+def builtin_hmac_available(version: str) -> bool:
+    """Whether a Spark of this version has the built-in SQL ``hmac`` (from :data:`HMAC_SINCE`, 4.3.0, on).
+
+    Parameters
+    ----------
+    version : str
+        ``spark.version``, e.g. ``"3.5.4-amzn-0"`` (Glue 5 / EMR 7) or ``"4.3.0"``.
+
+    Returns
+    -------
+    bool
+        False for 3.5 and 4.0 to 4.2: use :func:`pseudonym_pandas` there.
+    """
+    return _version(version) >= _version(HMAC_SINCE)
+
+
+def hmac_since(spark) -> str | None:
+    """The ``Since:`` line Spark itself prints for ``hmac`` (``DESCRIBE FUNCTION EXTENDED``); None without it."""
+    from pyspark.errors import AnalysisException
+
+    try:
+        rows = spark.sql("DESCRIBE FUNCTION EXTENDED hmac").collect()
+    except AnalysisException:  # the function does not exist on this Spark
+        return None
+    found = re.search(r"Since:\s*(\S+)", "\n".join(r[0] for r in rows))
+    return found[1] if found else None
+
+
+def _hmac_hex_udf(secret: bytes):
+    """A vectorised (Arrow) pandas UDF: hex HMAC-SHA256 under ``secret`` of each UTF-8 string; null stays null."""
+    from pyspark.sql.functions import pandas_udf
+
+    def hmac_sha256_hex(values: pd.Series) -> pd.Series:
+        import hashlib
+        import hmac
+
+        return values.map(lambda v: hmac.new(secret, v.encode("utf-8"), hashlib.sha256).hexdigest(),
+                          na_action="ignore")
+
+    return pandas_udf(hmac_sha256_hex, "string")
+
+
+def pseudonym_pandas(col, key: str | bytes | None = None):
+    """:func:`pseudonym` for a Spark without the built-in ``hmac`` (before 4.3.0): a vectorised pandas UDF.
+
+    Byte for byte the same pseudonym: Spark casts the value to a string (as
+    :func:`pseudonym` does), Arrow hands batches of them to a Python worker, and
+    Python's ``hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()``
+    computes them under the master key's ``"pseudonym"`` derivation. Use it on
+    AWS Glue 5 and EMR 7 (Spark 3.5), where ``hmac`` does not exist; on 4.3+
+    the built-in is faster (the notebook times both).
+
+    Where the key goes: the UDF closes over the 32 derived key bytes, so no
+    plan string, ``explain()`` or analysis error shows them (the plan prints
+    only the function's name). But the closure is pickled (cloudpickle) into
+    the plan's Python function, shipped to the executors with every task and
+    unpickled in each Python worker: the key travels with the task, and on
+    Spark Connect the client sends it to the server inside the plan. The
+    built-in path ships it too (executors must have the key to compute an
+    HMAC): :func:`~labkit.topics.phi.keys.secret_column` sends it as a
+    one-row relation, a scalar subquery evaluated once per query whose result is
+    serialised into the tasks; plans print ``scalar-subquery#n``, not the value.
+    The difference is that no Python process holds it.
+
+    Parameters
+    ----------
+    col : pyspark.sql.Column
+    key : str or bytes, optional
+        The master key (at least 32 bytes), else ``LABKIT_PHI_KEY``; checked before anything is built.
+
+    Returns
+    -------
+    pyspark.sql.Column
+        64 lowercase hex characters; null stays null.
+    """
+    return _hmac_hex_udf(derive_key("pseudonym", key))(col.cast("string"))
+
+
 def pseudonym_udf(key: str | bytes | None = None):
     """The same keyed pseudonym as :func:`pseudonym`, as a Python UDF: every row goes to a Python worker and back.
 
-    Only for comparison: the notebook times it against the built-in ``hmac``.
+    Only for comparison: the notebook times it against the built-in ``hmac`` and :func:`pseudonym_pandas`.
+    It hashes ``str(value)`` in Python, which differs from Spark's string cast for non-strings (``True`` against
+    ``true``); give it string columns.
     """
     from pyspark.sql import functions as F
 
@@ -92,6 +194,21 @@ def pseudonym_udf(key: str | bytes | None = None):
         return None if value is None else hmac.new(secret, str(value).encode(), hashlib.sha256).hexdigest()
 
     return F.udf(digest, "string")
+
+
+def pseudonym_implementations(df, column: str, key: str | bytes | None = None) -> dict:
+    """The same pseudonym of ``df[column]`` three ways, one DataFrame each: the one knob a throughput test turns.
+
+    ``built-in hmac`` (:func:`pseudonym`, JVM), ``pandas UDF`` (:func:`pseudonym_pandas`, Arrow batches) and
+    ``Python UDF`` (:func:`pseudonym_udf`, one row at a time). Each DataFrame has one column, ``p``.
+    """
+    from pyspark.sql import functions as F
+
+    require_columns(df, [column])
+    col = F.col(column).cast("string")
+    return {"built-in hmac": df.select(pseudonym(col, key).alias("p")),
+            "pandas UDF": df.select(pseudonym_pandas(col, key).alias("p")),
+            "Python UDF": df.select(pseudonym_udf(key)(col).alias("p"))}
 
 
 def guide_mask_name(col):
