@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from labkit.core import files, runtime
-from labkit.core.args import positive_int, require_columns
+from labkit.core.args import plain_name, positive_int, require_columns
 from labkit.core.bench import compare
 from labkit.core.measure import measure, noop
 
@@ -23,9 +23,11 @@ __all__ = [
     "HIVE_DEFAULT_PARTITION",
     "FileStats",
     "bucketed_tables",
+    "bucketing_layouts",
     "compact",
     "file_size_experiment",
     "file_stats",
+    "folder_layouts",
     "format_benchmark",
     "guide_checks",
     "num_partitions_for",
@@ -33,6 +35,8 @@ __all__ = [
     "partitioning_types",
     "pruning_table",
     "pushdown_experiment",
+    "range_partitions",
+    "ranges_ordered",
     "read_csv",
     "small_files_experiment",
     "tpch_size_ratio",
@@ -1028,3 +1032,222 @@ def write_lake_checks(facts, root: str) -> dict[str, Any]:
         raise AssertionError(f"null partition values were lost: {nulls} read back")
     return {"missing column": message, "null partition rows": nulls,
             "empty table rows": spark.read.parquet(write_lake(facts.limit(0), f"{root}/empty")).count()}
+
+
+# --- issue #24: range partitioning, bucketed file counts and sizes, files per folder ---------------------------
+
+
+def range_partitions(df, key: str, n: int) -> pd.DataFrame:
+    """``repartitionByRange(n, key)``: rows and the ``[min, max]`` of ``key`` in each partition, in partition order.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+    key : str
+        The range-partitioning column (orderable).
+    n : int
+        Target partitions (Spark samples the key to pick ``n - 1`` bounds; fewer distinct keys give fewer).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by partition id (``spark_partition_id()``): ``rows``, ``min``, ``max`` (nulls ignored; they sort
+        first, into partition 0). Empty partitions are absent. ``attrs["ordered"]`` is :func:`ranges_ordered`.
+
+    Notes
+    -----
+    Spark has range partitioning built in (since 2.3): rows with equal keys land in the same partition, and
+    partition ``i`` holds only keys below those of partition ``i + 1``, so the partitions read in order are the
+    keys sorted. This is what ``orderBy`` runs before its per-partition sort.
+    """
+    from pyspark.sql import functions as F
+
+    require_columns(df, key, "range-partitioning column")
+    positive_int("n", n)
+    parts = (df.repartitionByRange(n, key).groupBy(F.spark_partition_id().alias("partition"))
+             .agg(F.count(F.lit(1)).alias("rows"), F.min(key).alias("min"), F.max(key).alias("max")))
+    out = parts.toPandas().sort_values("partition").set_index("partition")
+    out.attrs["ordered"] = ranges_ordered(out)
+    return out
+
+
+def ranges_ordered(bounds: pd.DataFrame) -> bool:
+    """Whether each partition's ``[min, max]`` lies strictly above the one before it (disjoint and in order).
+
+    Parameters
+    ----------
+    bounds : pandas.DataFrame
+        ``min`` and ``max`` per partition, in partition order (:func:`range_partitions`); partitions that hold
+        only nulls (``min`` missing) are skipped.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> ranges_ordered(pd.DataFrame({"min": [1, 5, 9], "max": [4, 8, 9]}))
+    True
+    >>> ranges_ordered(pd.DataFrame({"min": [1, 4], "max": [4, 8]}))
+    False
+    """
+    known = bounds.dropna(subset=["min", "max"])
+    lo, hi = list(known["min"]), list(known["max"])
+    return all(a <= b for a, b in zip(lo, hi, strict=True)) and all(a < b for a, b in zip(hi[:-1], lo[1:], strict=True))
+
+
+def _tasks(df) -> int:
+    """Partitions of ``df`` (the tasks that write it)."""
+    if runtime.is_connect(df.sparkSession):
+        return len(_partition_counts(df))
+    return df.rdd.getNumPartitions()
+
+
+def _bucket_id(file: str) -> int:
+    """The bucket id Spark puts in a bucketed file's name (``part-00000-<uuid>_00003.c000.snappy.parquet``)."""
+    import re
+
+    found = re.search(r"_(\d+)\.c\d+", file.rsplit("/", 1)[-1])
+    if not found:
+        raise ValueError(f"{file.rsplit('/', 1)[-1]} is not a bucketed file name (no _<bucket>.c<n> part)")
+    return int(found.group(1))
+
+
+def _refuse_existing(spark, root: str, tables: Sequence[str] = ()) -> None:
+    """Refuse a ``root`` folder or a table that already exists: nothing is overwritten."""
+    if files.exists(spark, root):
+        raise FileExistsError(f"{root} already exists; name a folder that does not (nothing is overwritten)")
+    for table in tables:
+        if spark.catalog.tableExists(table):
+            raise FileExistsError(f"table {table} already exists; drop it or choose another prefix")
+
+
+def bucketing_layouts(df, key: str, buckets: int, root: str, database: str = "default",
+                      prefix: str = "bucketed") -> pd.DataFrame:
+    """Write ``bucketBy(buckets, key)`` tables with and without a matching ``repartition(buckets, key)``.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        The input as it arrives: its partitions are the write's tasks (T) in the plain write.
+    key : str
+        The bucketing column.
+    buckets : int
+        Buckets (n).
+    root : str
+        A folder that does not exist yet; each table's files go to ``<root>/<layout>`` (external tables).
+    database : str
+        An existing database for the two tables ``<prefix>_plain`` and ``<prefix>_repartitioned``, which must
+        not exist yet (nothing is overwritten). Drop them when done.
+    prefix : str
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by layout (``bucketBy only``, ``repartition(n, key) + bucketBy``): ``table``, ``tasks``,
+        ``buckets``, ``files``, ``files bound`` (T x n), ``bucket ids`` (distinct, from the file names),
+        ``largest file bytes``, ``median file bytes``, ``largest / median``, ``bytes``; ``attrs["files"]`` maps a
+        layout to its ``[(bucket id, bytes)]``.
+
+    Raises
+    ------
+    ValueError
+        For a key the frame lacks, a bad count or a database or prefix that is not a plain name.
+    FileExistsError
+        When ``root`` or a table already exists.
+
+    Notes
+    -----
+    Every write task opens one file per bucket it holds rows of, so the plain write makes up to ``T x n``
+    files. After ``repartition(n, key)`` task ``i`` holds exactly bucket ``i``: Spark buckets with the hash of
+    its shuffle, ``pmod(murmur3_hash(key), n)`` (the SQL ``hash()``, seed 42), so there are at most ``n``
+    files, one per non-empty bucket. Either way a bucket's file is as big as its keys' rows: a skewed key
+    gives one large file. Hive buckets differently (Hive 1/2 by the value's ``hashCode``, Hive 3 by its own
+    Murmur3), so Spark's bucketed tables are Spark-specific (``DataFrameWriter.bucketBy`` says so).
+    """
+    spark = df.sparkSession
+    require_columns(df, key, "bucketing column")
+    positive_int("buckets", buckets)
+    database, prefix, root = plain_name("database", database), plain_name("prefix", prefix), root.rstrip("/")
+    layouts = {"bucketBy only": ("plain", df), f"repartition(n, {key}) + bucketBy": ("repartitioned",
+                                                                                       df.repartition(buckets, key))}
+    tables = {name: f"{database}.{prefix}_{short}" for name, (short, _) in layouts.items()}
+    _refuse_existing(spark, root, tables.values())
+    rows, listing = [], {}
+    for name, (short, frame) in layouts.items():
+        path = f"{root}/{short}"
+        (frame.write.format("parquet").option("path", path).bucketBy(buckets, key).sortBy(key)
+         .saveAsTable(tables[name]))
+        found = sorted((_bucket_id(p), n) for p, n in files.list_files(spark, path))
+        listing[name] = found
+        sizes = pd.Series([n for _, n in found], dtype=float)
+        rows.append({"layout": name, "table": tables[name], "tasks": _tasks(frame), "buckets": buckets,
+                     "files": len(found), "files bound": _tasks(frame) * buckets,
+                     "bucket ids": len({b for b, _ in found}), "largest file bytes": int(sizes.max()),
+                     "median file bytes": float(sizes.median()), "largest / median": sizes.max() / sizes.median(),
+                     "bytes": int(sizes.sum())})
+    out = pd.DataFrame(rows).set_index("layout")
+    out.attrs["files"] = listing
+    return out
+
+
+def folder_layouts(df, root: str, by: str, other: str, tasks: int, coarser: str | None = None) -> pd.DataFrame:
+    """Files per ``partitionBy`` folder after no repartition, ``repartition(tasks, by)`` and by another column.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        The input as it arrives (its partitions are the tasks of the first layout).
+    root : str
+        A folder that does not exist yet; each layout is written to ``<root>/<n>``.
+    by : str
+        The partition column (the guide's ``date_column``).
+    other : str
+        Another column to hash on (a key that is not the partition column).
+    tasks : int
+        ``n`` of the ``repartition(n, ...)`` layouts (the guide's 200).
+    coarser : str, optional
+        Also write ``repartition(tasks, by)`` then ``partitionBy(coarser)``, for a column that ``by`` determines
+        (a month of a date): the guide's own ``repartition(200, "date_column")`` before ``partitionBy("year",
+        "month", ...)``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by layout: ``tasks``, ``partition column``, ``folders``, ``files``, ``files per folder max``,
+        ``files per folder min``, ``path``.
+
+    Raises
+    ------
+    ValueError
+        For columns the frame lacks or a bad ``tasks``.
+    FileExistsError
+        When ``root`` exists.
+
+    Notes
+    -----
+    A task writes one file into each folder it holds rows of. ``repartition(n, by)`` puts all rows of a value
+    of ``by`` into one task, so each ``by`` folder gets exactly one file (several values that hash to the same
+    task are still separate folders). A coarser folder (a month) gets one file per task holding any of its
+    dates: at most the number of dates in it, not ``n``. Without a repartition, or hashed on another column,
+    every task that holds a value writes into its folder: up to tasks x folders files.
+    """
+    spark = df.sparkSession
+    require_columns(df, [by, other] + ([coarser] if coarser else []))
+    positive_int("tasks", tasks)
+    root = root.rstrip("/")
+    _refuse_existing(spark, root)
+    layouts = {"no repartition": (df, by), f"repartition({tasks}, {by})": (df.repartition(tasks, by), by),
+               f"repartition({tasks}, {other})": (df.repartition(tasks, other), by)}
+    if coarser:
+        layouts[f"repartition({tasks}, {by}), partitionBy({coarser})"] = (df.repartition(tasks, by), coarser)
+    rows = []
+    for i, (name, (frame, column)) in enumerate(layouts.items()):
+        path = f"{root}/{i}"
+        frame.write.format("parquet").partitionBy(column).save(path)
+        per_folder = pd.Series([p.rsplit("/", 1)[0] for p, _ in files.list_files(spark, path)]).value_counts()
+        rows.append({"layout": name, "tasks": _tasks(frame), "partition column": column,
+                     "folders": len(per_folder), "files": int(per_folder.sum()),
+                     "files per folder max": int(per_folder.max()), "files per folder min": int(per_folder.min()),
+                     "path": path})
+    return pd.DataFrame(rows).set_index("layout")

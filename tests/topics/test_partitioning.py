@@ -1,3 +1,4 @@
+import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
@@ -211,3 +212,23 @@ def test_file_size_experiment_straddles_the_guides_lines(spark, tmp_path):
     assert table.loc["files under 10 MB", "files"] >= 10 * table.loc["files of 128 MB or more", "files"]
     with pytest.raises(ValueError, match="large_mb"):
         partitioning.file_size_experiment(spark, str(tmp_path), large_mb=64)
+
+
+def test_range_partitions_are_contiguous_ranges_in_partition_order(spark, facts):
+    bounds = partitioning.range_partitions(facts, "txn_id", 8)
+    assert bounds.attrs["ordered"] and len(bounds) == 8 and int(bounds["rows"].sum()) == 20_000
+    assert (bounds["max"].iloc[:-1].to_numpy() < bounds["min"].iloc[1:].to_numpy()).all()
+    assert not partitioning.ranges_ordered(pd.DataFrame({"min": [0, 3], "max": [5, 9]}))  # overlapping ranges
+
+
+def test_layout_experiments_refuse_an_existing_folder_or_table_and_bad_names(spark, facts, tmp_path):
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(FileExistsError, match="already exists"):
+        partitioning.folder_layouts(facts, str(tmp_path / "taken"), "month", "customer_id", 4)
+    with pytest.raises(FileExistsError, match="already exists"):
+        partitioning.bucketing_layouts(facts, "customer_id", 4, str(tmp_path / "taken"))
+    with pytest.raises(ValueError, match="plain name"):
+        partitioning.bucketing_layouts(facts, "customer_id", 4, str(tmp_path / "new"), database="x; DROP")
+    with pytest.raises(ValueError, match="not found"):
+        partitioning.folder_layouts(facts, str(tmp_path / "new"), "no_such", "customer_id", 4)
+    assert not (tmp_path / "new").exists()  # nothing was written before the refusal
