@@ -5,6 +5,8 @@ that they run: it returns findings, each with its evidence and its fix, instead 
 :func:`setup_job` builds the job's world (bucket, EventBridge rule, Glue job and table, IAM
 role and policy, log group), so that a notebook or a test can break one thing at a time.
 :func:`compare_runs` sets two runs side by side ("other jobs run but mine failed").
+:func:`guide_code_checks` backs each entry of :data:`GUIDE_CODE_ISSUES` with a check (botocore's service
+models, moto's server, the guide's own text), so that a notebook records a computed verdict for each.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import pandas as pd
 
 from labkit.topics import memory, s3
 
-__all__ = ["Finding", "GUIDE_CODE_ISSUES", "LOG_GROUP", "aws_clients", "compare_runs", "setup_job", "troubleshoot_job",
-           "find_incidents", "incidents", "write_log"]
+__all__ = ["Finding", "GUIDE_CODE_ISSUES", "LOG_GROUP", "aws_clients", "compare_runs", "find_incidents",
+           "guide_code_checks", "incidents", "setup_job", "troubleshoot_job", "write_log"]
 
 LOG_GROUP = "/aws-glue/jobs/error"
 GUIDE_CODE_ISSUES = {
@@ -31,6 +33,78 @@ GUIDE_CODE_ISSUES = {
                                                      "instead of reporting it",
     "emr.list_clusters": "irrelevant to a Glue job (and the guide's job is Glue)",
 }
+
+
+def _quota_fields(model_of) -> tuple[bool, str]:
+    """Whether glue.get_resource_policy returns anything about quotas or concurrency (botocore's models)."""
+    glue = model_of("glue")
+    out = list(glue.operation_model("GetResourcePolicy").output_shape.members)
+    quota = any(w in m.lower() for m in out for w in ("quota", "dpu", "concurrent", "limit"))
+    where = "service-quotas GetServiceQuota" if "GetServiceQuota" in model_of("service-quotas").operation_names \
+        else "(no Service Quotas model)"
+    runs = "MaxConcurrentRuns" in glue.shape_for("ExecutionProperty").members
+    return quota, (f"GetResourcePolicy returns {out}; quotas are in {where}"
+                   + ("; concurrency in glue.get_job ExecutionProperty.MaxConcurrentRuns" if runs else ""))
+
+
+def _defined(guide_text: str, names: list[str]) -> tuple[bool, str]:
+    """Whether the guide defines every helper its troubleshooting code calls."""
+    import re
+
+    missing = [n for n in names if not re.search(rf"^\s*def {re.escape(n)}\(", guide_text, re.MULTILINE)]
+    called = [n for n in names if f"{n}(" in guide_text]
+    return not missing, f"called in the guide: {called}; defined nowhere in it: {missing}"
+
+
+def _describe_missing_rule(events, rule: str) -> tuple[bool, str]:
+    """Whether the guide's step 1 (``describe_rule(...)['State']``) can report a rule that does not exist."""
+    try:
+        state = events.describe_rule(Name=rule)["State"]
+    except events.exceptions.ResourceNotFoundException as err:
+        return False, f"describe_rule on a missing rule raises {type(err).__name__}: step 1 stops instead of reporting"
+    return True, f"the rule exists (State {state}): the guide's step 1 reads it"
+
+
+def _emr_knows_glue(model_of) -> tuple[bool, str]:
+    """Whether emr.list_clusters can say anything about a Glue job (its parameters, in botocore's model)."""
+    members = list(model_of("emr").operation_model("ListClusters").input_shape.members)
+    return any("glue" in m.lower() or "job" in m.lower() for m in members), \
+        f"ListClusters takes {members}: nothing names a Glue job, which runs without an EMR cluster"
+
+
+def guide_code_checks(clients: Mapping[str, Any], guide_text: str, rule: str = "glue-job-trigger") -> pd.DataFrame:
+    """Check each entry of :data:`GUIDE_CODE_ISSUES` against botocore's service models, moto and the guide's text.
+
+    Parameters
+    ----------
+    clients : mapping
+        :func:`aws_clients` (its ``events`` client is asked for the guide's rule).
+    guide_text : str
+        The guide (``labkit.report.guide.GUIDE``), searched for the helpers its code calls.
+    rule : str
+        The EventBridge rule the guide's code names; it must not exist in ``clients``' account.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like :data:`GUIDE_CODE_ISSUES`: ``guide_holds`` (True when the guide's code would do what it
+        says), ``evidence``.
+    """
+    import botocore.session
+
+    session = botocore.session.get_session()
+    checks = {
+        "glue.get_resource_policy()": _quota_fields(session.get_service_model),
+        "check_table_exists, check_s3_file_exists": _defined(guide_text, ["check_table_exists",
+                                                                          "check_s3_file_exists"]),
+        "events.describe_rule(Name='glue-job-trigger')": _describe_missing_rule(clients["events"], rule),
+        "emr.list_clusters": _emr_knows_glue(session.get_service_model),
+    }
+    missing = sorted(set(GUIDE_CODE_ISSUES) - set(checks))
+    if missing:
+        raise AssertionError(f"GUIDE_CODE_ISSUES entries without a check: {missing}")
+    return pd.DataFrame([{"issue": k, "guide_holds": bool(v[0]), "evidence": v[1]} for k, v in checks.items()]
+                        ).set_index("issue")
 
 
 @dataclass

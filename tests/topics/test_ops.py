@@ -87,3 +87,24 @@ def test_find_incidents_names_the_right_step_for_each_fault(job):
         "a missing reference file": "5 dependencies", "a role without its S3 policy": "6 IAM",
         "a schema change in the input": "2 source files"}
     assert ops.troubleshoot_job(job["clients"], job["name"], header=datagen.ORDERS_HEADER, test_run=False)["ok"].all()
+
+
+def test_guide_code_checks_refute_every_guide_code_issue(s3c):
+    from labkit.report.guide import GUIDE
+
+    table = ops.guide_code_checks(ops.aws_clients(), GUIDE.read_text())
+    assert list(table.index) == list(ops.GUIDE_CODE_ISSUES)
+    assert not table["guide_holds"].any()
+    assert "PolicyInJson" in table.loc["glue.get_resource_policy()", "evidence"]
+    assert "ResourceNotFoundException" in table.loc["events.describe_rule(Name='glue-job-trigger')", "evidence"]
+
+
+def test_guide_code_checks_say_the_guide_holds_where_it_would(s3c):
+    clients = ops.aws_clients()
+    rule = f"glue-job-trigger-{uuid.uuid4().hex[:6]}"
+    clients["events"].put_rule(Name=rule, ScheduleExpression="rate(1 day)", State="ENABLED")
+    text = "def check_table_exists(db, t):\n    pass\ndef check_s3_file_exists(b, k):\n    pass\n"
+    table = ops.guide_code_checks(clients, text, rule=rule)
+    assert table.loc["events.describe_rule(Name='glue-job-trigger')", "guide_holds"]
+    assert table.loc["check_table_exists, check_s3_file_exists", "guide_holds"]
+    clients["events"].delete_rule(Name=rule)
