@@ -34,21 +34,30 @@ return the same rows:
 
 from __future__ import annotations
 
+import re
 import uuid
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from labkit.core.args import require_columns
-from labkit.core.bench import pair_ratio, sweep
+from labkit.core import runtime
+from labkit.core.args import positive_int, require_columns
+from labkit.core.bench import compare, median_run, pair_ratio, sweep
+from labkit.core.measure import Measurement, noop
+from labkit.core.plans import plan_text
+from labkit.core.session import spark_conf, spark_default
 
-__all__ = ["BENCH_METHODS", "GUIDE_COLUMNS", "GUIDE_SAMPLE", "GUIDE_SQL", "METHODS", "benchmark", "claim_ratios",
-           "guide_sql", "top_per_group"]
+__all__ = ["BENCH_METHODS", "GUIDE_COLUMNS", "GUIDE_SAMPLE", "GUIDE_SQL", "LIMIT_THRESHOLD", "METHODS", "RANK_LIKE",
+           "GroupLimitPlan", "benchmark", "claim_ratios", "compare_group_limit", "group_limit_nodes",
+           "group_limit_plan", "guide_sql", "limit_by_method", "shuffle_records_written", "top_k", "top_per_group"]
 
 GUIDE_COLUMNS = "employee_id long, employee_name string, department string, annual_ctc long"
 GUIDE_SAMPLE = [(1, "Alice", "Engineering", 150000), (2, "Bob", "Engineering", 150000),
                 (3, "Charlie", "Engineering", 140000), (4, "Diana", "Sales", 120000), (5, "Eve", "Sales", 110000),
                 (6, "Frank", "HR", 90000), (7, "Grace", "HR", 95000)]  # the guide's own sample data
 BENCH_METHODS = ("row_number", "rank", "groupby_join", "max_by", "max_struct")
+RANK_LIKE = ("row_number", "rank", "dense_rank")  # the functions Spark's InferWindowGroupLimit rule limits
+LIMIT_THRESHOLD = "spark.sql.optimizer.windowGroupLimitThreshold"  # largest k that gets a limit; -1 turns it off
 METHODS = {"row_number": "one", "rank": "all", "dense_rank": "all", "first_value": "all", "groupby_join": "all",
            "correlated_subquery": "all", "max_by": "one", "max_struct": "one"}
 
@@ -302,3 +311,234 @@ def claim_ratios(table: pd.DataFrame, dataset: str) -> dict[str, pd.Series]:
     one.attrs["runs"] = table.attrs["runs"][dataset]
     return {"row_number_over_groupby": pair_ratio(one, "row_number", "groupBy max only"),
             "groupby_join_over_row_number": pair_ratio(one, "groupby_join", "row_number")}
+
+
+# --- the top-k window query and Spark's WindowGroupLimit (Spark 3.5+) -----------------------------------------
+#
+# Spark's optimizer rule InferWindowGroupLimit (SPARK-37099, Spark 3.5) puts a WindowGroupLimit below a Window
+# when: every window expression of that Window uses the frame ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+# (the default for row_number, rank and dense_rank; first_value's default frame is RANGE, so it gets none), the
+# window has an ORDER BY, and a Filter directly above it bounds a row_number/rank/dense_rank result with
+# `= k`, `<= k`, `< k` (k - 1) or the mirrored `k =`, `k >=`, `k >`; several bounds: the smallest, row_number
+# first. The limit is used only when k <= spark.sql.optimizer.windowGroupLimitThreshold (default 1000; -1 turns
+# the rule off) and the input may have more than k rows; k <= 0 becomes an empty relation. The planner splits it
+# into a Partial limit on the map side, below the shuffle, and a Final one after it, so each map task sends at most
+# about k rows per group (more for rank/dense_rank with ties). When the input is already partitioned by the group,
+# no shuffle is needed and the Partial is removed (RemoveRedundantWindowGroupLimits).
+
+# the tree form ("WindowGroupLimit [g], [v DESC], rank(v), 3, Partial") or the formatted one ("Arguments: [g], ...")
+_NODE = re.compile(r"(?:WindowGroupLimit |Arguments: )\[[^\]]*\], \[[^\]]*\], (\w+)\([^)]*\), (-?\d+), (Partial|Final)")
+
+
+def top_k(df, group: str, order: str, k: int, function: str = "row_number", tiebreak: str | None = None):
+    """The rows ranked ``<= k`` in each ``group`` by ``order`` descending: the query Spark can limit per group.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+    group, order : str
+        The ``PARTITION BY`` column and the column ranked descending. A null ``order`` never ranks
+        (the rows are filtered first, as in :func:`top_per_group`); a null ``group`` is a group.
+    k : int
+        The bound, >= 1.
+    function : {"row_number", "rank", "dense_rank"}
+        ``row_number`` keeps exactly ``k`` rows per group (ties broken by ``tiebreak``); ``rank`` keeps every
+        row tied within the first ``k`` positions; ``dense_rank`` the rows of the ``k`` largest distinct values.
+    tiebreak : str, optional
+        Required for ``row_number`` (ascending, second sort key), so that the rows kept are not arbitrary;
+        refused for ``rank``/``dense_rank``, where a second key would turn them into ``row_number``.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        The input's columns, only the rows kept.
+
+    Raises
+    ------
+    ValueError
+        For an unknown function, ``k < 1``, a missing column, or a tiebreak missing (row_number) or given
+        (rank, dense_rank).
+
+    Examples
+    --------
+    >>> df = spark.createDataFrame([("a", 3, 1), ("a", 3, 2), ("a", 1, 3), ("b", 2, 4)], "g string, v long, id long")
+    >>> sorted(r.id for r in top_k(df, "g", "v", 1, "rank").collect())
+    [1, 2, 4]
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    if function not in RANK_LIKE:
+        raise ValueError(f"function must be one of {list(RANK_LIKE)}, got {function!r}")
+    positive_int("k", k)
+    if function == "row_number" and not tiebreak:
+        raise ValueError("row_number needs a tiebreak column, so that the k rows kept are not arbitrary")
+    if function != "row_number" and tiebreak:
+        raise ValueError(f"{function} keeps every tied row; a tiebreak would make it row_number")
+    require_columns(df, [group, order] + ([tiebreak] if tiebreak else []), "column")
+    keys = [F.col(order).desc()] + ([F.col(tiebreak).asc()] if tiebreak else [])
+    rank_col = f"_rank_{uuid.uuid4().hex[:8]}"
+    ranked = df.where(F.col(order).isNotNull()).withColumn(
+        rank_col, getattr(F, function)().over(Window.partitionBy(group).orderBy(*keys)))
+    return ranked.where(F.col(rank_col) <= k).drop(rank_col)
+
+
+def group_limit_nodes(text: str) -> list[tuple[str, int, str]]:
+    """The WindowGroupLimit nodes of a physical plan's text, top to bottom.
+
+    Parameters
+    ----------
+    text : str
+        A plan as :func:`labkit.core.plans.plan_text` or ``explain()`` prints it, or in the formatted form
+        (the SQL tab's, :attr:`labkit.core.measure.Measurement.plan`).
+
+    Returns
+    -------
+    list of (function, k, mode)
+        For example ``[("rank", 3, "Final"), ("rank", 3, "Partial")]``.
+    """
+    return [(m.group(1), int(m.group(2)), m.group(3)) for m in _NODE.finditer(text)]
+
+
+@dataclass
+class GroupLimitPlan:
+    """Where a top-k window query's physical plan limits each group (see :func:`group_limit_plan`)."""
+
+    function: str
+    k: int
+    threshold: int  # spark.sql.optimizer.windowGroupLimitThreshold as read back while planning
+    partial: bool  # a Partial WindowGroupLimit below the shuffle Exchange: each map task sends <= ~k rows a group
+    final: bool  # a Final WindowGroupLimit above it, before the Window
+    text: str = field(repr=False, default="")
+
+    @property
+    def limited(self) -> bool:
+        """Both limits: the shape Spark plans for a top-k over a shuffle."""
+        return self.partial and self.final
+
+
+def _limit_shape(text: str, function: str, k: int) -> tuple[bool, bool]:
+    """(partial below an Exchange, final) for the WindowGroupLimit nodes of ``function`` with bound ``k``."""
+    lines = text.splitlines()
+    exchange = next((i for i, line in enumerate(lines) if re.search(r"(?<![A-Za-z])Exchange hashpartitioning", line)),
+                    None)
+    found = {mode: i for i, line in enumerate(lines) for fn, bound, mode in group_limit_nodes(line)
+             if fn == function and bound == k}
+    partial = "Partial" in found and exchange is not None and exchange < found["Partial"]
+    return partial, "Final" in found
+
+
+def group_limit_plan(df, group: str, order: str, k: int, function: str = "row_number", tiebreak: str | None = None,
+                     threshold: int | None = None) -> GroupLimitPlan:
+    """Whether Spark plans a WindowGroupLimit for the :func:`top_k` query, with the threshold as it is or as given.
+
+    Nothing is run: the physical plan is the one before execution.
+
+    Parameters
+    ----------
+    df, group, order, k, function, tiebreak
+        As in :func:`top_k`.
+    threshold : int, optional
+        ``spark.sql.optimizer.windowGroupLimitThreshold`` while planning (restored afterwards); -1 turns the
+        rule off. The session's value when None.
+
+    Returns
+    -------
+    GroupLimitPlan
+
+    Examples
+    --------
+    >>> df = spark.range(100).selectExpr("id % 3 AS g", "id AS v")
+    >>> [group_limit_plan(df, "g", "v", 2, "rank", threshold=t).limited for t in (None, -1)]
+    [True, False]
+    """
+    spark = df.sparkSession
+    settings = {} if threshold is None else {LIMIT_THRESHOLD: int(threshold)}
+    with spark_conf(spark, settings):
+        read_back = int(spark.conf.get(LIMIT_THRESHOLD))
+        text = plan_text(top_k(df, group, order, k, function, tiebreak), final=False)
+    partial, final = _limit_shape(text, function, k)
+    return GroupLimitPlan(function, k, read_back, partial, final, text)
+
+
+def limit_by_method(df, group: str, order: str, tiebreak: str) -> pd.Series:
+    """Which of the :data:`METHODS` of :func:`top_per_group` get a WindowGroupLimit in their plan (nothing run).
+
+    Returns
+    -------
+    pandas.Series
+        Method name to bool: ``row_number``, ``rank`` and ``dense_rank`` (a ``= 1`` filter) do;
+        ``first_value`` (a RANGE frame) and the aggregation and join methods do not.
+    """
+    return pd.Series({m: bool(group_limit_nodes(plan_text(
+        top_per_group(df, group, order, m, ties=t, tiebreak=tiebreak), final=False))) for m, t in METHODS.items()},
+        name="WindowGroupLimit in the plan")
+
+
+def shuffle_records_written(spark, m: Measurement) -> int:
+    """Records the stages of one measured run wrote to the shuffle (Spark's ``shuffleWriteRecords`` task metric).
+
+    Read from the same REST API as :func:`labkit.core.measure.measure`, for the run's completed stages.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    m : Measurement
+
+    Returns
+    -------
+    int
+    """
+    base = runtime.api_base(spark)
+    return int(sum(a.get("shuffleWriteRecords", 0) for sid in m.stage_tasks_ms
+                   for a in runtime.get_json(f"{base}/stages/{sid}") if a.get("status") == "COMPLETE"))
+
+
+def compare_group_limit(df, group: str, order: str, k: int = 1, function: str = "row_number",
+                        tiebreak: str | None = None, repeats: int = 3, warmup: int = 1) -> pd.DataFrame:
+    """Time the :func:`top_k` query with the group limit off (threshold -1) against Spark's default threshold.
+
+    One knob differs (``spark.sql.optimizer.windowGroupLimitThreshold``), the variants run interleaved
+    through :func:`labkit.core.bench.compare`, and every run's plan is checked to have (default) or not have
+    (-1) the WindowGroupLimit, so the knob is known to have reached the query.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        Cache it first.
+    group, order, k, function, tiebreak
+        As in :func:`top_k`; ``k`` must be within the default threshold, or both variants would be the same.
+    repeats, warmup : int
+        As in :func:`labkit.core.bench.compare`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The :func:`~labkit.core.bench.compare` table indexed ``limit off (-1)`` (the baseline) and
+        ``default (<threshold>)``, plus ``shuffle_records_written`` (of each variant's median run) and
+        ``limit_in_plan``.
+
+    Raises
+    ------
+    ValueError
+        For ``k`` above the default threshold (and as in :func:`top_k`).
+    RuntimeError
+        If a run's plan does not show the setting it ran with.
+    """
+    spark = df.sparkSession
+    default = int(spark_default(spark, LIMIT_THRESHOLD))
+    if k > default:
+        raise ValueError(f"k={k} is above the default {LIMIT_THRESHOLD} ({default}): no variant would be limited")
+    query = top_k(df, group, order, k, function, tiebreak)
+    off, on = "limit off (-1)", f"default ({default})"
+    table = compare({off: noop(query), on: noop(query)}, repeats=repeats, warmup=warmup, baseline=off, spark=spark,
+                    progress=False, conf={off: {LIMIT_THRESHOLD: -1}, on: {LIMIT_THRESHOLD: default}})
+    for name, want in ((off, False), (on, True)):
+        got = {bool(m.plan and group_limit_nodes(m.plan.text)) for m in table.attrs["runs"] if m.label == name}
+        if got != {want}:
+            raise RuntimeError(f"compare_group_limit: the runs of {name!r} should {'' if want else 'not '}have a "
+                               "WindowGroupLimit in their plan; the setting did not reach the query")
+    table["limit_in_plan"] = [name == on for name in table.index]
+    table["shuffle_records_written"] = [shuffle_records_written(spark, median_run(table.attrs["runs"], name))
+                                        for name in table.index]
+    return table

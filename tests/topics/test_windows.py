@@ -3,6 +3,7 @@
 import pytest
 
 from labkit.core import datagen
+from labkit.core.plans import plan_text
 from labkit.topics import windows
 from labkit.topics.windows import METHODS, top_per_group
 
@@ -115,3 +116,101 @@ def test_the_guides_sql_runs_and_its_differences_are_named(spark):
     assert "drops" in found["6 join with max"]["finding"]
     assert "every employee" in found["benchmark method 2"]["finding"] or "does not run" in found[
         "benchmark method 2"]["finding"]
+
+
+# --- the top-k window query and Spark's WindowGroupLimit ---------------------------------------------------------
+
+@pytest.mark.parametrize("function", windows.RANK_LIKE)
+def test_top_k_plan_limits_each_group_before_and_after_the_shuffle_at_the_default(spark, function):
+    df = spark.range(200).selectExpr("id % 5 AS g", "id % 17 AS v", "id")
+    plan = windows.group_limit_plan(df, "g", "v", 3, function, "id" if function == "row_number" else None)
+    assert plan.threshold == 1000  # Spark's default, read back while planning
+    assert plan.partial and plan.final and plan.limited
+    assert windows.group_limit_nodes(plan.text) == [(function, 3, "Final"), (function, 3, "Partial")]
+
+
+@pytest.mark.parametrize("function", windows.RANK_LIKE)
+def test_threshold_minus_one_removes_the_group_limit(spark, function):
+    df = spark.range(200).selectExpr("id % 5 AS g", "id % 17 AS v", "id")
+    plan = windows.group_limit_plan(df, "g", "v", 3, function, "id" if function == "row_number" else None,
+                                    threshold=-1)
+    assert plan.threshold == -1
+    assert not plan.partial and not plan.final
+    assert windows.group_limit_nodes(plan.text) == []
+    assert spark.conf.get(windows.LIMIT_THRESHOLD) == "1000"  # restored
+
+
+def test_k_above_the_threshold_gets_no_limit_and_k_at_it_does(spark):
+    df = spark.range(200).selectExpr("id % 5 AS g", "id % 17 AS v")
+    assert windows.group_limit_plan(df, "g", "v", 4, "rank", threshold=4).limited
+    assert not windows.group_limit_plan(df, "g", "v", 5, "rank", threshold=4).limited
+    with pytest.raises(ValueError, match="above the default"):
+        windows.compare_group_limit(df, "g", "v", 1001, "rank")
+
+
+@pytest.mark.parametrize(("where", "limit"), [("r = 2", 2), ("2 = r", 2), ("r < 3", 2), ("3 > r", 2),
+                                              ("r <= 3", 3), ("3 >= r", 3), ("r <= 3 AND r < 2", 1),
+                                              ("r > 1", None), ("r <= 3 OR v = 0", None)])
+def test_the_filter_shapes_spark_turns_into_a_group_limit(spark, where, limit):
+    spark.range(100).selectExpr("id % 4 AS g", "id AS v").createOrReplaceTempView("wgl_shapes")
+    text = plan_text(spark.sql(f"SELECT * FROM (SELECT g, v, rank() OVER (PARTITION BY g ORDER BY v DESC) AS r "
+                               f"FROM wgl_shapes) WHERE {where}"), final=False)
+    assert windows.group_limit_nodes(text) == ([] if limit is None else [("rank", limit, "Final"),
+                                                                         ("rank", limit, "Partial")])
+
+
+def test_first_value_and_the_aggregations_get_no_group_limit(staff):
+    got = windows.limit_by_method(staff, "department", "annual_ctc", "employee_id")
+    assert got[got].index.tolist() == ["row_number", "rank", "dense_rank"]
+
+
+@pytest.mark.parametrize("function", windows.RANK_LIKE)
+def test_top_k_returns_the_same_rows_with_the_limit_and_without(spark, staff, function):
+    from pyspark.testing import assertDataFrameEqual
+
+    from labkit.core.session import spark_conf
+
+    tiebreak = "employee_id" if function == "row_number" else None
+    results = []
+    for threshold in (-1, 1000):
+        with spark_conf(spark, {windows.LIMIT_THRESHOLD: threshold}):
+            rows = windows.top_k(staff, "department", "annual_ctc", 2, function, tiebreak).collect()
+        results.append(spark.createDataFrame(rows, staff.schema))
+    assertDataFrameEqual(results[0], results[1])
+    assert results[0].count() > 0
+
+
+def test_shuffle_records_written_drop_to_k_per_group_per_map_task_on_a_skewed_input(spark):
+    from pyspark.sql import functions as F
+
+    from labkit.core.measure import measure, noop
+    from labkit.core.session import spark_conf
+
+    # 80% of the rows in group 0, four map tasks (no shuffle before the window), some null orders
+    df = spark.range(0, 20_000, numPartitions=4).selectExpr(
+        "id", "CASE WHEN id % 10 < 8 THEN 0 ELSE id % 7 + 1 END AS g",
+        "CASE WHEN id % 97 = 0 THEN NULL ELSE (id * 37) % 101 END AS v")
+    valid = df.where("v IS NOT NULL").count()
+    per_task = df.where("v IS NOT NULL").groupBy(F.spark_partition_id().alias("p"), "g").count().collect()
+    k = 2
+    written = {}
+    for threshold in (-1, 1000):
+        with spark_conf(spark, {windows.LIMIT_THRESHOLD: threshold}):
+            m = measure(spark, noop(windows.top_k(df, "g", "v", k, "row_number", "id")), f"threshold {threshold}")
+        written[threshold] = windows.shuffle_records_written(spark, m)
+    assert written[-1] == valid  # without the limit every row goes through the shuffle
+    assert written[1000] == sum(min(k, r["count"]) for r in per_task)  # with it, k rows a group a map task
+    assert written[1000] == 4 * 8 * k
+
+
+def test_top_k_bad_arguments_name_what_is_wrong(staff):
+    with pytest.raises(ValueError, match="function must be"):
+        windows.top_k(staff, "department", "annual_ctc", 1, "first_value")
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
+        windows.top_k(staff, "department", "annual_ctc", 0, "rank")
+    with pytest.raises(ValueError, match="needs a tiebreak"):
+        windows.top_k(staff, "department", "annual_ctc", 1, "row_number")
+    with pytest.raises(ValueError, match="would make it row_number"):
+        windows.top_k(staff, "department", "annual_ctc", 1, "rank", "employee_id")
+    with pytest.raises(ValueError, match="not found"):
+        windows.top_k(staff, "department", "salary", 1, "rank")
