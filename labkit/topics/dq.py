@@ -4,12 +4,16 @@ The promise: every input line is either a good row or a quarantined line with
 its raw text, its file and its reasons. ``read_csv_accounted`` checks
 ``data_lines == good + quarantined`` on every call.
 
-Why not Spark's CSV reader alone: in PERMISSIVE mode a line with *more* fields
-than the schema loses the extra ones silently, a line with *fewer* gets nulls,
-and with DROPMALFORMED ``count()`` can disagree with what ``collect()`` returns
-(CSV column pruning parses only the columns a query needs). So each line is read
-as text, split with Spark's own CSV parser (``from_csv``) into strings, and typed
-with ``try_cast``, which names the failing column instead of raising under ANSI mode.
+Why not Spark's CSV reader alone: CSV column pruning
+(``spark.sql.csv.parser.columnPruning.enabled``, on by default) parses only the
+columns a query needs. PERMISSIVE marks a line with more or fewer fields than the
+schema in ``_corrupt_record`` only when the schema has that column and the query
+reads every column; a query on some columns keeps the short line (nulls) and the
+long one (extra fields dropped) as good rows, and a schema without the column marks
+nothing. With DROPMALFORMED ``count()`` can disagree with what ``collect()`` returns.
+So each line is read as text, split with Spark's own CSV parser (``from_csv``) into
+strings, and typed with ``try_cast``, which names the failing column instead of
+raising under ANSI mode.
 """
 
 from __future__ import annotations
@@ -35,8 +39,11 @@ __all__ = [
     "check",
     "csv_mode_pitfalls",
     "diagnose_parquet",
+    "guide_code_outcomes",
+    "guide_duplicate_test",
     "pandera_compare",
     "parse_dqdl",
+    "permissive_width_cases",
     "precision_recall",
     "read_csv_accounted",
     "recall_sweep",
@@ -1111,7 +1118,87 @@ def sampling_cases(spark, rows: int, partitions: int = 8) -> dict[str, tuple[Any
             "clustered, files": (bad(F.spark_partition_id() == 3, -F.col("amount") - 1), "files")}
 
 
-def csv_mode_pitfalls(spark, path: str, schema: str, good_rows: int) -> pd.Series:
+_CORRUPT = "_corrupt_record"
+_PRUNING = "spark.sql.csv.parser.columnPruning.enabled"
+# (case, the schema has _corrupt_record, the columns a query reads, spark.sql.csv.parser.columnPruning.enabled)
+_WIDTH_CASES = (("every column", True, "every", True), ("first column, pruning on", True, "first", True),
+                ("first column, pruning off", True, "first", False), ("no _corrupt_record in the schema", False,
+                                                                      "every", True))
+
+
+def _permissive(spark, path: str, schema: str, corrupt: bool):
+    """A PERMISSIVE header read of ``path``, with ``_corrupt_record string`` appended to the schema if ``corrupt``."""
+    reader = spark.read.option("header", True).option("mode", "PERMISSIVE")
+    reader = reader.schema(f"{schema}, {_CORRUPT} string" if corrupt else schema)
+    return reader.option("columnNameOfCorruptRecord", _CORRUPT).csv(path)
+
+
+def _width_case(spark, path: str, schema: str, wrong, corrupt: bool, columns: str, pruning: bool) -> dict[str, int]:
+    """Rows a query returns, lines it flags, and how many of ``wrong``'s lines are among them, for one case."""
+    from pyspark.sql import functions as F
+
+    from labkit.core.session import spark_conf
+
+    with spark_conf(spark, {_PRUNING: pruning}):
+        raw = _permissive(spark, path, schema, corrupt)
+        data = [c for c in raw.columns if c != _CORRUPT]
+        read = raw.select(*(data[:1] if columns == "first" else data), *([_CORRUPT] if corrupt else []))
+        if not corrupt:
+            return {"rows": read.count(), "flagged": 0, "wrong width flagged": 0}  # nothing can mark a line
+        # cached: a count on _corrupt_record alone is refused; the cache reads exactly the columns selected here
+        read = read.cache()
+        try:
+            bad = read.where(F.col(_CORRUPT).isNotNull())
+            hit = bad.join(wrong.select(F.col("raw").alias(_CORRUPT)), _CORRUPT, "left_semi").count()
+            return {"rows": read.count(), "flagged": bad.count(), "wrong width flagged": hit}
+        finally:
+            read.unpersist()
+
+
+def permissive_width_cases(spark, path: str, schema: str, wrong_width) -> pd.DataFrame:
+    """Which lines of the wrong width Spark's PERMISSIVE CSV read marks in ``_corrupt_record``, case by case.
+
+    Spark's CSV parser treats a line with more or fewer fields than it parses as malformed: with
+    ``_corrupt_record`` in the schema and a query that reads every column, the line's text lands there.
+    Two things hide it: CSV column pruning (``spark.sql.csv.parser.columnPruning.enabled``, on by default)
+    parses only the columns a query reads, so a query on some columns passes a short line (nulls) and a long one
+    (extra fields dropped) as good; and a schema without ``_corrupt_record`` has nowhere to mark any line.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    path : str
+        A CSV file or folder with a header.
+    schema : str
+        The expected columns (DDL), without ``_corrupt_record``.
+    wrong_width : pyspark.sql.DataFrame
+        A string column ``raw``: the text of the lines whose field count differs from the schema (for example
+        :func:`read_csv_accounted`'s quarantine with reason ``extra columns`` or ``missing columns``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per case (``every column``; ``first column, pruning on``; ``first column, pruning off``;
+        ``no _corrupt_record in the schema``): ``corrupt column``, ``columns read``, ``columnPruning``, ``rows``
+        (returned by the query), ``flagged`` (lines with ``_corrupt_record`` set), ``wrong width flagged``
+        (of ``wrong_width``'s lines) and ``wrong width`` (their number).
+
+    Raises
+    ------
+    ValueError
+        If ``schema`` already has ``_corrupt_record`` or ``wrong_width`` has no ``raw`` column.
+    """
+    if _CORRUPT in [f.name for f in _schema_fields(spark, schema)]:
+        raise ValueError(f"permissive_width_cases: give the schema without {_CORRUPT}; each case adds it or not")
+    require_columns(wrong_width, ["raw"], "permissive_width_cases: wrong_width")
+    total = wrong_width.count()
+    rows = {name: {"corrupt column": corrupt, "columns read": columns, "columnPruning": pruning,
+                   **_width_case(spark, path, schema, wrong_width, corrupt, columns, pruning), "wrong width": total}
+            for name, corrupt, columns, pruning in _WIDTH_CASES}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def csv_mode_pitfalls(spark, path: str, schema: str) -> pd.Series:
     """What Spark's own CSV modes and casts do with bad input, observed on ``path``.
 
     Parameters
@@ -1121,32 +1208,91 @@ def csv_mode_pitfalls(spark, path: str, schema: str, good_rows: int) -> pd.Serie
         A CSV file or folder with a header.
     schema : str
         The expected columns (DDL).
-    good_rows : int
-        The lines :func:`read_csv_accounted` kept as good, to compare PERMISSIVE with.
 
     Returns
     -------
     pandas.Series
-        PERMISSIVE rows of the wrong width that pass as good; DROPMALFORMED's ``count()`` against the rows it
-        returns; whether a query on ``_corrupt_record`` alone is allowed; what ``cast('twelve' as double)`` does
-        (an error under ANSI); and whether ``try_cast`` flags it.
+        DROPMALFORMED's ``count()`` against the rows it returns; whether a query on ``_corrupt_record`` alone
+        is allowed, and the count it gives once the read is cached; what ``cast('twelve' as double)`` and
+        ``to_date('2024-02-30', 'yyyy-MM-dd')`` do (an error under ANSI); and how many bad values ``try_cast``
+        flags. Which lines PERMISSIVE marks is :func:`permissive_width_cases`.
     """
     from pyspark.sql import functions as F
 
-    reader = spark.read.option("header", True).schema(f"{schema}, _corrupt_record string")
-    raw = reader.option("columnNameOfCorruptRecord", "_corrupt_record").csv(path)
-    wrong_width = raw.cache().where("_corrupt_record is null").count() - good_rows  # cached: the column can be read
     dropped = spark.read.option("header", True).schema(schema).option("mode", "DROPMALFORMED").csv(path)
     counted, returned = dropped.count(), len(dropped.select(*dropped.columns).collect())
-    corrupt_only = _outcome(lambda: raw.select("_corrupt_record").where("_corrupt_record is not null").count(),
-                            "allowed")  # AnalysisException: only the internal corrupt record column
+    raw = _permissive(spark, path, schema, corrupt=True)
+    corrupt_only = _outcome(lambda: raw.where(f"{_CORRUPT} is not null").count(), "allowed")
+    cached = raw.cache().where(f"{_CORRUPT} is not null").count()  # the cache reads every column
     raw.unpersist()
-    bad_number = spark.createDataFrame([("12.5",), ("twelve",)], "amount string")
-    ansi = _outcome(lambda: bad_number.select(F.col("amount").cast("double")).collect(), "no error")
-    flagged = bad_number.select(F.expr("try_cast(amount AS double)").isNull().alias("bad")).where("bad").count()
-    return pd.Series({"PERMISSIVE rows of the wrong width": wrong_width, "DROPMALFORMED count()": counted,
-                      "DROPMALFORMED rows collected": returned, "query on _corrupt_record alone": corrupt_only,
-                      "cast('twelve' as double) under ANSI": ansi, "try_cast flags it": flagged}, name="observed")
+    bad = spark.createDataFrame([("12.5", "2024-01-31"), ("twelve", "2024-02-30")], "amount string, day string")
+    ansi = _outcome(lambda: bad.select(F.col("amount").cast("double")).collect(), "no error")
+    ansi_date = _outcome(lambda: bad.select(F.to_date("day", "yyyy-MM-dd")).collect(), "no error")
+    flagged = bad.select(F.expr("try_cast(amount AS double)").isNull().alias("bad")).where("bad").count()
+    return pd.Series({"DROPMALFORMED count()": counted, "DROPMALFORMED rows collected": returned,
+                      "query on _corrupt_record alone": corrupt_only, "_corrupt_record set, after cache()": cached,
+                      "cast('twelve' as double) under ANSI": ansi, "to_date('2024-02-30') under ANSI": ansi_date,
+                      "try_cast flags it": flagged}, name="observed")
+
+
+def guide_duplicate_test(df, keys: Sequence[str]) -> pd.Series:
+    """The guide's two-pass duplicate test, ``count("*") != countDistinct(*keys)``, beside what the keys hold.
+
+    ``count("*")`` counts every row; ``countDistinct`` skips a row whose key (any part of it) is null. So a key
+    column with a null and no repeated value makes the test report duplicates: a false alarm. A null key is a
+    completeness problem (IsComplete, IsPrimaryKey), not a duplicate.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+    keys : sequence of str
+        The key columns (the guide's ``upsert_keys``).
+
+    Returns
+    -------
+    pandas.Series
+        ``rows`` (``count("*")``), ``distinct keys`` (``countDistinct``), ``null keys`` (rows with a null key
+        part), ``repeated keys`` (non-null key values on more than one row), ``guide reports duplicates``.
+    """
+    from pyspark.sql import functions as F
+
+    keys = list(keys)
+    require_columns(df, keys, "guide_duplicate_test")
+    null = _any([F.col(k).isNull() for k in keys])
+    row = df.agg(F.count("*").alias("rows"), F.countDistinct(*keys).alias("distinct"),
+                 F.sum(null.cast("long")).alias("nulls")).first()
+    repeated = df.where(~null).groupBy(*keys).count().where("count > 1").count()
+    return pd.Series({"rows": row["rows"], "distinct keys": row["distinct"], "null keys": row["nulls"] or 0,
+                      "repeated keys": repeated, "guide reports duplicates": row["rows"] != row["distinct"]},
+                     name="guide's test", dtype=object)
+
+
+def guide_code_outcomes() -> pd.Series:
+    """What two lines of the guide's DQ code do when Python runs them.
+
+    ``def incremental_dq_check(file_path, chunk_size_mb=500, spark, log)`` puts a parameter without a default
+    after one with a default; ``log.info("...", **issues)`` passes keyword arguments the standard logger does
+    not take, which raises only when INFO is enabled (below it the call is skipped, so the bug hides).
+
+    Returns
+    -------
+    pandas.Series
+        The exception each raises (``SyntaxError``, ``TypeError``) or ``skipped``/``compiles``/``logged``.
+    """
+    import logging
+
+    signature = "def incremental_dq_check(file_path, chunk_size_mb=500, spark, log):\n    pass\n"
+
+    def kwargs_call(level: int) -> None:
+        log = logging.Logger("labkit-guide-check", level)  # private, unregistered: no global logging change
+        log.addHandler(logging.NullHandler())
+        log.info("Malformed data analysis:", extra_columns=1, missing_columns=0)
+
+    return pd.Series({"incremental_dq_check signature": _outcome(lambda: compile(signature, "guide", "exec"),
+                                                                 "compiles"),
+                      "log.info(msg, **issues) at WARNING": _outcome(lambda: kwargs_call(logging.WARNING), "skipped"),
+                      "log.info(msg, **issues) at INFO": _outcome(lambda: kwargs_call(logging.INFO), "logged")},
+                     name="outcome")
 
 
 def _outcome(action, ok: str) -> str:

@@ -152,10 +152,12 @@ def test_a_rule_on_a_missing_column_or_reference_is_a_clear_error(orders):
         dq.split_valid(orders, [rules.referential_integrity("customer", "customers.customer_id")])
 
 
-def test_count_distinct_ignores_nulls_so_a_key_can_look_unique(orders):
-    keys = orders.where("id is null or id = 1")
-    assert keys.agg(F.countDistinct("id")).first()[0] == 1 and keys.count() == 2  # the guide's test says unique
-    assert dq.check(keys, [rules.is_primary_key("id")]).table.loc[0, "status"] == "fail"
+def test_count_distinct_skips_a_null_key_so_the_guides_test_reports_a_duplicate(orders):
+    keys = orders.where("id is null or id = 1")  # one null key and one 1: nothing repeats
+    assert keys.agg(F.countDistinct("id")).first()[0] == 1 and keys.count() == 2  # so count != countDistinct:
+    seen = dq.guide_duplicate_test(keys, ["id"])  # the guide's test reports duplicates, a false alarm
+    assert seen["guide reports duplicates"] and seen["repeated keys"] == 0 and seen["null keys"] == 1
+    assert dq.check(keys, [rules.is_primary_key("id")]).table.loc[0, "status"] == "fail"  # the null: not a key
 
 
 def test_sampling_misses_rare_defects_and_the_analytic_curve_matches(spark):
@@ -218,6 +220,9 @@ def test_the_guides_dq_code_has_a_syntax_error_and_an_invalid_logging_call():
     log.setLevel(logging.INFO)
     with pytest.raises(TypeError):  # ... until INFO is on: the standard logger takes no arbitrary keyword arguments
         log.info("Clean records", clean=10, total=12)
+    assert dq.guide_code_outcomes().to_dict() == {"incremental_dq_check signature": "SyntaxError",
+                                                  "log.info(msg, **issues) at WARNING": "skipped",
+                                                  "log.info(msg, **issues) at INFO": "TypeError"}
 
 
 def test_sampling_files_falls_back_to_partitions_when_the_data_has_no_files(spark):
@@ -246,10 +251,13 @@ def test_the_guides_null_checks_raise_under_ansi_and_try_functions_flag(spark):
 def test_csv_mode_pitfalls_on_a_hand_written_csv(spark, tmp_path):
     path = tmp_path / "hand.csv"
     path.write_text("a,b\n1,x\n2,y\n3,z,extra\nfour,w\n")  # 2 good lines, one too wide, one not an int
-    seen = dq.csv_mode_pitfalls(spark, str(path), "a int, b string", good_rows=2)
+    seen = dq.csv_mode_pitfalls(spark, str(path), "a int, b string")
     assert seen["DROPMALFORMED count()"] == 4 and seen["DROPMALFORMED rows collected"] == 2  # count() parses nothing
+    assert seen["query on _corrupt_record alone"] == "AnalysisException"
+    assert seen["_corrupt_record set, after cache()"] == 2  # the line too wide and the line not an int
     assert seen["try_cast flags it"] == 1
-    assert seen["cast('twelve' as double) under ANSI"] != "no error"  # Spark 4: ANSI on by default
+    assert seen["cast('twelve' as double) under ANSI"] == "NumberFormatException"  # Spark 4: ANSI on by default
+    assert seen["to_date('2024-02-30') under ANSI"] == "DateTimeException"
 
 
 def test_sampling_cases_hide_exactly_the_planted_bad_rows(spark):
