@@ -16,7 +16,11 @@ archives under names that cannot collide. What is new here is the order, the cor
   its old rows minus the re-loaded objects' rows, plus the new rows, then swapped in. Every move
   is written to a journal *before* it is made, the replaced partitions go to a trash folder that
   is removed only after the ledger (the commit point) is written, and a run that finds a journal
-  left by a killed run first rolls it back (no ledger yet) or forward (ledger written), and says so;
+  left by a killed run first rolls it back (no ledger yet) or forward (ledger written), and says so.
+  This rests on an atomic rename, which a local or HDFS file system has and S3 does not (a "move"
+  there is a copy and a delete per object): on S3, production swaps by a table format's commit
+  (Iceberg, Delta, Hudi: a new snapshot, atomically) or by loading a Redshift staging table and
+  ``MERGE``-ing it in one transaction;
 * a source is archived and deleted only after the load is committed, and only the version read
   (its version id, or its ETag on an unversioned bucket);
 * the run log accounts for every input line: loaded, quarantined (bad CSV) or rejected
@@ -46,7 +50,7 @@ from labkit.core.args import confined, plain_name, require_columns
 from labkit.topics import dq, phi, s3
 
 __all__ = ["FAIL_POINTS", "IngestionError", "TableSpec", "check_datatype_matching", "clean_column_names",
-           "guide_check_datatype", "read_ledger", "run_ingestion"]
+           "read_ledger", "run_ingestion"]
 
 _NARROWING = {"tinyint": 1, "smallint": 2, "int": 4, "integer": 4, "bigint": 8}
 
@@ -81,32 +85,22 @@ def clean_column_names(df):
     return df.toDF(*names)
 
 
-def guide_check_datatype(df, target_types: Mapping[str, str]) -> None:
-    """The guide's ``check_datatype_matching``, as its logic reads: only string → number is caught, by a regex.
-
-    Raises a bare ``Exception`` on the first string column holding a non-number when the target is numeric;
-    misses narrowing numbers, dates and time zones, and breaks on a column that is entirely null
-    (``first()`` of an all-null column returns a row whose value is None).
-    """
-    import re
-
-    for name, target in target_types.items():
-        if dict(df.dtypes).get(name) == "string" and target in ("int", "bigint", "double", "decimal"):
-            value = df.select(name).where(f"`{name}` is not null").first()
-            if value is None or not re.fullmatch(r"-?\d+(\.\d+)?", value[0]):
-                raise Exception(f"Data type mismatch in {name}")  # noqa: TRY002 - the guide's own
-
-
 def _lost(c, source: str, target: str):
     """A condition true where a non-null value of type ``source`` does not survive ``target``."""
     from pyspark.sql import functions as F
 
     tried = F.expr(f"try_cast(`{c}` AS {target})")
     lost = F.col(c).isNotNull() & tried.isNull()
-    if source.startswith("decimal") and target.startswith("decimal"):
-        lost = lost | (F.col(c).isNotNull() & (tried.cast(source) != F.col(c)))  # scale lost: rounded
+    fractional = source.startswith("decimal") or source in ("double", "float")
+    if fractional and (target.startswith("decimal") or target in _NARROWING):
+        # a scale rounded (decimal(10,4) -> (10,2)) or a fraction cut (1.5 -> int 1): cast back, it differs
+        lost = lost | (F.col(c).isNotNull() & (tried.cast(source) != F.col(c)))
     if source == "timestamp" and target == "timestamp_ntz":
         lost = F.col(c).isNotNull()  # every value loses its zone
+    if source == "string" and target == "timestamp_ntz":
+        # a wall clock keeps no zone: an offset other than UTC is dropped, and the instant with it
+        offset = F.col(c).rlike(r"[T ]\d{2}:\d{2}.*[+-]\d{2}:?\d{2}$") & ~F.col(c).rlike(r"[+-]00:?00$")
+        lost = lost | (F.col(c).isNotNull() & offset)
     return lost
 
 

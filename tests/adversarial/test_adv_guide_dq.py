@@ -95,12 +95,7 @@ def test_the_guides_check_passes_an_all_null_string_column(spark):
     assert guide_code.guide_check_datatype_matching(spark.createDataFrame([], "n int"), df, log=None) is None
 
 
-_LAB_GAPS = {"doubles with a fraction into int": "try_cast(1.5 AS int) is 1: the fraction is cut, not NULL",
-             "offset timestamps into timestamp_ntz": "try_cast drops the +05:00 offset into timestamp_ntz"}
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=_LAB_GAPS[c]))
-                                  if c in _LAB_GAPS else c for c in DATATYPE_CASES])
+@pytest.mark.parametrize("case", list(DATATYPE_CASES))
 def test_the_labs_check_counts_what_python_says_is_lost(cases, case):
     column = DATATYPE_CASES[case][0]
     assert cases["lab"].loc[column, "values_lost"] == _lost(case)

@@ -101,13 +101,6 @@ def test_check_datatype_matching_counts_what_would_not_survive(spark):
         check_datatype_matching(df, {"nope": "int"})
 
 
-def test_the_guides_check_misses_what_ours_finds(spark):
-    df = spark.createDataFrame([(2**40, None)], "big bigint, empty string")
-    pipeline.guide_check_datatype(df, {"big": "int"})  # narrowing bigint -> int: not noticed
-    with pytest.raises(Exception, match="Data type mismatch|NoneType|subscriptable"):
-        pipeline.guide_check_datatype(df, {"empty": "int"})  # an all-null column breaks it
-
-
 # --------------------------------------------------------------------------- the journaled swap, on plain folders
 
 _OLD = {"p=a": "old a", "p=b": "old b", "p=z": "untouched"}
