@@ -101,6 +101,28 @@ class Lab:
         return self.record(key, float(row[column]), "x", claim, note=note,
                            spread=(float(row[f"{column}_lo"]), float(row[f"{column}_hi"])))
 
+    def record_statement(self, sid: str, holds: Any, note: str | None = None) -> dict[str, Any]:
+        """Record the outcome of a check of one of the guide's statements (``benchmarks/statements.yaml``).
+
+        Parameters
+        ----------
+        sid : str
+            The statement's id; the value goes under ``statement.<sid>``, where the report looks for it.
+        holds : bool
+            True when the guide's statement survives the check, False when the check refutes it: computed
+            from a plan, a count or an exception in the notebook, never typed in.
+        note : str, optional
+            What the check showed, in one line.
+
+        Raises
+        ------
+        TypeError
+            When ``holds`` is not a boolean (a count or a string is not a check's outcome).
+        """
+        if type(holds).__name__ not in ("bool", "bool_"):  # Python's or numpy's
+            raise TypeError(f"record_statement({sid!r}): holds must be True or False, got {type(holds).__name__}")
+        return self.record(f"statement.{sid}", bool(holds), claim=sid, note=note)
+
     def record_table(self, prefix: str, frame, columns: Mapping[str, tuple[str, str]],
                      note: str | None = None) -> list[str]:
         """Record chosen columns of every row of a table: key ``<prefix>.<row>.<column>``.

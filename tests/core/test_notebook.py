@@ -62,6 +62,22 @@ def test_record_speedup_keeps_the_spread_and_names_a_missing_column(tmp_path):
 
 
 
+
+def test_record_statement_stores_a_computed_boolean_under_its_key_and_refuses_anything_else():
+    import numpy as np
+
+    lab = notebook.Lab.__new__(notebook.Lab)
+    got = []
+    lab.record = lambda key, value, unit=None, claim=None, **kw: got.append((key, value, claim, kw.get("note")))
+    lab.record_statement("dq-x", np.bool_(False), "plan shows it")
+    lab.record_statement("dq-y", True)
+    assert got == [("statement.dq-x", False, "dq-x", "plan shows it"), ("statement.dq-y", True, "dq-y", None)]
+    assert type(got[0][1]) is bool  # stored as JSON's false, not numpy's
+    for bad in (0, 1, "False", None):
+        with pytest.raises(TypeError, match="holds must be True or False"):
+            lab.record_statement("dq-x", bad)
+
+
 _KILLED = """
 import os, signal, sys
 from labkit.core import notebook
