@@ -38,6 +38,7 @@ __all__ = [
     "compare_spill",
     "diagnose",
     "group_alive",
+    "jvm_collectors",
     "jvm_heap_mb",
     "memory_model",
     "parse_memory",
@@ -638,6 +639,32 @@ def jvm_heap_mb(spark) -> float:
         fraction = float(spark.conf.get("spark.memory.fraction", "0.6"))
         return driver["maxMemory"] / 2**20 / fraction + RESERVED_MB
     return spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory() / 2**20
+
+
+def jvm_collectors(spark) -> dict[str, Any]:
+    """The driver JVM's garbage collectors, and the GC flags it was started with (a classic session only).
+
+    The guide's ``-XX:+UseG1GC`` picks the collector that Java 9 and later already use by default: with no GC
+    flag given, ``collectors`` are G1's two (``g1_by_default``).
+
+    Returns
+    -------
+    dict
+        ``java`` (version), ``gc_flags`` (the JVM arguments ending in ``GC``), ``collectors`` (their MXBean
+        names), ``g1_by_default`` (no flag given and every collector is G1's).
+
+    Raises
+    ------
+    labkit.core.runtime.ConnectUnsupported
+        On Spark Connect: the collectors are the server's JVM's, out of a client's reach.
+    """
+    runtime.require_classic(spark, "reading the driver JVM's garbage collectors")
+    jvm = spark.sparkContext._jvm
+    mx = jvm.java.lang.management.ManagementFactory
+    collectors = [str(b.getName()) for b in mx.getGarbageCollectorMXBeans()]
+    flags = [str(a) for a in mx.getRuntimeMXBean().getInputArguments() if str(a).endswith("GC")]
+    return {"java": str(jvm.java.lang.System.getProperty("java.version")), "gc_flags": flags,
+            "collectors": collectors, "g1_by_default": not flags and all(c.startswith("G1 ") for c in collectors)}
 
 
 def _checked(out: Outcome) -> Any:

@@ -151,3 +151,15 @@ def test_a_child_that_runs_too_long_is_killed_with_its_jvm(tmp_path, monkeypatch
 
 def test_every_workload_has_a_docstring():
     assert all(fn.__doc__ for fn in memory.WORKLOADS.values())
+
+
+def test_java_17_picks_g1_when_no_collector_flag_is_given(spark):
+    from labkit.core import runtime
+
+    if runtime.is_connect(spark):
+        with pytest.raises(runtime.ConnectUnsupported, match="garbage collectors"):
+            memory.jvm_collectors(spark)
+        return
+    gc = memory.jvm_collectors(spark)
+    assert int(gc["java"].split(".")[0]) >= 17 and gc["gc_flags"] == []
+    assert gc["collectors"] == ["G1 Young Generation", "G1 Old Generation"] and gc["g1_by_default"] is True
