@@ -7,12 +7,14 @@ them, read from the running session rather than typed in.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from labkit.core.args import positive_int
 
-__all__ = ["FEATURES", "SKEW_KEYS", "aqe_profiles", "laptop_skew_threshold", "skew_join_defaults",
-           "skew_join_settings"]
+__all__ = ["FEATURES", "JOIN_TYPES", "SKEW_KEYS", "SPLITTABLE_SIDES", "aqe_profiles", "dynamic_pruning",
+           "dynamic_pruning_by_setting", "forced_skew_split", "laptop_skew_threshold", "local_shuffle_reads",
+           "skew_join_defaults", "skew_join_settings", "skew_split_by_join_type", "splittable_sides"]
 
 FEATURES = ("coalesce", "skew_join", "dynamic_switch")
 _P = "spark.sql.adaptive."
@@ -126,3 +128,183 @@ def aqe_profiles(skew_threshold: str = "1MB", skew_factor: float = 2.0,
     profiles.update({name: {**none, **change} for name, change in features.items()})
     profiles["all_on"] = {**none, **{k: v for change in features.values() for k, v in change.items()}}
     return profiles
+
+
+# Which side of a shuffled join AQE may split, by join type: Spark's OptimizeSkewedJoin.canSplitLeftSide and
+# canSplitRightSide (sql/core/.../adaptive/OptimizeSkewedJoin.scala). Splitting the preserved side of an outer
+# join is safe; splitting the other side would emit its unmatched rows once per split, so it is never done.
+SPLITTABLE_SIDES: dict[str, tuple[str, ...]] = {
+    "inner": ("left", "right"), "cross": ("left", "right"), "left": ("left",), "right": ("right",), "full": (),
+    "left_semi": ("left",), "left_anti": ("left",)}
+JOIN_TYPES = ("inner", "left", "right", "full", "left_semi", "left_anti")
+_SIDES = ("skewed side left", "skewed side right")
+_FORCE = f"{_P}forceOptimizeSkewedJoin"
+
+
+def _split_conf(settings: Mapping[str, Any] | None, partitions: int) -> dict[str, Any]:
+    """Skew join on (1 KB, factor 2 unless ``settings`` says otherwise), no broadcast, no coalescing."""
+    positive_int("partitions", partitions)
+    return {**(settings or skew_join_settings("1KB", 2.0)), "spark.sql.autoBroadcastJoinThreshold": -1,
+            f"{_P}autoBroadcastJoinThreshold": -1, f"{_P}coalescePartitions.enabled": False,
+            "spark.sql.shuffle.partitions": partitions}
+
+
+def _final_summary(df):
+    """The executed plan's summary of a new DataFrame over ``df``: a DataFrame keeps the plan it was first run with."""
+    from labkit.core.plans import plan_summary
+
+    summary = plan_summary(df.select("*"))
+    if not {"SortMergeJoin", "ShuffledHashJoin"} & set(summary.initial_joins):
+        raise ValueError(f"the query has no shuffled join to split (its joins: {summary.initial_joins or 'none'})")
+    return summary
+
+
+def forced_skew_split(spark, df, settings: Mapping[str, Any] | None = None, partitions: int = 16):
+    """Whether AQE splits a skewed join, with ``forceOptimizeSkewedJoin`` off (the default) and on.
+
+    AQE splits a skewed partition only if the plan above the join still gets the
+    distribution it requires: a split join's output is no longer hash-partitioned
+    by the key, so an aggregation or a second join on the same key that relied on
+    it would need a new shuffle. Spark then keeps the unsplit plan, unless
+    ``spark.sql.adaptive.forceOptimizeSkewedJoin=true``, which splits and adds the
+    shuffle (``OptimizeSkewedJoin.apply``: ``ValidateRequirements``, then
+    ``EnsureRequirements``).
+
+    Parameters
+    ----------
+    spark : SparkSession
+    df : DataFrame
+        A query with a skewed shuffled join, e.g. ``big.join(dim, "k").groupBy("k").count()``.
+    settings : mapping, optional
+        The skew-join settings (:func:`skew_join_settings`); 1 KB and factor 2 by default, so that
+        laptop-sized data can split. Broadcasts and coalescing are turned off for the run.
+    partitions : int
+        ``spark.sql.shuffle.partitions``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the ``forceOptimizeSkewedJoin`` value (False, True): ``skew split`` (bool, from the
+        final plan), ``shuffles`` (Exchange nodes in the final plan); ``attrs["plans"]`` holds the
+        :class:`labkit.core.plans.PlanSummary` of each.
+
+    Raises
+    ------
+    ValueError
+        When the query has no sort-merge or shuffled hash join.
+    """
+    import pandas as pd
+
+    from labkit.core.session import spark_conf
+
+    plans = {}
+    for force in (False, True):
+        with spark_conf(spark, {**_split_conf(settings, partitions), _FORCE: force}):
+            plans[force] = _final_summary(df)
+    table = pd.DataFrame({"skew split": [p.skew_split for p in plans.values()],
+                          "shuffles": [p.exchanges for p in plans.values()]},
+                         index=pd.Index(list(plans), name="forceOptimizeSkewedJoin"))
+    table.attrs["plans"] = plans
+    return table
+
+
+def splittable_sides(how: tuple[str, ...] = JOIN_TYPES):
+    """Spark's rule for which side of a join AQE may split, as a table shaped like :func:`skew_split_by_join_type`.
+
+    Examples
+    --------
+    >>> splittable_sides(("left", "full")).values.tolist()  # [skewed side left, skewed side right]
+    [[True, False], [False, False]]
+    """
+    import pandas as pd
+
+    unknown = [h for h in how if h not in SPLITTABLE_SIDES]
+    if unknown:
+        raise ValueError(f"unknown join type(s) {unknown}; known: {sorted(SPLITTABLE_SIDES)}")
+    rows = {h: {_SIDES[0]: "left" in SPLITTABLE_SIDES[h], _SIDES[1]: "right" in SPLITTABLE_SIDES[h]} for h in how}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("join type")
+
+
+def skew_split_by_join_type(spark, skewed, other, key: str, how: tuple[str, ...] = JOIN_TYPES,
+                            settings: Mapping[str, Any] | None = None, partitions: int = 16):
+    """Whether AQE split the skewed side, per join type, with the skewed input on the left and on the right.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    skewed, other : DataFrame
+        The skewed input and the other one, joined on ``key``.
+    key : str
+    how : tuple of str
+        Join types (:data:`JOIN_TYPES` by default).
+    settings : mapping, optional
+        Skew-join settings, as in :func:`forced_skew_split`.
+    partitions : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per join type, columns ``skewed side left`` / ``skewed side right``: True when the final
+        plan shows a skew split. Compare it with :func:`splittable_sides`.
+    """
+    from labkit.core.session import spark_conf
+
+    table = splittable_sides(how)  # checks the join types before anything runs
+    with spark_conf(spark, _split_conf(settings, partitions)):
+        for h in how:
+            table.loc[h, _SIDES[0]] = _final_summary(skewed.join(other, key, h)).skew_split
+            table.loc[h, _SIDES[1]] = _final_summary(other.join(skewed, key, h)).skew_split
+    return table
+
+
+def local_shuffle_reads(plan) -> int:
+    """How many ``AQEShuffleRead local`` nodes an executed plan has (a :class:`PlanSummary` or plan text).
+
+    When AQE turns a sort-merge join into a broadcast join, the side that was already shuffled is read
+    back by mapper (each task reads one map task's output where it was written) instead of fetched across
+    the network by reducer (``spark.sql.adaptive.localShuffleReader.enabled``, true by default). AQE adds
+    these reads while re-planning, so only the final plan has them.
+    """
+    text = plan if isinstance(plan, str) else plan.text
+    return text.count("AQEShuffleRead local")
+
+
+def dynamic_pruning(plan) -> bool:
+    """Whether a scan in the plan prunes partitions dynamically (``dynamicpruningexpression`` in PartitionFilters).
+
+    Dynamic partition pruning is an optimizer rule
+    (``spark.sql.optimizer.dynamicPartitionPruning.enabled``), not part of AQE: it works with AQE off.
+
+    Parameters
+    ----------
+    plan : PlanSummary, DataFrame or str
+        Anything :func:`labkit.core.plans.plan_summary` reads.
+    """
+    from labkit.core.plans import PlanSummary, plan_summary
+
+    summary = plan if isinstance(plan, PlanSummary) else plan_summary(plan)
+    return any("dynamicpruningexpression" in f for f in summary.partition_filters)
+
+
+def dynamic_pruning_by_setting(spark, df) -> dict[str, bool]:
+    """Whether ``df``'s plan prunes partitions dynamically with AQE off, AQE on, and AQE and DPP both off.
+
+    ``{"AQE off": True, "AQE on": True, "AQE off, DPP off": False}`` is the evidence that dynamic
+    partition pruning is not an AQE feature.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    df : DataFrame
+        A partitioned table joined on its partition column to a filtered dimension.
+    """
+    from labkit.core.session import spark_conf
+
+    settings = {"AQE off": {f"{_P}enabled": False}, "AQE on": {f"{_P}enabled": True},
+                "AQE off, DPP off": {f"{_P}enabled": False,
+                                     "spark.sql.optimizer.dynamicPartitionPruning.enabled": False}}
+    found = {}
+    for name, conf in settings.items():
+        with spark_conf(spark, conf):
+            found[name] = dynamic_pruning(df.select("*"))  # a new DataFrame: a planned one keeps its plan
+    return found

@@ -120,3 +120,56 @@ def test_aqe_splits_a_skewed_shuffled_hash_join_too(spark):
         summary = plan_summary(joined)
         assert summary.joins == ["ShuffledHashJoin"] and summary.skew_split
         assert joined.count() == big.join(small, "k").count()
+
+
+def test_a_skew_split_that_would_add_a_shuffle_happens_only_when_forced(spark, skewed):
+    """The groupBy on the join key relies on the join's partitioning: splitting it needs one more shuffle."""
+    large, small = skewed
+    table = aqe.forced_skew_split(spark, large.join(small, "k").groupBy("k").agg(F.sum("v")))
+    assert table["skew split"].to_dict() == {False: False, True: True}
+    assert table.loc[True, "shuffles"] == table.loc[False, "shuffles"] + 1
+    assert "SortMergeJoin(skew=true)" in table.attrs["plans"][True].text
+
+
+def test_a_plain_skewed_join_splits_without_forcing(spark, skewed):
+    large, small = skewed
+    table = aqe.forced_skew_split(spark, large.join(small, "k"))
+    assert table["skew split"].to_dict() == {False: True, True: True}
+    assert table.loc[False, "shuffles"] == table.loc[True, "shuffles"] == 2
+
+
+def test_outer_joins_split_only_their_preserved_side_and_a_full_join_neither(spark, skewed):
+    large, small = skewed
+    measured = aqe.skew_split_by_join_type(spark, large, small, "k")
+    expected = aqe.splittable_sides()
+    assert measured.to_dict("index") == expected.to_dict("index")
+    assert measured.loc["full"].tolist() == [False, False] and measured.loc["left"].tolist() == [True, False]
+
+
+def test_the_skew_helpers_refuse_unknown_join_types_and_queries_without_a_shuffled_join(spark, skewed):
+    large, small = skewed
+    with pytest.raises(ValueError, match="unknown join type"):
+        aqe.skew_split_by_join_type(spark, large, small, "k", how=("inner", "outer_apply"))
+    with pytest.raises(ValueError, match="no shuffled join"):
+        aqe.forced_skew_split(spark, large.groupBy("k").count())
+
+
+@pytest.mark.parametrize("local", [True, False])
+def test_the_switch_to_broadcast_reads_the_shuffled_side_locally(spark, local):
+    big = spark.range(0, 300_000).select(F.col("id").alias("k"), (F.col("id") * 3).alias("v"))
+    small = spark.range(0, 300_000).withColumnRenamed("id", "k").filter("k % 100000 = 7")
+    with spark_conf(spark, {**aqe_profiles()["dynamic_switch"], "spark.sql.autoBroadcastJoinThreshold": "100KB",
+                            "spark.sql.adaptive.localShuffleReader.enabled": local}):
+        summary = plan_summary(big.join(small, "k"))
+    assert summary.initial_joins == ["SortMergeJoin"] and summary.joins == ["BroadcastHashJoin"]
+    assert (aqe.local_shuffle_reads(summary) > 0) is local
+
+
+def test_dynamic_partition_pruning_is_not_aqe_it_prunes_with_aqe_off(spark, tmp_path):
+    path = str(tmp_path / "facts")
+    spark.range(0, 2_400).select((F.col("id") % 12 + 1).alias("month"), F.col("id").alias("v")) \
+        .write.partitionBy("month").parquet(path)
+    months = spark.range(1, 13).select(F.col("id").alias("month"),
+                                       F.when(F.col("id") <= 3, "Q1").otherwise("later").alias("quarter"))
+    query = spark.read.parquet(path).join(months.filter("quarter = 'Q1'"), "month")
+    assert aqe.dynamic_pruning_by_setting(spark, query) == {"AQE off": True, "AQE on": True, "AQE off, DPP off": False}
