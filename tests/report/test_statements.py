@@ -131,3 +131,22 @@ def test_the_readme_counts_match_the_registries():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     counts = {int(n) for n in re.findall(r"\((\d+) claims\)", readme)}
     assert counts == {len(claims.load_registry())}, counts
+
+
+def test_every_statement_is_marked_inside_the_section_it_names():
+    # a quote that also occurs earlier in the guide would be marked there, on words the statement is not about
+    import pandas as pd
+
+    from labkit.report.guide import _sections
+
+    text = GUIDE.read_text(encoding="utf-8")
+    said = load_statements()
+    found = locate_claims(text, pd.DataFrame([{"id": s.id, "claim": s.quote} for s in said]))
+    sections = _sections(text)
+    wrong = {}
+    for s in said:
+        start = found[s.id][0]
+        heading = next((h for h, a, b in sections if a <= start < b), "(before the first question)")
+        if not heading.startswith(s.section.strip()):
+            wrong[s.id] = heading
+    assert not wrong, wrong
