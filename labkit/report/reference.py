@@ -13,10 +13,12 @@ import shutil
 from pathlib import Path
 
 from labkit.core.args import confined, plain_name
-from labkit.report.claims import RULE
+from labkit.report.claims import evaluate, load_registry
 from labkit.report.html import load_runs
 from labkit.report.redact import redact
-from labkit.report.runner import REPO
+from labkit.report.runner import NOTEBOOKS, REPO
+from labkit.report.statements import evaluate_statements, load_statements
+from labkit.report.verdicts import RULE, VERDICTS
 
 __all__ = ["DEFAULT", "KEY_PLOTS", "MANIFEST", "readme_section", "save_reference"]
 
@@ -42,12 +44,19 @@ def _note(row) -> str:
 
 
 def readme_section(dest: Path) -> str:
-    """The README's reference-results section, generated from a saved reference run."""
-    import pandas as pd
+    """The README's reference-results section, generated from a saved reference run.
 
-    table = pd.read_csv(dest / "claims.csv").fillna("")
+    The verdicts are judged again from the run's results files by today's registries and rule, so the README
+    never shows a verdict the rule no longer gives (a saved ``claims.csv`` keeps what the run's report said).
+    """
+    dest = Path(dest)
     meta = json.loads((dest / "run.json").read_text(encoding="utf-8"))
     env = meta.get("environment", {})
+    runs = load_runs(dest)
+    present = {p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
+    table = evaluate(load_registry(), runs, present).fillna("")
+    said = evaluate_statements(load_statements(), runs, present)
+    counts = said["verdict"].value_counts()
     lines = [_START, "",
              f"Reference run: scale **{meta['scale']}**, {env.get('cores', '?')} cores, "
              f"{env.get('memory_gb', '?')} GB, "
@@ -61,7 +70,10 @@ def readme_section(dest: Path) -> str:
         lines.append(f"| {_short(r['claim']).replace('|', '/')} | {r['guide']} | {_short(r['ours'], 60)} | "
                      f"{r['kind']} | {r['verdict']}{(' — ' + _short(r['detail'], 50)) if r.get('detail') else ''} | "
                      f"{_short(_note(r), 90).replace('|', '/')} |")
-    lines.append("")
+    lines += ["", f"The guide's {len(said)} statements without a number (`benchmarks/statements.yaml`), by the same "
+              "rule: " + ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts.get(v, 0)) + ". A statement is "
+              "\"not measured yet\" here when this run predates its check; `make report` judges every one, and "
+              "`guide.html` marks each in the guide's text.", ""]
     for name in KEY_PLOTS:
         if (dest / name).exists():
             lines.append(f"![{name}]({_link(dest / name)})")

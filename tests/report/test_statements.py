@@ -150,3 +150,12 @@ def test_every_statement_is_marked_inside_the_section_it_names():
         if not heading.startswith(s.section.strip()):
             wrong[s.id] = heading
     assert not wrong, wrong
+
+
+def test_the_readmes_reference_table_is_what_todays_rule_says_of_the_reference_run():
+    from labkit.report import reference
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = reference._START + text.split(reference._START, 1)[1].split(reference._END, 1)[0] + reference._END
+    assert block == reference.readme_section(reference.DEFAULT)  # rerun labkit's readme_section after a rule change
+    assert "| $0.02/GB vs $0.09/GB over internet = 78% savings | 78% | 78% | measured | wrong premise" in block
