@@ -12,9 +12,11 @@ from typing import Any
 
 from labkit.core.args import positive_int
 
-__all__ = ["FEATURES", "JOIN_TYPES", "SKEW_KEYS", "SPLITTABLE_SIDES", "aqe_profiles", "dynamic_pruning",
-           "dynamic_pruning_by_setting", "forced_skew_split", "laptop_skew_threshold", "local_shuffle_reads",
-           "skew_join_defaults", "skew_join_settings", "skew_split_by_join_type", "splittable_sides"]
+__all__ = ["FEATURES", "JOIN_TYPES", "SKEW_KEYS", "SPLITTABLE_SIDES", "aqe_profiles", "coalesce_comparison",
+           "dynamic_pruning", "dynamic_pruning_by_setting", "dynamic_switch_plans", "forced_skew_split",
+           "laptop_skew_threshold", "local_shuffle_reads", "partition_pruning_query", "profile_comparison",
+           "salting_comparison", "shuffle_stage_stats", "skew_join_defaults", "skew_join_settings",
+           "skew_join_variants", "skew_split_by_join_type", "skew_splits", "splittable_sides"]
 
 FEATURES = ("coalesce", "skew_join", "dynamic_switch")
 _P = "spark.sql.adaptive."
@@ -308,3 +310,263 @@ def dynamic_pruning_by_setting(spark, df) -> dict[str, bool]:
         with spark_conf(spark, conf):
             found[name] = dynamic_pruning(df.select("*"))  # a new DataFrame: a planned one keeps its plan
     return found
+
+
+# --------------------------------------------------------------------------- notebook 04's studies, as functions
+
+
+def shuffle_stage_stats(table):
+    """The shuffle stage of each variant's median run in a :func:`labkit.core.bench.compare` table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A ``compare`` result: ``attrs["runs"]`` holds every run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``table``: ``tasks`` (the tasks of the stage that read the most shuffle bytes, i.e. the
+        reduce or join tasks) and ``parallel tasks`` (that stage's total task time / its wall time: how many
+        of its tasks ran at once, on average).
+
+    Raises
+    ------
+    ValueError
+        When a variant's median run read no shuffle.
+    """
+    import pandas as pd
+
+    from labkit.core.bench import median_run
+
+    tasks, parallel = [], []
+    for name in table.index:
+        run = median_run(table.attrs["runs"], name)
+        if run.shuffle_stage is None:
+            raise ValueError(f"variant {name!r} read no shuffle: it has no shuffle stage")
+        tasks_ms = run.stage_tasks_ms[run.shuffle_stage]
+        tasks.append(len(tasks_ms))
+        parallel.append(sum(tasks_ms) / run.stage_wall_ms[run.shuffle_stage])
+    return pd.DataFrame({"tasks": tasks, "parallel tasks": parallel}, index=table.index)
+
+
+def _compare_under(spark, run, variants: Mapping[str, Mapping[str, Any]], fixed: Mapping[str, Any],
+                   repeats: int, baseline: str | None = None):
+    """``compare`` the same ``run`` under each variant's settings, all inside the ``fixed`` settings."""
+    from labkit.core.bench import compare
+    from labkit.core.session import spark_conf
+
+    with spark_conf(spark, fixed):
+        return compare({name: run for name in variants}, repeats=repeats, baseline=baseline, conf=variants)
+
+
+def coalesce_comparison(spark, run, profiles: Mapping[str, Mapping[str, Any]] | None = None, partitions: int = 200,
+                        manual_partitions: int = 50, repeats: int = 3):
+    """One shuffling query: AQE off, off with fewer partitions set by hand, coalescing, ``parallelismFirst=false``.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    run : callable
+        Runs the query once, planning it afresh (``labkit.core.measure.noop(df)``).
+    profiles : mapping, optional
+        :func:`aqe_profiles` (its ``off`` and ``coalesce``); the default profiles when omitted.
+    partitions : int
+        ``spark.sql.shuffle.partitions`` for every variant but the manual one.
+    manual_partitions : int
+        The hand-tuned ``spark.sql.shuffle.partitions`` of the ``off, <n> partitions`` variant (AQE off).
+    repeats : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``compare`` table (baseline ``off``), rows ``off``, ``off, <n> partitions``, ``coalesce``,
+        ``coalesce, parallelismFirst=false``, with ``reduce tasks`` and ``parallel tasks`` of the shuffle
+        stage's median run (:func:`shuffle_stage_stats`).
+    """
+    positive_int("partitions", partitions)
+    positive_int("manual_partitions", manual_partitions)
+    p = profiles or aqe_profiles()
+    variants = {"off": p["off"],
+                f"off, {manual_partitions} partitions": {**p["off"], "spark.sql.shuffle.partitions": manual_partitions},
+                "coalesce": p["coalesce"],
+                "coalesce, parallelismFirst=false": {**p["coalesce"],
+                                                     f"{_P}coalescePartitions.parallelismFirst": False}}
+    table = _compare_under(spark, run, variants, {"spark.sql.shuffle.partitions": partitions}, repeats, "off")
+    stats = shuffle_stage_stats(table)
+    table["reduce tasks"] = stats["tasks"]
+    table["parallel tasks"] = stats["parallel tasks"]
+    return table
+
+
+def skew_join_variants(spark, profiles: Mapping[str, Mapping[str, Any]], threshold: str) -> dict[str, dict[str, Any]]:
+    """AQE on in all three, differing only in the skew join: off, on with Spark's defaults, on with ``threshold``.
+
+    Parameters
+    ----------
+    spark : SparkSession
+        Spark's default thresholds are read from it (:func:`skew_join_defaults`).
+    profiles : mapping
+        :func:`aqe_profiles` built with ``skew_threshold=threshold`` (its ``none`` and ``skew_join``).
+    threshold : str
+        Only names the lowered variant: ``skew join, threshold <threshold>``.
+
+    Returns
+    -------
+    dict
+        ``AQE on, skew join off``, ``skew join, Spark defaults``, ``skew join, threshold <threshold>``.
+    """
+    return {"AQE on, skew join off": profiles["none"],
+            "skew join, Spark defaults": {**profiles["none"], **skew_join_defaults(spark)},
+            f"skew join, threshold {threshold}": profiles["skew_join"]}
+
+
+def skew_splits(spark, df, settings: Mapping[str, Mapping[str, Any]]) -> dict[str, bool]:
+    """Whether the final plan of ``df`` shows a skew split, under each of the named settings.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    df : DataFrame
+        A join, or a ``groupBy`` (AQE never splits one). Each setting plans a new DataFrame over it.
+    settings : mapping of name to settings
+
+    Returns
+    -------
+    dict
+        Name to ``PlanSummary.skew_split``.
+    """
+    from labkit.core.plans import plan_summary
+    from labkit.core.session import spark_conf
+
+    found = {}
+    for name, conf in settings.items():
+        with spark_conf(spark, conf):
+            found[name] = plan_summary(df.select("*")).skew_split  # a planned DataFrame keeps its plan
+    return found
+
+
+def dynamic_switch_plans(spark, df, threshold: int, profiles: Mapping[str, Mapping[str, Any]] | None = None):
+    """The executed plans of a join with AQE's switch to broadcast on, off, and on without the local shuffle reader.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    df : DataFrame
+        A join whose build side is small only after a filter Spark cannot size.
+    threshold : int
+        Bytes, both ``spark.sql.autoBroadcastJoinThreshold`` (below the sides' estimated sizes, so the static
+        planner picks a sort-merge join) and, when the switch is on, AQE's own broadcast threshold.
+    profiles : mapping, optional
+        :func:`aqe_profiles` (its ``dynamic_switch`` and ``none``).
+
+    Returns
+    -------
+    tuple of PlanSummary
+        ``(switched, kept, remote)``: switch on; switch off (profile ``none``); switch on with
+        ``localShuffleReader.enabled=false``.
+    """
+    from labkit.core.plans import plan_summary
+    from labkit.core.session import spark_conf
+
+    positive_int("threshold", threshold)
+    p = profiles or aqe_profiles()
+    static = {"spark.sql.autoBroadcastJoinThreshold": str(threshold)}
+    switch = {**p["dynamic_switch"], **static, f"{_P}autoBroadcastJoinThreshold": str(threshold)}
+    plans = []
+    for conf in (switch, {**p["none"], **static}, {**switch, f"{_P}localShuffleReader.enabled": False}):
+        with spark_conf(spark, conf):
+            plans.append(plan_summary(df.select("*")))  # a new DataFrame: a planned one keeps its plan
+    return tuple(plans)
+
+
+def salting_comparison(spark, run_join, run_salted, profiles: Mapping[str, Mapping[str, Any]],
+                       fixed: Mapping[str, Any], salt: int = 8, repeats: int = 3):
+    """A skewed join three ways: plain (AQE on, skew join off), AQE's skew join, and salted (skew join off).
+
+    Parameters
+    ----------
+    spark : SparkSession
+    run_join, run_salted : callable
+        Run the plain join and the salted one (``labkit.topics.skew.salted_join``) once each.
+    profiles : mapping
+        :func:`aqe_profiles` (its ``none`` and ``skew_join``).
+    fixed : mapping
+        Settings for every variant (no broadcast, the join's shuffle partitions).
+    salt : int
+        Only names the salted variant: ``salted <salt>, AQE on, skew join off``.
+    repeats : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``compare`` table, baseline the plain join.
+    """
+    from labkit.core.bench import compare
+    from labkit.core.session import spark_conf
+
+    salted = f"salted {salt}, AQE on, skew join off"
+    runs = {"plain, AQE on, skew join off": run_join, "AQE skew join": run_join, salted: run_salted}
+    conf = {"plain, AQE on, skew join off": profiles["none"], "AQE skew join": profiles["skew_join"],
+            salted: profiles["none"]}
+    with spark_conf(spark, fixed):
+        return compare(runs, repeats=repeats, conf=conf)
+
+
+def profile_comparison(spark, run, profiles: Mapping[str, Mapping[str, Any]], fixed: Mapping[str, Any],
+                       manual_partitions: int = 400, repeats: int = 3):
+    """One workload under every AQE profile and under AQE off with ``manual_partitions`` set by hand.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    run : callable
+        Runs the workload once, planning it afresh.
+    profiles : mapping
+        :func:`aqe_profiles`; it must hold ``off``, the baseline.
+    fixed : mapping
+        Settings for every variant (the configured shuffle partitions, broadcasts off, ...).
+    manual_partitions : int
+        ``spark.sql.shuffle.partitions`` of the extra variant ``off, <n> partitions``.
+    repeats : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``compare`` table against ``off``: one row per profile, then ``off, <n> partitions``.
+    """
+    positive_int("manual_partitions", manual_partitions)
+    variants = {**profiles, f"off, {manual_partitions} partitions": {
+        **profiles["off"], "spark.sql.shuffle.partitions": manual_partitions}}
+    return _compare_under(spark, run, variants, fixed, repeats, "off")
+
+
+def partition_pruning_query(spark, facts, path: str, quarter: str = "Q1"):
+    """Write ``facts`` partitioned by ``month`` and join it on ``month`` to a month dimension filtered to ``quarter``.
+
+    The query dynamic partition pruning applies to (:func:`dynamic_pruning_by_setting`): the filter is on the
+    dimension, the partition column on the fact table.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    facts : DataFrame
+        With an integer ``month`` column (1-12).
+    path : str
+        An empty folder; overwritten.
+    quarter : str
+        ``Q1`` (months 1-3) or ``Q2-Q4``.
+
+    Returns
+    -------
+    DataFrame
+        The partitioned table read back, joined to the months of ``quarter``.
+    """
+    from pyspark.sql import functions as F
+
+    if quarter not in ("Q1", "Q2-Q4"):
+        raise ValueError(f"quarter must be 'Q1' or 'Q2-Q4', got {quarter!r}")
+    facts.write.mode("overwrite").partitionBy("month").parquet(path)
+    months = spark.range(1, 13).select(F.col("id").cast("int").alias("month"),
+                                       F.when(F.col("id") <= 3, "Q1").otherwise("Q2-Q4").alias("quarter"))
+    return spark.read.parquet(path).join(months.filter(F.col("quarter") == quarter), "month")
