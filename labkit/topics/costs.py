@@ -21,12 +21,13 @@ import numpy as np
 import pandas as pd
 
 from labkit.core.args import positive_int
-from labkit.core.lifecycle import require_days, storage_class_at, validate_lifecycle
+from labkit.core.lifecycle import lifecycle_policy, require_days, storage_class_at, validate_lifecycle
 from labkit.core.prices import INTELLIGENT_TIERING, S3_CLASSES, S3_GET_USD_PER_1000, restore_tier, s3_class
 
-__all__ = ["DAYS_PER_MONTH", "GUIDE_Q3_LIFECYCLE", "GUIDE_Q10_LIFECYCLE", "GUIDE_TIERING_POLICY",
+__all__ = ["DAYS_PER_MONTH", "GUIDE_LIFECYCLES", "GUIDE_Q3_LIFECYCLE", "GUIDE_Q10_LIFECYCLE", "GUIDE_TIERING_POLICY",
            "GUIDE_VERSION_POLICY", "READ_OPTIONS", "break_even_reads", "discount", "guide_examples",
-           "intelligent_tiering_split", "monthly_read_costs", "schedule_cost", "simulate_costs"]
+           "intelligent_tiering_split", "monthly_read_costs", "read_volume_bills", "schedule_cost", "simulate_costs",
+           "tiering_against_standard", "versioning_costs"]
 
 DAYS_PER_MONTH = 30
 _CLASSES = list(S3_CLASSES)
@@ -235,6 +236,7 @@ GUIDE_Q10_LIFECYCLE = {"Rules": [{
     "Id": "delete-old-versions", "Status": "Enabled",
     "NoncurrentVersionTransitions": [{"NoncurrentDays": 30, "StorageClass": "GLACIER"}],
     "NoncurrentVersionExpiration": {"NoncurrentDays": 90}}]}
+GUIDE_LIFECYCLES = (GUIDE_Q3_LIFECYCLE, GUIDE_Q10_LIFECYCLE)  # in that order: Q3, then Q10
 
 _INSTANT = ("STANDARD", "STANDARD_IA", "ONEZONE_IA", "GLACIER_IR")
 READ_OPTIONS = _INSTANT + ("INTELLIGENT_TIERING", "GLACIER/Expedited", "GLACIER/Standard", "GLACIER/Bulk",
@@ -381,3 +383,84 @@ def break_even_reads(storage_class: str = "STANDARD_IA", versus: str = "STANDARD
     extra = per_gb[storage_class] - per_gb[versus]
     saved = at0[versus] - at0[storage_class]
     return float("inf") if extra <= 0 else float(saved / extra)
+
+
+def tiering_against_standard(dataset_gb: float, years: int, policy: dict | None = None):
+    """A dataset's bill under a tiering policy against keeping it all in STANDARD, month by month.
+
+    Parameters
+    ----------
+    dataset_gb : float
+        Written once, in the first month.
+    years : int
+        Horizon (months of 30 days: ``12 * years``).
+    policy : dict, optional
+        A lifecycle configuration; the guide's own tiering policy (:data:`GUIDE_TIERING_POLICY`) by default.
+
+    Returns
+    -------
+    tiered, standard : pandas.DataFrame
+        The :func:`simulate_costs` tables under the policy and with no policy (all STANDARD).
+    cumulative : pandas.DataFrame
+        The two running totals, columns ``"the guide's policy"`` and ``"all STANDARD"``.
+    savings : float
+        ``1 -`` (the policy's total over the horizon) / (the all-STANDARD total).
+    """
+    policy = lifecycle_policy(**GUIDE_TIERING_POLICY) if policy is None else policy
+    tiered = simulate_costs([dataset_gb], policy, years * 12)
+    standard = simulate_costs([dataset_gb], None, years * 12)
+    cumulative = pd.DataFrame({"the guide's policy": tiered["total"].cumsum(),
+                               "all STANDARD": standard["total"].cumsum()})
+    return tiered, standard, cumulative, float(1 - tiered["total"].sum() / standard["total"].sum())
+
+
+def versioning_costs(file_gb: float, months: int = 13):
+    """One file overwritten every day under versioning: every version kept, against the guide's version rule.
+
+    Parameters
+    ----------
+    file_gb : float
+        Size of the file overwritten daily.
+    months : int
+        Horizon, in 30-day months (13 reach day 365).
+
+    Returns
+    -------
+    kept, ruled : pandas.DataFrame
+        The :func:`simulate_costs` tables with no rule, and with :data:`GUIDE_VERSION_POLICY` (Glacier after
+        30 noncurrent days, deleted at 90).
+    totals : pandas.DataFrame
+        Their monthly totals side by side, columns ``"every version kept"`` and
+        ``"Glacier at 30 days, deleted at 90"``.
+    """
+    kept = simulate_costs(file_gb, None, months, every="day", overwrite=True)
+    ruled = simulate_costs(file_gb, lifecycle_policy(**GUIDE_VERSION_POLICY), months, every="day", overwrite=True)
+    totals = pd.DataFrame({"every version kept": kept["total"], "Glacier at 30 days, deleted at 90": ruled["total"]})
+    return kept, ruled, totals
+
+
+def read_volume_bills(stored_gb: float, object_mb: float | None = 128.0):
+    """:func:`monthly_read_costs` at four read volumes, and where Standard-IA stops paying off against Standard.
+
+    Parameters
+    ----------
+    stored_gb : float
+        Old data kept.
+    object_mb : float or None
+        Object size (see :func:`monthly_read_costs`).
+
+    Returns
+    -------
+    volumes : dict
+        GB read a month by name: ``"none"``, ``"10% a month"``, ``"all of it, once"``, ``"twice"``.
+    bills : dict
+        The :func:`monthly_read_costs` table for each volume.
+    table : pandas.DataFrame
+        The ``total`` of each bill: one row per option, one column per volume.
+    break_even : float
+        :func:`break_even_reads` of Standard-IA against Standard, in GB read a month.
+    """
+    volumes = {"none": 0.0, "10% a month": 0.1 * stored_gb, "all of it, once": stored_gb, "twice": 2 * stored_gb}
+    bills = {name: monthly_read_costs(stored_gb, gb, object_mb) for name, gb in volumes.items()}
+    table = pd.DataFrame({name: bill["total"] for name, bill in bills.items()})
+    return volumes, bills, table, break_even_reads("STANDARD_IA", "STANDARD", stored_gb, object_mb)

@@ -23,9 +23,9 @@ import pandas as pd
 from labkit.core.args import require_columns
 from labkit.core.session import spark_conf
 
-__all__ = ["DATATYPE_CASES", "GUIDE_DTYPE_CHANGES", "datatype_cases", "default_api_mode",
-           "guide_check_datatype_matching", "run_guide_datatype_cases", "s3_rename_facts", "target_frame",
-           "zone_dependent_values"]
+__all__ = ["DATATYPE_CASES", "GUIDE_DTYPE_CHANGES", "GUIDE_MISSES", "datatype_cases", "datatype_facts",
+           "default_api_mode", "guide_check_datatype_matching", "migration_source", "run_guide_datatype_cases",
+           "s3_rename_facts", "target_frame", "zone_dependent_values"]
 
 GUIDE_DTYPE_CHANGES = (
     "the imports it uses (pyspark.sql.types' type classes, pyspark.sql.functions.count) are added inside the "
@@ -47,6 +47,10 @@ DATATYPE_CASES: dict[str, tuple[str, str, str, tuple[Any, Any]]] = {
     "offset timestamps into timestamp_ntz": ("ts_ntz", "string", "timestamp_ntz",
                                              ("2024-03-10T01:30:00+05:00", "2024-03-10T01:30:00Z")),
 }
+
+# the cases whose values a cast loses and that the guide's function passes (narrowing, a fraction, a scale)
+GUIDE_MISSES = ("bigint values over the int range", "doubles with a fraction into int",
+                "doubles over the int range into int", "decimal(10,4) into decimal(10,2)")
 
 
 def guide_check_datatype_matching(redshift_df, df, log):
@@ -176,6 +180,70 @@ def zone_dependent_values(spark, df, column: str, zones: tuple[str, str] = ("UTC
         with spark_conf(spark, {"spark.sql.session.timeZone": zone}):
             epochs.append([r[0] for r in df.selectExpr(f"unix_micros(try_cast(`{column}` AS timestamp))").collect()])
     return sum(1 for a, b in zip(*epochs, strict=True) if a is not None and a != b)
+
+
+def datatype_facts(spark, cases: Mapping[str, tuple[str, str, str, tuple[Any, Any]]] = DATATYPE_CASES,
+                   raise_column: str = "num_text",
+                   zone_column: str = "ts_local") -> tuple[pd.DataFrame, type | None, int]:
+    """The guide's function and the lab's check on every case, and the two facts the corrections rest on.
+
+    Parameters
+    ----------
+    spark : pyspark.sql.SparkSession
+    cases : mapping
+        :data:`DATATYPE_CASES` by default.
+    raise_column : str
+        A case column the guide's function refuses (clean numerals in a string column by default).
+    zone_column : str
+        A case column of timestamp strings, some without an offset.
+
+    Returns
+    -------
+    verdicts : pandas.DataFrame
+        :func:`run_guide_datatype_cases` joined with ``values_lost`` from
+        ``labkit.topics.pipeline.check_datatype_matching`` (the values each case's cast would not keep).
+    raised : type or None
+        The class of what the guide's function raises on ``raise_column`` (None when it passes).
+    zone_dependent : int
+        :func:`zone_dependent_values` of ``zone_column``.
+    """
+    from labkit.topics import pipeline
+
+    df = datatype_cases(spark, cases)
+    lost = pipeline.check_datatype_matching(df, {c: t for c, _, t, _ in cases.values()})[["values_lost"]]
+    verdicts = run_guide_datatype_cases(spark, df, cases).join(lost, on="column")
+    raised = None
+    try:
+        guide_check_datatype_matching(target_frame(spark, cases), df.select(f"`{raise_column}`"), log=None)
+    except Exception as err:  # noqa: BLE001 - the guide raises a bare Exception: caught to show its type
+        raised = type(err)
+    return verdicts, raised, zone_dependent_values(spark, df, zone_column)
+
+
+def migration_source(spark, rows: int):
+    """A migrated table's source side, with what ``labkit.topics.reconcile.plant_defects`` needs to hide its defects.
+
+    ``amount`` is ``decimal(12,4)``: its values repeat every 5,000 ids (from 5,001 rows on, a row can be
+    dropped and another with the same amount duplicated, count and sum unchanged), and many have a third
+    decimal under 5 (truncated to two decimals, the guide's ``SUM(CAST(amount AS DECIMAL(18,2)))`` rounds the
+    source the same way). ``updated_at`` is one minute apart per row, so one row's timestamp can be shifted
+    without moving ``MAX(updated_at)``.
+
+    Parameters
+    ----------
+    spark : pyspark.sql.SparkSession
+    rows : int
+        Ids ``1..rows``.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``id`` (int), ``amount`` (decimal(12,4)), ``updated_at`` (timestamp), cached.
+    """
+    return spark.range(1, rows + 1).selectExpr(
+        "CAST(id AS INT) AS id",
+        "CAST((id * 37 % 5000) / 10.0 + (id * 7 % 10) / 1000.0 + (id % 4) / 10000.0 AS decimal(12,4)) AS amount",
+        "timestamp_seconds(1717200000 + id * 60) AS updated_at").cache()
 
 
 def s3_rename_facts() -> dict[str, Any]:

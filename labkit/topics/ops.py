@@ -12,16 +12,18 @@ models, moto's server, the guide's own text), so that a notebook records a compu
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from labkit.topics import memory, s3
+from labkit.topics import memory, pipeline, s3
 
-__all__ = ["Finding", "GUIDE_CODE_ISSUES", "LOG_GROUP", "aws_clients", "compare_runs", "find_incidents",
-           "guide_code_checks", "incidents", "setup_job", "troubleshoot_job", "write_log"]
+__all__ = ["Finding", "GUIDE_CODE_ISSUES", "LOG_GROUP", "RERUNS", "aws_clients", "compare_runs", "find_incidents",
+           "guide_code_checks", "incidents", "land_files", "raw_field_values", "rerun_ingestion", "setup_job",
+           "setup_new_job", "troubleshoot_job", "write_log"]
 
 LOG_GROUP = "/aws-glue/jobs/error"
 GUIDE_CODE_ISSUES = {
@@ -176,6 +178,137 @@ def setup_job(clients: Mapping[str, Any], job: str, bucket: str, reference_key: 
     except logs.exceptions.ResourceAlreadyExistsException:
         pass
     return {"role": role, "rule": rule, "policy_arn": policy_arn, "database": db, "table": table}
+
+
+def setup_new_job(clients: Mapping[str, Any], job_prefix: str = "orders-etl",
+                  bucket_prefix: str = "ingest") -> tuple[str, str, dict[str, str]]:
+    """:func:`setup_job` under fresh names, so that a run never meets an earlier run's job or bucket.
+
+    Parameters
+    ----------
+    clients : mapping
+        :func:`aws_clients`.
+    job_prefix, bucket_prefix : str
+        The names are ``<prefix>-<6 hex digits>``.
+
+    Returns
+    -------
+    (str, str, dict)
+        The job's name, the bucket's name, and what :func:`setup_job` made.
+    """
+    job, bucket = f"{job_prefix}-{uuid.uuid4().hex[:6]}", f"{bucket_prefix}-{uuid.uuid4().hex[:6]}"
+    return job, bucket, setup_job(clients, job, bucket)
+
+
+def land_files(s3c, bucket: str, files, prefix: str = "data/in/", suffix: str = "") -> list[str]:
+    """Upload local files to ``s3://bucket/<prefix><file name>``, as a source system lands them.
+
+    Parameters
+    ----------
+    s3c : botocore.client.S3
+    bucket : str
+    files : iterable of str
+        Local paths.
+    prefix : str
+        Key prefix, ending with ``/``.
+    suffix : str
+        Only the paths ending with it are uploaded (every path by default).
+
+    Returns
+    -------
+    list of str
+        The keys written, in the order of ``files``.
+
+    Raises
+    ------
+    ValueError
+        When no path ends with ``suffix``: landing nothing is never what was meant.
+    """
+    keys = []
+    for f in files:
+        if str(f).endswith(suffix):
+            keys.append(f"{prefix}{str(f).rsplit('/', 1)[-1]}")
+            s3c.upload_file(str(f), bucket, keys[-1])
+    if not keys:
+        raise ValueError(f"land_files: no file ends with {suffix!r}")
+    return keys
+
+
+def raw_field_values(spark, raw_lines, position: int, column: str, contains: str = ""):
+    """The distinct values of one comma-separated field of a source's raw lines, as a one-column frame.
+
+    What the landed files held before any cleaning: for example the raw emails that must never reach the
+    warehouse (``labkit.topics.phi.assert_no_phi``).
+
+    Parameters
+    ----------
+    spark : SparkSession
+    raw_lines : pandas.Series of str
+        The raw lines (``datagen.dirty_csv(...).labels["raw"]``); a line without the field is skipped.
+    position : int
+        The field's index, from 0.
+    column : str
+        The frame's column name.
+    contains : str
+        Keep only the values that contain it (every value by default).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        One string column, one row per distinct value, in first-seen order.
+    """
+    values = raw_lines.str.split(",").str[position].dropna().unique()
+    return spark.createDataFrame([(v,) for v in values if contains in v], f"`{column}` string")
+
+
+# (fail_at, land the files again first): a rerun of the same objects, two runs stopped part-way, a rerun after a fix
+RERUNS = ((None, True), ("after_staging", True), ("during_swap", True), (None, False))
+
+
+def _table_rows(spark, warehouse: str, table: str) -> list[tuple]:
+    return sorted(map(tuple, spark.read.parquet(f"{warehouse}/{table}").collect()))
+
+
+def rerun_ingestion(spark, s3c, bucket: str, warehouse: str, spec, files, phi_key: str | None = None,
+                    runs=RERUNS) -> tuple[list[tuple], list[dict[str, Any]]]:
+    """Run :func:`labkit.topics.pipeline.run_ingestion` again, run after run, and read the table after each.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    s3c : botocore.client.S3
+    bucket, warehouse : str
+        As for ``run_ingestion``; the table ``<warehouse>/<spec.name>`` must exist (a first run made it).
+    spec : labkit.topics.pipeline.TableSpec
+    files : iterable of str
+        The local files landed again (under ``data/in/``, :func:`land_files`) before a run that asks for it.
+    phi_key : str, optional
+    runs : sequence of (str or None, bool)
+        ``(fail_at, land)`` per run, in order: :data:`RERUNS` by default.
+
+    Returns
+    -------
+    before : list of tuple
+        The table's rows, sorted, before the first of these runs.
+    results : list of dict
+        Per run: ``fail_at``, ``landed`` (bool), ``log`` (the run log; None when the run stopped), ``error``
+        (the ``IngestionError`` message; empty when the run finished) and ``rows`` (the table's rows, sorted,
+        after the run).
+    """
+    files = list(files)
+    before = _table_rows(spark, warehouse, spec.name)
+    results = []
+    for fail_at, land in runs:
+        if land:
+            land_files(s3c, bucket, files)
+        log, error = None, ""
+        try:
+            log = pipeline.run_ingestion(spark, s3c, bucket, warehouse, spec, phi_key=phi_key, fail_at=fail_at)
+        except pipeline.IngestionError as err:
+            error = str(err)
+        results.append({"fail_at": fail_at, "landed": land, "log": log, "error": error,
+                        "rows": _table_rows(spark, warehouse, spec.name)})
+    return before, results
 
 
 def write_log(logs, stream: str, messages: list[str], start_ms: int | None = None) -> None:

@@ -19,8 +19,10 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import time as wall_clock
+import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -31,23 +33,29 @@ __all__ = [
     "Version",
     "apply_lifecycle",
     "archive_with_timestamp",
+    "as_of_refusal",
     "client",
     "enable_versioning",
     "get_version",
     "guide_previous_version",
     "guide_version_by_date",
     "lifecycle_policy",
+    "lifecycle_moves",
     "lifecycle_refusal",
     "list_versions",
     "previous_version",
+    "recovery_against_guide",
     "restore_version",
     "server_url",
     "simulate_lifecycle",
     "stop_server",
     "storage_class_at",
+    "transition_refusals",
     "undelete",
     "validate_lifecycle",
     "version_as_of",
+    "versioned_bucket",
+    "write_across_enabling",
 ]
 
 _LOCK = threading.Lock()
@@ -160,6 +168,61 @@ def enable_versioning(s3, bucket: str) -> str:
     _check_bucket(s3, bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     return s3.get_bucket_versioning(Bucket=bucket)["Status"]
+
+
+def versioned_bucket(s3, bucket: str) -> str:
+    """Create the bucket when it is missing, turn versioning on, and return the status S3 reports back.
+
+    Parameters
+    ----------
+    s3 : botocore.client.S3
+    bucket : str
+
+    Returns
+    -------
+    str
+        ``"Enabled"``, as :func:`enable_versioning` reads it back from the server.
+    """
+    if bucket not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
+        s3.create_bucket(Bucket=bucket)
+    return enable_versioning(s3, bucket)
+
+
+def write_across_enabling(s3, bucket_prefix: str, key: str,
+                          unversioned: tuple[bytes, ...] = (b"overwritten while unversioned\n",
+                                                            b"written before versioning\n"),
+                          versioned: bytes = b"written after\n") -> tuple[str, str, list[Version]]:
+    """Write a key in a new bucket before and after versioning is enabled: what survives the switch.
+
+    Creates a new bucket ``<bucket_prefix>-pre-<8 hex digits>`` (its versioning state never set), puts each
+    of ``unversioned`` in turn, enables versioning, puts ``versioned``, and lists the key's versions. S3 keeps
+    the object that was there when versioning was enabled as the version ``null``; the overwrites before it
+    are gone.
+
+    Parameters
+    ----------
+    s3 : botocore.client.S3
+    bucket_prefix : str
+        The new bucket's name starts with it.
+    key : str
+    unversioned : tuple of bytes
+        Bodies written while versioning was never set, in order (the last one is the object in place).
+    versioned : bytes
+        The body written after versioning was enabled.
+
+    Returns
+    -------
+    (str, str, list of Version)
+        The new bucket's name, the version id of the write made after enabling, and the key's versions,
+        newest first.
+    """
+    bucket = f"{bucket_prefix}-pre-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    for body in unversioned:
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    enable_versioning(s3, bucket)
+    after = s3.put_object(Bucket=bucket, Key=key, Body=versioned)["VersionId"]
+    return bucket, after, list_versions(s3, bucket, key)
 
 
 def _entry(item: dict, marker: bool) -> Version:
@@ -301,6 +364,65 @@ def version_as_of(s3, bucket: str, key: str, when: datetime | date) -> Version:
             return entry
     raise S3RecoveryError(f"{key!r} did not exist yet at {cut.isoformat()}: its first version was written "
                           f"{history[-1].last_modified.isoformat()}")
+
+
+def recovery_against_guide(s3, bucket: str, key: str, backup_body: bytes = b"a backup that shares the prefix\n",
+                           wait_s: float = 1.1) -> tuple[dict, Version, datetime, str | None, dict]:
+    """Write a backup whose key starts with ``key`` a second later, then recover ``key`` the guide's way and ours.
+
+    Waits ``wait_s`` seconds (so the backup's ``LastModified`` second is later than every version of ``key``),
+    puts ``<key>.bak``, and asks both recoveries: the previous version (:func:`guide_previous_version` against
+    :func:`previous_version`) and the version one day before the key's first version (:func:`version_as_of`,
+    which refuses, against :func:`guide_version_by_date`, which answers).
+
+    Parameters
+    ----------
+    s3 : botocore.client.S3
+    bucket, key : str
+        A versioned bucket and a key with at least two versions.
+    backup_body : bytes
+    wait_s : float
+
+    Returns
+    -------
+    guide : dict
+        The guide's "previous version" entry.
+    ours : Version
+        :func:`previous_version`.
+    before : datetime
+        The time asked for: the first version's ``LastModified`` minus one day.
+    refusal : str or None
+        :func:`as_of_refusal` at ``before``.
+    closest : dict
+        The guide's "closest date" entry for ``before.date()``.
+    """
+    wall_clock.sleep(wait_s)
+    s3.put_object(Bucket=bucket, Key=key + ".bak", Body=backup_body)
+    before = list_versions(s3, bucket, key)[-1].last_modified - timedelta(days=1)
+    return (guide_previous_version(s3, bucket, key), previous_version(s3, bucket, key), before,
+            as_of_refusal(s3, bucket, key, before), guide_version_by_date(s3, bucket, key, before.date()))
+
+
+def as_of_refusal(s3, bucket: str, key: str, when: datetime | date) -> str | None:
+    """Why :func:`version_as_of` refuses ``when`` (its ``S3RecoveryError`` message), or None when it answers.
+
+    Parameters
+    ----------
+    s3 : botocore.client.S3
+    bucket, key : str
+    when : datetime or date
+        As for :func:`version_as_of`.
+
+    Returns
+    -------
+    str or None
+        The refusal's message (a time before the key's first version, a naive datetime), or None.
+    """
+    try:
+        version_as_of(s3, bucket, key, when)
+    except S3RecoveryError as err:
+        return str(err)
+    return None
 
 
 def _refuse_suspended(s3, bucket: str) -> None:
@@ -529,7 +651,52 @@ def lifecycle_refusal(s3, bucket: str, policy: dict) -> str | None:
     return report.generate_report() if report.has_errors() else None
 
 
+def transition_refusals(candidates) -> list[str | None]:
+    """Build a lifecycle policy from each list of transitions; say why :func:`lifecycle_policy` refuses each.
+
+    Parameters
+    ----------
+    candidates : sequence of list of (int, str)
+        One ``transitions`` argument of :func:`lifecycle_policy` per policy: ``[(days, storage class), ...]``.
+
+    Returns
+    -------
+    list of (str or None)
+        For each candidate, the ``ValueError`` message that refused it (what S3 rejects, or what only
+        wastes money), or None when the policy was built.
+    """
+    out: list[str | None] = []
+    for transitions in candidates:
+        try:
+            lifecycle_policy(transitions=transitions)
+            out.append(None)
+        except ValueError as err:
+            out.append(str(err))
+    return out
+
+
 # --------------------------------------------------------------------------- lifecycle (rules: labkit.core.lifecycle)
+
+
+def lifecycle_moves(objects, policy: dict, days: int, start: datetime | None = None):
+    """The days on which each object changes storage class under a policy (:func:`simulate_lifecycle`'s rows).
+
+    Parameters
+    ----------
+    objects, policy, days, start
+        As for :func:`simulate_lifecycle`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of :func:`simulate_lifecycle` where an object's ``storage_class`` differs from its class
+        the day before (an object's first day included), in day order per object.
+    """
+    timeline = simulate_lifecycle(objects, policy, days, start)
+    timeline = timeline.sort_values(["key", "day"], kind="stable")
+    cls = timeline["storage_class"].fillna("")  # None (not yet written, or expired) is a class here: no class
+    changed = cls != cls.groupby(timeline["key"]).shift()
+    return timeline[changed]
 
 
 def simulate_lifecycle(objects, policy: dict, days: int, start: datetime | None = None):

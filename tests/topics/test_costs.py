@@ -147,3 +147,43 @@ def test_the_guides_lifecycle_json_spells_ID_as_Id_which_botocores_model_and_bot
             s3c.put_bucket_lifecycle_configuration(Bucket="lifecycle-check", LifecycleConfiguration=guide)
         fixed = {"Rules": [{("ID" if k == "Id" else k): v for k, v in guide["Rules"][0].items()}]}
         assert isinstance(validate_lifecycle(fixed), list)  # with ID, the same rule passes
+
+
+def test_tiering_against_standard_is_the_two_simulations_and_their_savings():
+    tiered, standard, cumulative, savings = costs.tiering_against_standard(1000, 5)
+    assert len(tiered) == len(standard) == 60
+    assert standard["total"].sum() == pytest.approx(1000 * 0.023 * 60)  # all STANDARD: 1 TB for 60 months
+    assert list(cumulative.columns) == ["the guide's policy", "all STANDARD"]
+    assert cumulative["all STANDARD"].iloc[-1] == pytest.approx(standard["total"].sum())
+    assert savings == pytest.approx(1 - tiered["total"].sum() / standard["total"].sum())
+    assert 0.6 < savings < 0.8  # not the guide's 79%: about 72%
+    none = costs.tiering_against_standard(1000, 1, policy=lifecycle_policy(transitions=[(400, "GLACIER")]))[3]
+    assert none == pytest.approx(0.0)  # a policy that never moves anything inside the horizon saves nothing
+
+
+def test_versioning_costs_sets_the_guides_rule_against_keeping_every_version():
+    kept, ruled, totals = costs.versioning_costs(10, 13)
+    assert kept.attrs["run_rate"][364] == pytest.approx(3650 * 0.023)  # the guide's $83.95 a month at day 365
+    assert list(totals.columns) == ["every version kept", "Glacier at 30 days, deleted at 90"]
+    assert (totals["every version kept"] == kept["total"]).all()
+    assert ruled.loc[6, "GLACIER"] == pytest.approx(60 * 10 * 0.0036)  # steady state: 60 days of versions in Glacier
+    assert totals.iloc[-1, 1] < totals.iloc[-1, 0]
+
+
+def test_read_volume_bills_prices_four_volumes_and_the_standard_ia_break_even():
+    volumes, bills, table, break_even = costs.read_volume_bills(1000, 128)
+    assert volumes == {"none": 0.0, "10% a month": 100.0, "all of it, once": 1000.0, "twice": 2000.0}
+    assert list(table.columns) == list(volumes) and set(bills) == set(volumes)
+    ia = costs.monthly_read_costs(1000, 100, 128, options=["STANDARD_IA"]).loc["STANDARD_IA", "total"]
+    assert table.loc["STANDARD_IA", "10% a month"] == pytest.approx(ia)
+    assert table.loc["STANDARD", "none"] == pytest.approx(1000 * 0.023)
+    assert break_even == pytest.approx(costs.break_even_reads(stored_gb=1000, object_mb=128))
+    assert table.loc["STANDARD_IA", "none"] < table.loc["STANDARD", "none"]
+    assert table.loc["STANDARD_IA", "twice"] > table.loc["STANDARD", "twice"]
+    with pytest.raises(ValueError, match="monitoring fee per object"):
+        costs.read_volume_bills(1000, None)  # Intelligent-Tiering's fee is per object: a size is needed
+
+
+def test_guide_lifecycles_are_q3_then_q10():
+    assert costs.GUIDE_LIFECYCLES == (costs.GUIDE_Q3_LIFECYCLE, costs.GUIDE_Q10_LIFECYCLE)
+    assert [r["Rules"][0]["Id"] for r in costs.GUIDE_LIFECYCLES] == ["Hot-Warm-Cold-Archive", "delete-old-versions"]

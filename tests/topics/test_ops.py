@@ -108,3 +108,80 @@ def test_guide_code_checks_say_the_guide_holds_where_it_would(s3c):
     assert table.loc["events.describe_rule(Name='glue-job-trigger')", "guide_holds"]
     assert table.loc["check_table_exists, check_s3_file_exists", "guide_holds"]
     clients["events"].delete_rule(Name=rule)
+
+
+def test_setup_new_job_makes_a_healthy_job_under_fresh_names(s3c):
+    clients = ops.aws_clients()
+    job, bucket, made = ops.setup_new_job(clients, "etl", "src")
+    assert job.startswith("etl-") and len(job) == len("etl-") + 6 and bucket.startswith("src-")
+    assert made["rule"] == f"{job}-schedule" and made["role"] == f"{job}-role"
+    assert clients["glue"].get_job(JobName=job)["Job"]["DefaultArguments"]["--source_bucket"] == bucket
+    assert ops.setup_new_job(clients)[:2] != (job, bucket)
+
+
+def test_land_files_uploads_by_file_name_under_the_prefix_and_filters_by_suffix(s3c, tmp_path):
+    s3c.create_bucket(Bucket="landing")
+    files = []
+    for name in ("orders.csv", "orders_latin1.csv", "notes.txt"):
+        (tmp_path / name).write_text(name)
+        files.append(str(tmp_path / name))
+    assert ops.land_files(s3c, "landing", files) == ["data/in/orders.csv", "data/in/orders_latin1.csv",
+                                                     "data/in/notes.txt"]
+    assert ops.land_files(s3c, "landing", files, "data/in/late/", suffix="/orders.csv") == ["data/in/late/orders.csv"]
+    assert s3c.get_object(Bucket="landing", Key="data/in/late/orders.csv")["Body"].read() == b"orders.csv"
+    with pytest.raises(ValueError, match="no file ends with '.parquet'"):
+        ops.land_files(s3c, "landing", files, suffix=".parquet")
+
+
+def test_raw_field_values_are_the_distinct_values_of_one_field(spark):
+    import pandas as pd
+
+    raw = pd.Series(["1,2,a@b.co,3", "2,3,not-an-email,4", "3,4,a@b.co,5", "short", "4,5,c@d.org,6"])
+    frame = ops.raw_field_values(spark, raw, 2, "email", contains="@")
+    assert frame.columns == ["email"] and [r.email for r in frame.collect()] == ["a@b.co", "c@d.org"]
+    assert ops.raw_field_values(spark, raw, 0, "id").count() == 5  # "short" is its own first field
+
+
+def test_rerun_ingestion_is_idempotent_and_a_stopped_run_changes_nothing(spark, s3c, tmp_path):
+    from labkit.topics import pipeline
+
+    spec = pipeline.TableSpec(name="orders", schema=datagen.ORDERS_SCHEMA, partition_by="order_month",
+                              derive={"order_month": "date_format(order_date, 'yyyy-MM')"})
+    bucket, warehouse = f"rerun-{uuid.uuid4().hex[:6]}", str(tmp_path / "wh")
+    s3c.create_bucket(Bucket=bucket)
+    dirty = datagen.dirty_csv(str(tmp_path / "src"), lines=120, defect_rate=0.1, seed=3)
+    ops.land_files(s3c, bucket, dirty.files)
+    first = pipeline.run_ingestion(spark, s3c, bucket, warehouse, spec)
+    before, runs = ops.rerun_ingestion(spark, s3c, bucket, warehouse, spec, dirty.files)
+    assert len(before) == first["loaded"] > 0
+    assert [(r["fail_at"], r["landed"], bool(r["error"])) for r in runs] == [
+        (None, True, False), ("after_staging", True, True), ("during_swap", True, True), (None, False, False)]
+    assert all(r["rows"] == before for r in runs)
+    assert runs[1]["log"] is None and "injected" in runs[1]["error"]
+    assert runs[-1]["log"]["accounted"] and runs[-1]["log"]["lines"] == first["lines"]  # the stopped run's files
+
+
+def test_datatype_facts_are_the_guides_verdicts_the_values_lost_and_the_two_facts(spark):
+    from labkit.topics import guide_code
+
+    verdicts, raised, zone_dependent = guide_code.datatype_facts(spark)
+    assert list(verdicts.index) == list(guide_code.DATATYPE_CASES)
+    assert verdicts.loc["clean numerals in a string column", "guide"] == "raises" and raised is Exception
+    assert (verdicts.loc[list(guide_code.GUIDE_MISSES), "guide"] == "passes").all()
+    assert (verdicts.loc[list(guide_code.GUIDE_MISSES), "values_lost"] == 1).all()
+    assert verdicts.loc["clean numerals in a string column", "values_lost"] == 0 and zone_dependent == 1
+    assert guide_code.datatype_facts(spark, raise_column="big")[1] is None  # a bigint column: the guide passes it
+
+
+def test_migration_source_is_what_plant_defects_needs_and_the_guides_checks_pass_on(spark):
+    from labkit.topics import guide_code, reconcile
+
+    src = guide_code.migration_source(spark, 6000)  # amounts repeat every 5,000 ids
+    assert src.count() == 6000 and [f.dataType.simpleString() for f in src.schema] == [
+        "int", "decimal(12,4)", "timestamp"]
+    rows = src.orderBy("id").limit(2).collect()
+    assert str(rows[0]["amount"]) == "3.7071" and (rows[1]["updated_at"] - rows[0]["updated_at"]).seconds == 60
+    target, planted = reconcile.plant_defects(src, "id", seed=42)
+    assert reconcile.guide_checks(src, target)["match"].all() and len(planted) == 5
+    with pytest.raises(ValueError, match="two rows with the same amount"):
+        reconcile.plant_defects(guide_code.migration_source(spark, 5000), "id")  # no amount repeats yet

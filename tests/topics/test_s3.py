@@ -165,3 +165,62 @@ def test_lifecycle_refusal_is_the_error_boto3_raises_and_sends_nothing(bucket):
         bucket.put_bucket_lifecycle_configuration(Bucket=B, LifecycleConfiguration=costs.GUIDE_Q3_LIFECYCLE)
     assert refusal in str(err.value)
     assert s3.lifecycle_refusal(bucket, B, s3.lifecycle_policy(transitions=[(30, "STANDARD_IA")])) is None
+
+
+def test_versioned_bucket_creates_a_missing_bucket_and_leaves_an_existing_ones_objects(s3c):
+    assert s3.versioned_bucket(s3c, B) == "Enabled"
+    assert s3c.get_bucket_versioning(Bucket=B)["Status"] == "Enabled"
+    first = _put(s3c, "k.csv", "kept")
+    assert s3.versioned_bucket(s3c, B) == "Enabled"  # already there: not recreated, nothing lost
+    assert s3.get_version(s3c, B, "k.csv", first) == b"kept"
+
+
+def test_write_across_enabling_keeps_the_object_in_place_as_version_null_and_loses_the_earlier_one(s3c):
+    pre, after, kept = s3.write_across_enabling(s3c, "lab", "k.csv", unversioned=(b"lost", b"in place"),
+                                                versioned=b"after")
+    assert pre.startswith("lab-pre-") and s3c.get_bucket_versioning(Bucket=pre)["Status"] == "Enabled"
+    assert [v.version_id for v in kept] == [after, "null"] and after != "null"
+    assert [s3.get_version(s3c, pre, "k.csv", v.version_id) for v in kept] == [b"after", b"in place"]
+    assert s3.write_across_enabling(s3c, "lab", "k.csv")[0] != pre  # a new bucket each time
+
+
+def test_as_of_refusal_is_the_message_for_a_time_before_the_first_version_and_none_after(bucket):
+    _put(bucket, "k.csv", "v")
+    first = s3.list_versions(bucket, B, "k.csv")[0].last_modified
+    assert "did not exist yet" in s3.as_of_refusal(bucket, B, "k.csv", first - timedelta(days=1))
+    assert "no time zone" in s3.as_of_refusal(bucket, B, "k.csv", datetime(2024, 1, 1))
+    assert s3.as_of_refusal(bucket, B, "k.csv", first + timedelta(days=1)) is None
+
+
+def test_recovery_against_guide_shows_the_guide_returning_the_current_file_and_a_later_version(bucket):
+    ids = [_put(bucket, "data/in/sales.csv", f"day {i}") for i in range(3)]
+    guide, ours, before, refused, closest = s3.recovery_against_guide(bucket, B, "data/in/sales.csv")
+    # Prefix=key lists the backup too; sorted by LastModified it comes first, so [1] is the current file
+    assert guide["Key"] == "data/in/sales.csv" and guide["VersionId"] == ids[-1] and ours.version_id == ids[1]
+    first = s3.list_versions(bucket, B, "data/in/sales.csv")[-1].last_modified
+    assert before == first - timedelta(days=1) and "did not exist yet" in refused
+    assert closest["LastModified"].date() > before.date()  # the guide's "closest date" is after the date asked
+    assert s3.get_version(bucket, B, "data/in/sales.csv.bak", s3.list_versions(bucket, B, "data/in/sales.csv.bak")[0]
+                          .version_id) == b"a backup that shares the prefix\n"
+
+
+def test_transition_refusals_name_what_s3_rejects_and_accept_a_valid_waterfall():
+    refusals = s3.transition_refusals([[(7, "STANDARD_IA")], [(90, "GLACIER"), (120, "GLACIER_IR")],
+                                       [(30, "STANDARD_IA"), (90, "GLACIER")]])
+    assert "before 30 days" in refusals[0]
+    assert "cannot move from GLACIER to GLACIER_IR" in refusals[1]
+    assert refusals[2] is None
+
+
+def test_lifecycle_moves_are_the_days_each_object_changes_class():
+    policy = s3.lifecycle_policy(transitions=[(30, "STANDARD_IA"), (90, "GLACIER")], expiration_days=400)
+    day0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    objs = [{"key": "data/a.csv", "size_gb": 1.0, "created": day0},
+            {"key": "data/b.csv", "size_gb": 1.0, "created": day0 + timedelta(days=10)}]
+    moves = s3.lifecycle_moves(objs, policy, 500)
+    a = moves[moves["key"] == "data/a.csv"]
+    assert list(a[["day", "storage_class"]].itertuples(index=False, name=None)) == [
+        (0, "STANDARD"), (30, "STANDARD_IA"), (90, "GLACIER"), (400, None)]
+    b = moves[moves["key"] == "data/b.csv"]
+    assert list(b[["day", "storage_class"]].itertuples(index=False, name=None)) == [
+        (0, None), (10, "STANDARD"), (40, "STANDARD_IA"), (100, "GLACIER"), (410, None)]
