@@ -36,22 +36,35 @@ __all__ = [
     "DQDLSyntaxError",
     "DataQualityError",
     "Rule",
+    "accounted_read_mb_s",
     "check",
     "csv_mode_pitfalls",
+    "csv_source",
     "diagnose_parquet",
+    "failures_by_rule",
     "guide_code_outcomes",
     "guide_duplicate_test",
+    "guide_permissive_read",
+    "guide_subtract_union",
+    "merge_schema_outcome",
+    "null_key_sample",
     "pandera_compare",
     "parse_dqdl",
     "permissive_width_cases",
     "precision_recall",
+    "quarantine_summary",
     "read_csv_accounted",
+    "recall_lines",
     "recall_sweep",
+    "recall_sweeps",
     "rules",
     "sampling_cases",
     "sampling_recall",
     "split_valid",
     "strategies",
+    "strategy_medians",
+    "with_negative_amounts",
+    "wrong_width_lines",
 ]
 
 _WIDE = 4  # string columns read beyond the schema, to see extra fields
@@ -1024,7 +1037,20 @@ def sampling_recall(defects: int, rows: int, fractions: Sequence[float]) -> pd.D
 # --------------------------------------------------------------------------- Parquet diagnostics
 
 
-def diagnose_parquet(path: str, quarantine: bool = False, quarantine_dir: str | None = None) -> pd.DataFrame:
+def _move_corrupt(table: pd.DataFrame, root: Path, target: Path) -> None:
+    """Move :func:`diagnose_parquet`'s corrupt files from ``root`` to ``target`` (same relative paths); note where."""
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    for i, r in table[table["status"] == "corrupt"].iterrows():
+        dest = target / Path(r["file"]).relative_to(root)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(r["file"], dest)
+        table.loc[i, "moved_to"] = str(dest)
+
+
+def diagnose_parquet(path: str, quarantine: bool = False, quarantine_dir: str | None = None,
+                     relative: bool = False) -> pd.DataFrame:
     """Classify every Parquet file under a local folder from its footer, with pyarrow.
 
     Classes: ``readable``; ``schema variant`` (a column added, removed, or of
@@ -1039,6 +1065,8 @@ def diagnose_parquet(path: str, quarantine: bool = False, quarantine_dir: str | 
         Move the corrupt files to ``quarantine_dir`` (never delete them).
     quarantine_dir : str, optional
         ``<path>_quarantine`` by default.
+    relative : bool
+        Give ``file`` relative to ``path`` (its name, for a flat folder) instead of the full path.
 
     Returns
     -------
@@ -1046,8 +1074,6 @@ def diagnose_parquet(path: str, quarantine: bool = False, quarantine_dir: str | 
         One row per file: ``file``, ``status``, ``rows``, ``detail`` (the schema difference or the error),
         ``moved_to``.
     """
-    import shutil
-
     import pyarrow.parquet as pq
 
     root = Path(path.removeprefix("file:"))
@@ -1080,13 +1106,9 @@ def diagnose_parquet(path: str, quarantine: bool = False, quarantine_dir: str | 
                 table.loc[i, ["status", "detail"]] = ["schema variant", ", ".join(diff)]
     table["moved_to"] = ""
     if quarantine:
-        target = Path(quarantine_dir or f"{root}_quarantine")
-        target.mkdir(parents=True, exist_ok=True)
-        for i, r in table[table["status"] == "corrupt"].iterrows():
-            dest = target / Path(r["file"]).relative_to(root)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(r["file"], dest)
-            table.loc[i, "moved_to"] = str(dest)
+        _move_corrupt(table, root, Path(quarantine_dir or f"{root}_quarantine"))
+    if relative:
+        table["file"] = [Path(f).relative_to(root).as_posix() for f in table["file"]]
     return table
 
 
@@ -1213,7 +1235,8 @@ def csv_mode_pitfalls(spark, path: str, schema: str) -> pd.Series:
     -------
     pandas.Series
         DROPMALFORMED's ``count()`` against the rows it returns; whether a query on ``_corrupt_record`` alone
-        is allowed, and the count it gives once the read is cached; what ``cast('twelve' as double)`` and
+        is allowed, and the count it gives once the read is cached; whether the session runs in ANSI mode
+        (``spark.sql.ansi.enabled``), what ``cast('twelve' as double)`` and
         ``to_date('2024-02-30', 'yyyy-MM-dd')`` do (an error under ANSI); and how many bad values ``try_cast``
         flags. Which lines PERMISSIVE marks is :func:`permissive_width_cases`.
     """
@@ -1225,13 +1248,15 @@ def csv_mode_pitfalls(spark, path: str, schema: str) -> pd.Series:
     corrupt_only = _outcome(lambda: raw.where(f"{_CORRUPT} is not null").count(), "allowed")
     cached = raw.cache().where(f"{_CORRUPT} is not null").count()  # the cache reads every column
     raw.unpersist()
+    ansi_on = str(spark.conf.get("spark.sql.ansi.enabled")).lower() == "true"
     bad = spark.createDataFrame([("12.5", "2024-01-31"), ("twelve", "2024-02-30")], "amount string, day string")
     ansi = _outcome(lambda: bad.select(F.col("amount").cast("double")).collect(), "no error")
     ansi_date = _outcome(lambda: bad.select(F.to_date("day", "yyyy-MM-dd")).collect(), "no error")
     flagged = bad.select(F.expr("try_cast(amount AS double)").isNull().alias("bad")).where("bad").count()
     return pd.Series({"DROPMALFORMED count()": counted, "DROPMALFORMED rows collected": returned,
                       "query on _corrupt_record alone": corrupt_only, "_corrupt_record set, after cache()": cached,
-                      "cast('twelve' as double) under ANSI": ansi, "to_date('2024-02-30') under ANSI": ansi_date,
+                      "ANSI mode": ansi_on, "cast('twelve' as double) under ANSI": ansi,
+                      "to_date('2024-02-30') under ANSI": ansi_date,
                       "try_cast flags it": flagged}, name="observed")
 
 
@@ -1403,3 +1428,275 @@ def pandera_compare(df, min_amount: float = 0.0, quantity: tuple[int, int] = (1,
                           "min_s": times.loc[name, "min_s"], "max_s": times.loc[name, "max_s"],
                           "failures found": found[name], "row-level reasons": name == "labkit split_valid"}
                          for name in runs    ]).set_index("tool")
+
+
+# --------------------------------------------------------------------------- the notebook's studies, as functions
+
+
+def quarantine_summary(quarantined) -> pd.DataFrame:
+    """Where and why lines were quarantined, without their raw text: one row per file name and reason.
+
+    A quarantined line can hold PHI (an email, say), so the summary shows only the file's name (not its folder),
+    the reason, how many lines and the first line number.
+
+    Parameters
+    ----------
+    quarantined : pyspark.sql.DataFrame
+        :attr:`Accounted.quarantined` (columns ``file``, ``line``, ``reason``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``file``, ``reason``, ``lines``, ``first line``, sorted by file and reason.
+    """
+    from pyspark.sql import functions as F
+
+    require_columns(quarantined, ["file", "line", "reason"], "quarantine_summary")
+    return quarantined.groupBy(F.regexp_extract("file", r"([^/]+)$", 1).alias("file"), "reason").agg(
+        F.count("*").alias("lines"), F.min("line").alias("first line")).orderBy("file", "reason").toPandas()
+
+
+def guide_permissive_read(spark, path: str):
+    """The guide's PERMISSIVE read: a header, ``columnNameOfCorruptRecord=_corrupt_record``, and no schema.
+
+    Without a schema Spark infers every column from the file, so the frame has no ``_corrupt_record`` column
+    and no line can be marked in it.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    path : str
+        A CSV file or folder with a header.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+    """
+    return spark.read.option("header", "true").option("mode", "PERMISSIVE").option(
+        "columnNameOfCorruptRecord", _CORRUPT).csv(path)
+
+
+def guide_subtract_union(good, first: str, second: str, rows: int = 3) -> pd.Series:
+    """The guide's ``df.subtract(bad)`` and ``union`` of two rule failures, beside :func:`split_valid`.
+
+    ``subtract`` is ``EXCEPT DISTINCT``: on ``rows`` good rows each present twice, subtracting nothing keeps
+    only the distinct rows, where :func:`split_valid` keeps them all. ``union`` of the rows failing ``first`` and
+    those failing ``second`` counts a row failing both twice.
+
+    Parameters
+    ----------
+    good : pyspark.sql.DataFrame
+        Rows that pass (for example :attr:`Accounted.good`), with a ``quantity`` column.
+    first, second : str
+        SQL conditions a failing row meets (the guide's two checks, say ``"quantity > 5"``, ``"amount > 500"``).
+    rows : int
+        How many of ``good``'s rows to duplicate.
+
+    Returns
+    -------
+    pandas.Series
+        ``rows`` (twice ``rows``), ``split_valid keeps``, ``subtract keeps``, ``union counts``, ``failing either``
+        and ``failing both`` (rows meeting either condition, both), as Python ints.
+    """
+    twice = good.limit(rows).unionByName(good.limit(rows))
+    kept, _ = split_valid(twice, [rules.column_values("quantity", ">=", 0)])
+    subtracted = twice.subtract(twice.limit(0)).count()  # the guide's df.subtract(all_malformed), nothing malformed
+    unioned = good.where(first).union(good.where(second)).count()  # the guide's all_malformed.count()
+    either = good.where(f"({first}) or ({second})").count()
+    both = good.where(f"({first}) and ({second})").count()
+    return pd.Series({"rows": twice.count(), "split_valid keeps": kept.count(), "subtract keeps": subtracted,
+                      "union counts": unioned, "failing either": either, "failing both": both},
+                     name="rows", dtype=object)
+
+
+def recall_sweeps(cases: Mapping[str, tuple[Any, str]], rule_list: Sequence[Rule] | str,
+                  fractions: Sequence[float], seeds: int = 10) -> pd.DataFrame:
+    """:func:`recall_sweep` for each case of :func:`sampling_cases`, in one table.
+
+    Parameters
+    ----------
+    cases : mapping
+        Case name -> (DataFrame, ``"rows"`` or ``"files"``).
+    rule_list : list of Rule, or DQDL text
+    fractions : sequence of float
+    seeds : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`recall_sweep`'s columns plus ``case``.
+    """
+    return pd.concat([recall_sweep(df, rule_list, fractions, seeds, unit).assign(case=name)
+                      for name, (df, unit) in cases.items()], ignore_index=True)
+
+
+def recall_lines(sweeps: pd.DataFrame) -> pd.DataFrame:
+    """:func:`recall_sweeps`'s table in long form for a line plot: measured and analytic recall per case.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every row twice: ``kind`` ``measured`` (``y`` = ``detected``) and ``analytic`` (``y`` = ``analytic``),
+        with ``line`` = ``"<case> (<kind>)"``.
+    """
+    missing = [c for c in ("case", "detected", "analytic") if c not in sweeps.columns]
+    if missing:
+        raise ValueError(f"recall_lines: no column(s) {missing}; give recall_sweeps' table")
+    long = pd.concat([sweeps.assign(kind="measured", y=sweeps["detected"]),
+                      sweeps.assign(kind="analytic", y=sweeps["analytic"])], ignore_index=True)
+    return long.assign(line=long["case"] + " (" + long["kind"] + ")")
+
+
+def strategy_medians(df, rule_list: Sequence[Rule] | str, repeats: int = 3) -> pd.DataFrame:
+    """:func:`strategies` run ``repeats`` times (seeds 0, 1, ...) on ``df`` cached, summarised per strategy.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per strategy: ``seconds`` (median), ``found`` (the fewest violations seen), ``rows_checked`` (the most).
+    """
+    if repeats < 1:
+        raise ValueError(f"strategy_medians: repeats must be at least 1, got {repeats}")
+    cached = df.cache()
+    runs = [strategies(cached, rule_list, seed=s) for s in range(repeats)]
+    return pd.concat(runs).groupby(level=0).agg({"seconds": "median", "found": "min", "rows_checked": "max"})
+
+
+def accounted_read_mb_s(spark, path: str | Sequence[str], schema: str) -> float:
+    """MB of CSV per second that :func:`read_csv_accounted` gets through: parse, type-check and count, measured.
+
+    Returns
+    -------
+    float
+        Input bytes the read's Spark jobs report, in MiB, over its wall time.
+    """
+    from labkit.core.measure import measure
+
+    scan = measure(spark, lambda: read_csv_accounted(spark, path, schema).report, "accounted CSV read")
+    if not scan.input_bytes or not scan.wall_s:
+        raise ValueError(f"accounted_read_mb_s: the read reported {scan.input_bytes} bytes in {scan.wall_s} s")
+    return scan.input_bytes / 2**20 / scan.wall_s
+
+
+def merge_schema_outcome(spark, folder: str, compatible: Sequence[str]) -> dict[str, Any]:
+    """What ``mergeSchema`` does with compatible files, and with a whole folder of conflicting ones.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    folder : str
+        A folder of Parquet files.
+    compatible : sequence of str
+        File names in ``folder`` whose schemas merge (one adding a column, say).
+
+    Returns
+    -------
+    dict
+        ``merged columns`` (the columns of the merged read of ``compatible``) and ``whole folder``
+        (``merged`` when the whole folder reads and counts, else the exception's class name: an int column
+        and a string column cannot be merged).
+    """
+    merged = spark.read.option("mergeSchema", True).parquet(*(f"{folder}/{name}" for name in compatible))
+    whole = _outcome(lambda: spark.read.option("mergeSchema", True).parquet(folder).count(), "merged")
+    return {"merged columns": merged.columns, "whole folder": whole}
+
+
+def wrong_width_lines(quarantined):
+    """The quarantined lines of the wrong width: reason ``extra columns`` or ``missing columns``.
+
+    Parameters
+    ----------
+    quarantined : pyspark.sql.DataFrame
+        :attr:`Accounted.quarantined` (a ``reason`` column; ``raw`` for :func:`permissive_width_cases`).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+    """
+    from pyspark.sql import functions as F
+
+    require_columns(quarantined, ["reason"], "wrong_width_lines")
+    return quarantined.where(F.col("reason").rlike("^(extra|missing) columns"))
+
+
+def failures_by_rule(quarantined) -> pd.DataFrame:
+    """How many rows :func:`split_valid` quarantined for each rule (a row breaking two rules counts for both).
+
+    Parameters
+    ----------
+    quarantined : pyspark.sql.DataFrame
+        :func:`split_valid`'s second frame (an array column ``dq_failures``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``rule broken``, ``count``.
+    """
+    from pyspark.sql import functions as F
+
+    require_columns(quarantined, ["dq_failures"], "failures_by_rule")
+    return quarantined.select(F.explode("dq_failures").alias("rule broken")).groupBy("rule broken").count().toPandas()
+
+
+def with_negative_amounts(df, every: int = 100_003, remainder: int = 7, id_col: str = "txn_id"):
+    """``df`` with ``amount`` set to -1.00 where ``id_col % every == remainder``: rare rows a rule must catch.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        With ``amount`` (decimal(10,2)) and ``id_col`` columns (the fact table).
+    every, remainder : int
+    id_col : str
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+    """
+    from pyspark.sql import functions as F
+
+    require_columns(df, [id_col, "amount"], "with_negative_amounts")
+    if every < 1 or not 0 <= remainder < every:
+        raise ValueError(f"with_negative_amounts: need every >= 1 and 0 <= remainder < every, got {every}, {remainder}")
+    return df.withColumn("amount", F.when(F.col(id_col) % every == remainder, F.lit(-1).cast("decimal(10,2)"))
+                         .otherwise(F.col("amount")))
+
+
+def null_key_sample(spark, rows: int = 100, null_at: int = 17):
+    """``rows`` unique ``order_id`` values 0..rows-1, with the one at ``null_at`` replaced by null: no value twice.
+
+    The input on which the guide's ``count("*") != countDistinct`` duplicate test raises a false alarm
+    (:func:`guide_duplicate_test`).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        One ``order_id`` column (bigint).
+    """
+    if not 0 <= null_at < rows:
+        raise ValueError(f"null_key_sample: null_at must be in [0, {rows}), got {null_at}")
+    return spark.range(0, rows).selectExpr(f"if(id = {int(null_at)}, null, id) as order_id")
+
+
+def csv_source(input_path: str, folder: str, lines: int, seed: int, defect_rate: float = 0.05) -> tuple[Any, str]:
+    """The CSV to read: ``input_path`` when given, else a generated dirty CSV with its ground truth.
+
+    Parameters
+    ----------
+    input_path : str
+        A CSV file or folder of your own; empty to generate one.
+    folder : str
+        Where the generated files go (:func:`labkit.core.datagen.dirty_csv`); untouched when ``input_path`` is set.
+    lines, seed : int
+    defect_rate : float
+
+    Returns
+    -------
+    tuple
+        (the :class:`labkit.core.datagen.DirtyCSV`, or None for your own file; the path to read).
+    """
+    if input_path:
+        return None, input_path
+    from labkit.core.datagen import dirty_csv
+
+    dirty = dirty_csv(folder, lines, defect_rate, seed)
+    return dirty, dirty.root

@@ -264,3 +264,126 @@ def test_sampling_cases_hide_exactly_the_planted_bad_rows(spark):
     cases = dq.sampling_cases(spark, 20_000, partitions=8)
     bad = {name: (df.where("amount < 0").count(), unit) for name, (df, unit) in cases.items()}
     assert bad == {"1 in 20,000, rows": (1, "rows"), "1 in 10K, rows": (2, "rows"), "clustered, files": (2500, "files")}
+
+
+def test_csv_mode_pitfalls_reports_the_ansi_mode_it_observed_under(spark, tmp_path):
+    path = tmp_path / "hand.csv"
+    path.write_text("a,b\n1,x\n")
+    for ansi in (True, False):
+        with labkit.spark_conf(spark, {"spark.sql.ansi.enabled": ansi}):
+            seen = dq.csv_mode_pitfalls(spark, str(path), "a int, b string")
+        assert seen["ANSI mode"] is ansi
+        assert (seen["cast('twelve' as double) under ANSI"] == "no error") is not ansi
+
+
+def test_csv_source_uses_your_file_or_generates_one_with_its_ground_truth(tmp_path):
+    assert dq.csv_source("/data/mine.csv", str(tmp_path / "never"), 100, 1) == (None, "/data/mine.csv")
+    assert not (tmp_path / "never").exists()  # your own file: nothing generated
+    dirty, source = dq.csv_source("", str(tmp_path / "gen"), 200, 3, defect_rate=0.1)
+    assert source == dirty.root == str(tmp_path / "gen")
+    assert (dirty.labels["label"] != "good").sum() > 0 and (tmp_path / "gen" / "orders.csv").exists()
+
+
+def test_the_quarantine_summary_names_files_and_reasons_but_never_the_raw_text(spark, dirty):
+    acc = dq.read_csv_accounted(spark, dirty.root, dirty.schema)
+    summary = dq.quarantine_summary(acc.quarantined)
+    assert list(summary.columns) == ["file", "reason", "lines", "first line"]
+    assert summary["lines"].sum() == acc.report["quarantined"]
+    assert not summary["file"].str.contains("/").any() and "latin1.csv" in set(summary["file"])
+    width = [(r["raw"], r["file"].rsplit("/", 1)[-1]) for r in dq.wrong_width_lines(acc.quarantined).collect()]
+    labelled = set(dirty.labels.loc[dirty.labels["label"].isin(["extra column", "missing column"]), "raw"])
+    assert labelled and labelled <= {raw for raw, _ in width}  # every line of the wrong width ...
+    assert {file for raw, file in width if raw not in labelled} <= {"multiline.csv"}  # ... and a split quoted line
+    with pytest.raises(ValueError, match="reason"):
+        dq.wrong_width_lines(acc.good)
+
+
+def test_the_guides_schema_less_permissive_read_has_no_corrupt_record_column(spark, tmp_path):
+    path = tmp_path / "g.csv"
+    path.write_text("a,b\n1,x\n2,y,extra\n")
+    read = dq.guide_permissive_read(spark, str(path))
+    assert read.columns == ["a", "b"] and read.count() == 2
+
+
+def test_guide_subtract_keeps_distinct_rows_and_union_counts_a_row_failing_both_twice(spark):
+    good = spark.createDataFrame([(1, 2, 100.0), (2, 9, 900.0), (3, 7, 10.0), (4, 1, 600.0)],
+                                 "order_id int, quantity int, amount double")
+    seen = dq.guide_subtract_union(good, "quantity > 5", "amount > 500")
+    assert seen.to_dict() == {"rows": 6, "split_valid keeps": 6, "subtract keeps": 3, "union counts": 4,
+                              "failing either": 3, "failing both": 1}
+    assert dq.guide_subtract_union(good, "quantity > 5", "amount > 500", rows=1)["subtract keeps"] == 1
+
+
+def test_recall_sweeps_stack_each_case_and_recall_lines_doubles_them_for_the_plot(spark):
+    cases = dq.sampling_cases(spark, 20_000, partitions=8)
+    sweeps = dq.recall_sweeps(cases, [rules.column_values("amount", ">=", 0)], [0.01, 1.0], seeds=2)
+    assert list(sweeps["case"].unique()) == list(cases) and len(sweeps) == 6
+    assert (sweeps[sweeps["fraction"] == 1.0]["detected"] == 1.0).all()
+    one = sweeps[(sweeps["case"] == "1 in 20,000, rows") & (sweeps["fraction"] == 0.01)]
+    assert one["analytic"].iloc[0] == pytest.approx(0.01)
+    long = dq.recall_lines(sweeps)
+    assert len(long) == 12 and set(long["kind"]) == {"measured", "analytic"}
+    assert (long.loc[long["kind"] == "measured", "y"].to_numpy() == sweeps["detected"].to_numpy()).all()
+    assert "1 in 10K, rows (analytic)" in set(long["line"])
+    with pytest.raises(ValueError, match="recall_sweeps"):
+        dq.recall_lines(sweeps.drop(columns="analytic"))
+
+
+def test_strategy_medians_summarise_repeated_runs_and_the_read_rate_is_positive(spark, dirty):
+    df = spark.range(0, 20_000, 1, 4).selectExpr("id", "case when id = 12345 then -1 else id end as amount")
+    times = dq.strategy_medians(df, [rules.column_values("amount", ">=", 0)], repeats=2)
+    assert set(times.index) == {"full_scan", "sample", "two_pass", "hybrid"}
+    assert times.loc["full_scan", "found"] == times.loc["two_pass", "found"] == 1
+    assert times.loc["full_scan", "rows_checked"] == 20_000 and (times["seconds"] > 0).all()
+    with pytest.raises(ValueError, match="repeats"):
+        dq.strategy_medians(df, [rules.column_values("amount", ">=", 0)], repeats=0)
+    assert dq.accounted_read_mb_s(spark, dirty.root, dirty.schema) > 0
+
+
+def test_merge_schema_adds_a_column_but_refuses_int_with_string(spark, tmp_path):
+    root = tmp_path / "lake"
+    root.mkdir()
+    base = pa.table({"id": pa.array([1, 2], pa.int32()), "v": [1.0, 2.0]})
+    _write(root / "a.parquet", base)
+    _write(root / "wide.parquet", base.append_column("extra", pa.array(["x", "y"])))
+    seen = dq.merge_schema_outcome(spark, str(root), ["a.parquet", "wide.parquet"])
+    assert seen == {"merged columns": ["id", "v", "extra"], "whole folder": "merged"}
+    _write(root / "text.parquet", pa.table({"id": ["3"], "v": [3.0]}))
+    assert dq.merge_schema_outcome(spark, str(root), ["a.parquet"])["whole folder"] not in ("merged", "")
+
+
+def test_diagnose_parquet_gives_relative_names_when_asked(tmp_path):
+    root = tmp_path / "lake"
+    (root / "sub").mkdir(parents=True)
+    _write(root / "a.parquet", pa.table({"id": [1]}))
+    (root / "sub" / "bad.parquet").write_bytes(b"nope")
+    t = dq.diagnose_parquet(str(root), quarantine=True, relative=True).set_index("file")
+    assert t["status"].to_dict() == {"a.parquet": "readable", "sub/bad.parquet": "corrupt"}
+    assert t.loc["sub/bad.parquet", "moved_to"].endswith("lake_quarantine/sub/bad.parquet")
+
+
+def test_failures_by_rule_counts_each_broken_rule(orders):
+    _, bad = dq.split_valid(orders, [rules.column_values("amount", ">=", 0), rules.column_values("qty", "<=", 10)])
+    counts = dq.failures_by_rule(bad).set_index("rule broken")["count"].to_dict()
+    assert counts == {'ColumnValues "amount" >= 0': 2, 'ColumnValues "qty" <= 10': 1}
+    with pytest.raises(ValueError, match="dq_failures"):
+        dq.failures_by_rule(orders)
+
+
+def test_with_negative_amounts_plants_minus_one_on_the_chosen_rows_only(spark):
+    df = spark.range(0, 50).selectExpr("id as txn_id", "cast(id as decimal(10,2)) as amount")
+    planted = dq.with_negative_amounts(df, every=10, remainder=7)
+    assert sorted(r["txn_id"] for r in planted.where("amount < 0").collect()) == [7, 17, 27, 37, 47]
+    assert planted.where("amount = -1").count() == 5 and planted.schema == df.schema
+    assert planted.where("txn_id = 8").first()["amount"] == 8
+    with pytest.raises(ValueError, match="remainder"):
+        dq.with_negative_amounts(df, every=10, remainder=10)
+
+
+def test_null_key_sample_has_one_null_and_no_repeated_key(spark):
+    keys = dq.null_key_sample(spark, rows=20, null_at=5)
+    seen = dq.guide_duplicate_test(keys, ["order_id"])
+    assert (seen["rows"], seen["distinct keys"], seen["repeated keys"], seen["null keys"]) == (20, 19, 0, 1)
+    assert keys.where("order_id is null").count() == 1 and keys.where("order_id = 5").count() == 0
+    with pytest.raises(ValueError, match="null_at"):
+        dq.null_key_sample(spark, rows=20, null_at=20)

@@ -165,3 +165,62 @@ def test_a_first_name_inside_a_last_name_does_not_leave_a_fragment(spark):
     out = df.select(phi.redact_text(F.col("n"), [F.col("f"), F.col("l")]).alias("n"))
     assert out.first()["n"] == "Pt [NAME] [NAME] seen today"
     phi.assert_no_phi(out, df, ["f", "l"])
+
+
+def test_leak_check_error_is_none_for_clean_output_and_the_message_for_a_leak(people):
+    assert phi.leak_check_error(people.select(phi.mask_ssn(F.col("ssn"))), people, ["ssn"]) is None
+    message = phi.leak_check_error(people.select("note"), people, ["first_name", "last_name"])
+    assert message.startswith("the leak check failed") and "first_name" in message
+    row = people.select("first_name", "last_name").first()
+    assert row["first_name"] not in message and row["last_name"] not in message  # counts, never a value
+    assert phi.leak_check_error(people.drop(*phi.GUIDE_IDENTIFIERS), people, ["first_name"]) is not None
+
+
+def test_the_id_format_enumeration_relinks_sha2_study_ids(spark, people):
+    study = phi.id_enumeration_attack(people, "patient_id", "P{:07d}")
+    assert study["hashes"] == people.select("patient_id").distinct().count() and study["fraction"] == 1.0
+    few = spark.createDataFrame([("P0000003",), ("P0000900",), ("X1",)], "patient_id string")
+    assert phi.id_enumeration_attack(few, "patient_id", most=100)["recovered"] == 1  # only P0000003 is enumerated
+    assert phi.id_enumeration_attack(few, "patient_id", per_row=1)["recovered"] == 0  # 3 guesses: P0..P2
+    with pytest.raises(ValueError, match="most"):
+        phi.id_enumeration_attack(few, "patient_id", most=0)
+
+
+def test_token_round_trip_and_interval_changes_on_generated_patients(spark, people):
+    trip = phi.token_round_trip(people.limit(20), "ssn", KEY)
+    assert trip == {"rows": 20, "not back": 0, "opened elsewhere": 0}
+    assert phi.interval_changes(people, "patient_id", "admission_date", "discharge_date", KEY) == 0
+    with pytest.raises(ValueError, match="other_aad"):
+        phi.token_round_trip(people, "ssn", KEY, other_aad="ssn")
+    # rows joined back by id: two stays of one id (4 and 9 days) pair each with the other's shifted interval
+    two = spark.createDataFrame([("a", date(2024, 1, 1), date(2024, 1, 5)), ("a", date(2024, 2, 1), date(2024, 2, 10))],
+                                "patient_id string, s date, e date")
+    assert phi.interval_changes(two, "patient_id", "s", "e", KEY) == 2
+    assert phi.interval_changes(two.limit(1), "patient_id", "s", "e", KEY) == 0
+
+
+def test_pseudonym_throughput_times_each_way_and_adds_rows_per_second(people):
+    ways = phi.pseudonym_implementations(people.limit(200), "email", KEY)
+    speed = phi.pseudonym_throughput(ways, 200, repeats=1)
+    assert set(speed.index) == set(ways) and (speed["rows_per_s"] > 0).all()
+    assert speed["rows_per_s"].to_dict() == pytest.approx((200 / speed["median_s"]).to_dict())
+    with pytest.raises(ValueError, match="rows"):
+        phi.pseudonym_throughput(ways, -1)
+
+
+def test_jdbc_tls_table_puts_the_guides_url_beside_the_safe_one():
+    table = phi.jdbc_tls_table()
+    assert list(table["url"]) == [phi.GUIDE_REDSHIFT_URL, phi.SAFE_REDSHIFT_URL] and "problems" not in table
+    assert list(table["verifies_certificate"]) == [False, True] and list(table["verifies_hostname"]) == [False, True]
+    assert list(table["encrypted"]) == [True, True]
+    mine = phi.jdbc_tls_table([("jdbc:redshift://h:5439/db", None)])
+    assert len(mine) == 1 and not mine.loc[0, "encrypted"]
+
+
+def test_the_guides_policies_are_fresh_copies_and_fail_the_retention_check():
+    policy, retention = phi.guide_policies()
+    assert retention["Rules"][0]["Id"] == "phi-retention-policy" and len(policy["Statement"]) == 2
+    assert any("spells its id 'Id'" in p for p in phi.validate_retention(retention))
+    assert phi.validate_access_policy(policy) == []  # every statement has a condition, no wildcard
+    retention["Rules"][0]["ID"] = retention["Rules"][0].pop("Id")
+    assert phi.guide_policies()[1]["Rules"][0]["Id"] == "phi-retention-policy"  # changing a copy changes nothing

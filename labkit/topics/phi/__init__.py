@@ -35,14 +35,26 @@ from labkit.topics.phi.keys import (
     run_key,
     secret_column,
 )
-from labkit.topics.phi.leaks import assert_no_phi, dictionary_attack, scan_for_phi
-from labkit.topics.phi.lessons import readable_without_keys, runtime_ssl_setting, write_with_guide_encryption
+from labkit.topics.phi.leaks import (
+    assert_no_phi,
+    dictionary_attack,
+    id_enumeration_attack,
+    leak_check_error,
+    scan_for_phi,
+)
+from labkit.topics.phi.lessons import (
+    pseudonym_throughput,
+    readable_without_keys,
+    runtime_ssl_setting,
+    write_with_guide_encryption,
+)
 from labkit.topics.phi.masking import (
     HMAC_SINCE,
     builtin_hmac_available,
     generalize_date,
     guide_mask_name,
     hmac_since,
+    interval_changes,
     mask_email,
     mask_phone,
     mask_ssn,
@@ -54,10 +66,11 @@ from labkit.topics.phi.masking import (
     shift_dates,
     token_decrypt,
     token_encrypt,
+    token_round_trip,
 )
-from labkit.topics.phi.policy import validate_access_policy, validate_retention
+from labkit.topics.phi.policy import guide_policies, validate_access_policy, validate_retention
 from labkit.topics.phi.safe_harbor import deidentify_safe_harbor, k_anonymity, k_ladder, redact_text
-from labkit.topics.phi.transit import GUIDE_REDSHIFT_URL, SAFE_REDSHIFT_URL, jdbc_tls, parse_jdbc_url
+from labkit.topics.phi.transit import GUIDE_REDSHIFT_URL, SAFE_REDSHIFT_URL, jdbc_tls, jdbc_tls_table, parse_jdbc_url
 
 __all__ = [
     "GUIDE_IDENTIFIERS",
@@ -80,11 +93,16 @@ __all__ = [
     "dictionary_attack",
     "generalize_date",
     "guide_mask_name",
+    "guide_policies",
     "hmac_since",
+    "id_enumeration_attack",
+    "interval_changes",
     "jdbc_tls",
+    "jdbc_tls_table",
     "k_anonymity",
     "k_ladder",
     "key_id",
+    "leak_check_error",
     "mask_email",
     "mask_phone",
     "mask_ssn",
@@ -94,6 +112,7 @@ __all__ = [
     "pseudonym",
     "pseudonym_implementations",
     "pseudonym_pandas",
+    "pseudonym_throughput",
     "pseudonym_udf",
     "readable_without_keys",
     "redact_text",
@@ -106,6 +125,7 @@ __all__ = [
     "shift_dates",
     "token_decrypt",
     "token_encrypt",
+    "token_round_trip",
     "validate_access_policy",
     "validate_retention",
     "write_with_guide_encryption",

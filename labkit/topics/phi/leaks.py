@@ -59,7 +59,7 @@ from labkit.core.args import positive_int, require_columns
 from labkit.topics.phi._spec import _MONTHS, _NAME_HINTS, _PATTERNS, PHILeakError
 from labkit.topics.phi.masking import guide_mask_name
 
-__all__ = ["assert_no_phi", "dictionary_attack", "scan_for_phi"]
+__all__ = ["assert_no_phi", "dictionary_attack", "id_enumeration_attack", "leak_check_error", "scan_for_phi"]
 
 
 def _age_share(values: pd.Series) -> float:
@@ -386,3 +386,51 @@ def dictionary_attack(df, column: str, candidates: Iterable[str], hash_fn=None) 
     total, recovered = targets.count(), matched.select("h").distinct().count()
     return {"hashes": total, "recovered": recovered, "fraction": recovered / total if total else 0.0,
             "examples": [r["guess"] for r in matched.limit(3).collect()]}
+
+
+def leak_check_error(df, originals, columns: Sequence[str] | None = None, min_length: int = 2) -> str | None:
+    """:func:`assert_no_phi`'s verdict as a value: None when ``df`` passes, else the error's message.
+
+    For showing that an output *fails* the leak check (the guide's outputs) without a try block. The message
+    names columns and counts, never a value. Parameters as :func:`assert_no_phi`.
+
+    Returns
+    -------
+    str or None
+    """
+    try:
+        assert_no_phi(df, originals, columns, min_length)
+    except PHILeakError as err:
+        return str(err)
+    return None
+
+
+def id_enumeration_attack(df, column: str, template: str = "P{:07d}", most: int = 100_000, per_row: int = 10
+                          ) -> dict:
+    """Re-link the guide's ``sha2(id, 256)`` study ids by hashing every id the id format allows.
+
+    An id with a known format (``P0000042``) has few possible values: the attacker hashes them all and joins
+    (:func:`dictionary_attack`), no name list needed.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+    column : str
+        The raw id column; its ``sha2(column, 256)`` is what the guide releases.
+    template : str
+        The id format, a :meth:`str.format` template taking the number.
+    most, per_row : int
+        Candidates: ``0 .. min(per_row * rows, most) - 1``.
+
+    Returns
+    -------
+    dict
+        As :func:`dictionary_attack`.
+    """
+    from pyspark.sql import functions as F
+
+    require_columns(df, column)
+    positive_int("most", most, 1)
+    positive_int("per_row", per_row, 1)
+    candidates = (template.format(i) for i in range(min(per_row * df.count(), most)))
+    return dictionary_attack(df.select(F.sha2(column, 256).alias("h")), "h", candidates)

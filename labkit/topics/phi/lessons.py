@@ -3,13 +3,15 @@
 * ``spark.conf.set("spark.ssl.enabled", "true")`` in a running session: :func:`runtime_ssl_setting`;
 * ``df.write.option("encryption", "SSE-KMS").option("kmsKeyId", ...)``: :func:`write_with_guide_encryption`,
   then :func:`readable_without_keys` (pyarrow reads the files back with no key at all).
+
+And :func:`pseudonym_throughput`, the notebook's timing of the three ways to compute a keyed pseudonym.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["readable_without_keys", "runtime_ssl_setting", "write_with_guide_encryption"]
+__all__ = ["pseudonym_throughput", "readable_without_keys", "runtime_ssl_setting", "write_with_guide_encryption"]
 
 
 def runtime_ssl_setting(spark, key: str = "spark.ssl.enabled", value: str = "true") -> dict:
@@ -85,3 +87,30 @@ def readable_without_keys(path: str, column: str) -> list:
         raise ValueError(f"readable_without_keys: no .parquet files in {path}")
     values = [v for f in files for v in pq.read_table(f, columns=[column]).column(column).to_pylist()]
     return sorted(str(v) for v in values if v is not None)
+
+
+def pseudonym_throughput(ways: dict, rows: int, repeats: int = 3):
+    """Time each way of computing the pseudonyms (:func:`~labkit.topics.phi.masking.pseudonym_implementations`).
+
+    Parameters
+    ----------
+    ways : dict
+        Name -> DataFrame; each is run in full into Spark's no-op sink.
+    rows : int
+        The rows each DataFrame holds.
+    repeats : int
+        Interleaved rounds (:func:`labkit.core.bench.compare`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`labkit.core.bench.compare`'s table plus ``rows_per_s`` (``rows`` over the median).
+    """
+    from labkit.core.bench import compare
+    from labkit.core.measure import noop
+
+    if rows < 0:
+        raise ValueError(f"pseudonym_throughput: rows must be >= 0, got {rows}")
+    speed = compare({name: noop(df) for name, df in ways.items()}, repeats=repeats)
+    speed["rows_per_s"] = rows / speed["median_s"]
+    return speed

@@ -12,9 +12,10 @@ import pandas as pd
 from labkit.core.args import require_columns
 from labkit.topics.phi.keys import derive_key, secret_column
 
-__all__ = ["HMAC_SINCE", "builtin_hmac_available", "generalize_date", "guide_mask_name", "hmac_since", "mask_email",
-           "mask_phone", "mask_ssn", "pseudonym", "pseudonym_implementations", "pseudonym_pandas", "pseudonym_udf",
-           "require_dates", "shift_dates", "token_decrypt", "token_encrypt"]
+__all__ = ["HMAC_SINCE", "builtin_hmac_available", "generalize_date", "guide_mask_name", "hmac_since",
+           "interval_changes", "mask_email", "mask_phone", "mask_ssn", "pseudonym", "pseudonym_implementations",
+           "pseudonym_pandas", "pseudonym_udf", "require_dates", "shift_dates", "token_decrypt", "token_encrypt",
+           "token_round_trip"]
 
 # SPARK-53154 (apache/spark pull request 57344) added the SQL function ``hmac``; its ExpressionDescription says
 # since = "4.3.0", pyspark's ``functions.hmac`` says ``versionadded:: 4.3.0``, and ``DESCRIBE FUNCTION EXTENDED hmac``
@@ -403,3 +404,57 @@ def token_decrypt(col, key: str | bytes | None = None, mode: str = "GCM", aad: s
     args = _aes_args(mode, aad)
     secret = secret_column(derive_key("aes-token", key))
     return F.try_aes_decrypt(F.unbase64(col), secret, *args).cast("string")
+
+
+def interval_changes(df, id_col: str, start: str, end: str, key: str | bytes | None = None) -> int:
+    """How many rows :func:`shift_dates` changes the ``end - start`` interval of, in days: 0 when it keeps them.
+
+    Parameters
+    ----------
+    df : DataFrame
+    id_col : str
+        The patient id (unique per row here: the rows are joined back on it).
+    start, end : str
+        Two date columns of one row (admission and discharge, say).
+    key : str or bytes, optional
+        The master key, else ``LABKIT_PHI_KEY``.
+    """
+    from pyspark.sql import functions as F
+
+    require_columns(df, [id_col, start, end])
+    stay = shift_dates(df, id_col, [start, end], key)
+    shifted = stay.select(id_col, F.datediff(end, start).alias("_shifted"))
+    return df.join(shifted, id_col).where(F.datediff(end, start) != F.col("_shifted")).count()
+
+
+def token_round_trip(df, column: str, key: str | bytes | None = None, other_aad: str = "email") -> dict:
+    """Encrypt ``column`` with GCM and the column name as associated data, then decrypt it two ways.
+
+    Parameters
+    ----------
+    df : DataFrame
+    column : str
+        Also the ``aad`` the tokens are made with.
+    key : str or bytes, optional
+        The master key, else ``LABKIT_PHI_KEY``.
+    other_aad : str
+        Another column's name: a token moved there must not decrypt.
+
+    Returns
+    -------
+    dict
+        ``rows``, ``not back`` (rows whose token does not decrypt to the value; a null value has a null token
+        and is not counted) and ``opened elsewhere`` (rows whose token decrypts under ``other_aad``): both 0 when
+        tokens work and stay in their column.
+    """
+    from pyspark.sql import functions as F
+
+    require_columns(df, [column])
+    if other_aad == column:
+        raise ValueError(f"token_round_trip: other_aad must name another column than {column!r}")
+    tokens = df.select(token_encrypt(F.col(column), key, aad=column).alias("gcm"), F.col(column))
+    back = tokens.select((token_decrypt(F.col("gcm"), key, aad=column) == F.col(column)).alias("ok"),
+                         token_decrypt(F.col("gcm"), key, aad=other_aad).alias("moved"))
+    row = back.agg(F.count("*").alias("rows"), F.count_if(~F.col("ok")).alias("not_back"),  # a null value: no token
+                   F.count_if(F.col("moved").isNotNull()).alias("moved")).first()
+    return {"rows": row["rows"], "not back": row["not_back"], "opened elsewhere": row["moved"]}
