@@ -16,33 +16,44 @@ import pandas as pd
 
 from labkit.core import files, runtime
 from labkit.core.args import plain_name, positive_int, require_columns
-from labkit.core.bench import compare
+from labkit.core.bench import compare, pair_ratio
 from labkit.core.measure import measure, noop
 
 __all__ = [
     "HIVE_DEFAULT_PARTITION",
     "FileStats",
+    "bucketed_join_plans",
     "bucketed_tables",
     "bucketing_layouts",
     "compact",
     "file_size_experiment",
+    "file_size_number",
     "file_stats",
     "folder_layouts",
     "format_benchmark",
+    "format_numbers",
     "guide_checks",
+    "kb_per_file",
     "num_partitions_for",
     "partition_stats",
     "partitioning_types",
+    "pruning_numbers",
     "pruning_table",
+    "pruning_time_numbers",
+    "pruning_timings",
     "pushdown_experiment",
+    "pushdown_number",
     "range_partitions",
     "ranges_ordered",
     "read_csv",
+    "scanned_mb",
     "small_files_experiment",
+    "small_files_numbers",
     "tpch_size_ratio",
-    "write_lake_checks",
     "write_formats",
     "write_lake",
+    "write_lake_checks",
+    "write_layouts",
 ]
 
 HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # the folder a null partition value is written to
@@ -1123,7 +1134,7 @@ def _refuse_existing(spark, root: str, tables: Sequence[str] = ()) -> None:
 
 
 def bucketing_layouts(df, key: str, buckets: int, root: str, database: str = "default",
-                      prefix: str = "bucketed") -> pd.DataFrame:
+                      prefix: str = "bucketed", drop_tables: bool = False) -> pd.DataFrame:
     """Write ``bucketBy(buckets, key)`` tables with and without a matching ``repartition(buckets, key)``.
 
     Parameters
@@ -1138,8 +1149,10 @@ def bucketing_layouts(df, key: str, buckets: int, root: str, database: str = "de
         A folder that does not exist yet; each table's files go to ``<root>/<layout>`` (external tables).
     database : str
         An existing database for the two tables ``<prefix>_plain`` and ``<prefix>_repartitioned``, which must
-        not exist yet (nothing is overwritten). Drop them when done.
+        not exist yet (nothing is overwritten). Drop them when done, or pass ``drop_tables``.
     prefix : str
+    drop_tables : bool
+        Drop the two tables once their files are listed (external tables: the files stay under ``root``).
 
     Returns
     -------
@@ -1188,6 +1201,8 @@ def bucketing_layouts(df, key: str, buckets: int, root: str, database: str = "de
                      "bytes": int(sizes.sum())})
     out = pd.DataFrame(rows).set_index("layout")
     out.attrs["files"] = listing
+    for table in tables.values() if drop_tables else ():
+        spark.sql(f"DROP TABLE {table}")
     return out
 
 
@@ -1215,7 +1230,8 @@ def folder_layouts(df, root: str, by: str, other: str, tasks: int, coarser: str 
     -------
     pandas.DataFrame
         Indexed by layout: ``tasks``, ``partition column``, ``folders``, ``files``, ``files per folder max``,
-        ``files per folder min``, ``path``.
+        ``files per folder min``, ``path``; ``attrs["values"]`` is the number of distinct values of ``by`` (the
+        folders of a ``partitionBy(by)``).
 
     Raises
     ------
@@ -1250,4 +1266,308 @@ def folder_layouts(df, root: str, by: str, other: str, tasks: int, coarser: str 
                      "folders": len(per_folder), "files": int(per_folder.sum()),
                      "files per folder max": int(per_folder.max()), "files per folder min": int(per_folder.min()),
                      "path": path})
-    return pd.DataFrame(rows).set_index("layout")
+    out = pd.DataFrame(rows).set_index("layout")
+    out.attrs["values"] = df.select(by).distinct().count()
+    return out
+
+
+def write_layouts(facts, root: str, files: int, partition_by: Sequence[str] = ("year", "month")) -> pd.DataFrame:
+    """Write the same rows twice, Hive-partitioned and flat, and list what each layout holds.
+
+    Parameters
+    ----------
+    facts : pyspark.sql.DataFrame
+    root : str
+        The lake's folder: the layouts go to ``<root>/hive`` and ``<root>/flat``.
+    files : int
+        Files of the flat layout.
+    partition_by : sequence of str
+        The Hive layout's partition columns (one file per folder, see :func:`write_lake`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by layout (``hive``, ``flat``): ``path``, ``files``, ``bytes``, ``folders``
+        (:func:`file_stats`).
+    """
+    root = root.rstrip("/")
+    paths = {"hive": write_lake(facts, f"{root}/hive", partition_by=list(partition_by)),
+             "flat": write_lake(facts, f"{root}/flat", layout="flat", files_per_partition=files)}
+    spark = facts.sparkSession
+    rows = {name: {"path": path, **{k: v for k, v in vars(file_stats(spark, path)).items() if k != "sizes"}}
+            for name, path in paths.items()}
+    return pd.DataFrame(rows).T[["path", "files", "bytes", "folders"]]
+
+
+def pruning_numbers(pruning: pd.DataFrame, layout: str = "hive") -> list[dict[str, Any]]:
+    """The bytes the partitioned layout skips, against the guide's pruning claims, ready for ``lab.record(**r)``.
+
+    - ``pruning.one_of_five.bytes_reduction``: 1 - the fraction of all bytes read for one year of five;
+    - ``pruning.two_of_five.bytes_reduction``: the same for two years of five;
+    - ``pruning.two_of_five.athena_cost_savings``: 1 - the Athena cost of two years of five over the full read.
+
+    Parameters
+    ----------
+    pruning : pandas.DataFrame
+        :func:`pruning_table` output with the queries ``one of five``, ``two of five`` and ``all``.
+    layout : str
+        The partitioned layout.
+
+    Returns
+    -------
+    list of dict
+        ``key``, ``value``, ``unit``, ``claim`` and ``note`` of each number.
+    """
+    one, two = (pruning.loc[(q, layout), "fraction of all bytes"] for q in ("one of five", "two of five"))
+    usd = pruning["athena usd"]
+    return [
+        dict(key="pruning.one_of_five.bytes_reduction", value=1 - one, unit="fraction",
+             claim="part-athena-80pct-scanned", note="bytes read, hive layout, 1 of 5 years (machine-independent)"),
+        dict(key="pruning.two_of_five.bytes_reduction", value=1 - two, unit="fraction", claim="part-2tb-of-5tb-70pct",
+             note="bytes read, hive layout, 2 of 5 years; the guide's own 2 TB of 5 TB is a 60% reduction"),
+        dict(key="pruning.two_of_five.athena_cost_savings",
+             value=1 - usd.loc[("two of five", layout)] / usd.loc[("all", layout)], unit="fraction",
+             claim="part-athena-25-10", note="labkit.core.prices: Athena bills per TB scanned"),
+    ]
+
+
+def pruning_timings(spark, layouts: Mapping[str, str], queries: Mapping[str, str], repeats: int = 3,
+                    all_query: str = "all") -> pd.DataFrame:
+    """Time each query but the full read on each Parquet layout, interleaved: variants ``<layout>: <query>``.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    layouts : mapping of name to path
+        The first one's first query is the baseline (``{"flat": ..., "hive": ...}``).
+    queries : mapping of name to SQL filter
+        As for :func:`pruning_table`; ``all_query``, the full read, is not timed.
+    repeats : int
+        Measured runs per variant (see :func:`labkit.core.bench.compare`).
+    all_query : str
+
+    Returns
+    -------
+    pandas.DataFrame
+        The :func:`labkit.core.bench.compare` table, one row per query and layout (queries outer).
+
+    Raises
+    ------
+    ValueError
+        When no query is left to time.
+    """
+    variants = {f"{layout}: {q}": noop(spark.read.parquet(path).filter(where))
+                for q, where in queries.items() if q != all_query for layout, path in layouts.items()}
+    if not variants:
+        raise ValueError(f"pruning_timings: no query to time besides {all_query!r}: {list(queries)}")
+    return compare(variants, repeats=repeats, baseline=next(iter(variants)))
+
+
+def pruning_time_numbers(times: pd.DataFrame, claims: Mapping[str, str | None], setting: str = "",
+                         slower: str = "flat", faster: str = "hive") -> list[dict[str, Any]]:
+    """What pruning saves in time, per query: the speedup and the time reduction, ready for ``lab.record(**r)``.
+
+    Parameters
+    ----------
+    times : pandas.DataFrame
+        :func:`pruning_timings` output with the variants ``<slower>: <query>`` and ``<faster>: <query>``.
+    claims : mapping of query to claim id or None
+        The queries to report, in order, each with the claim its speedup is judged against.
+    setting : str
+        Added to the speedup's note (the scale).
+    slower, faster : str
+        The flat and the partitioned layout.
+
+    Returns
+    -------
+    list of dict
+        Per query ``q`` (spaces as ``_``): ``pruning.<q>.time_speedup`` (x, with its spread) and
+        ``pruning.<q>.time_reduction`` (1 - partitioned / flat time, its spread from the speedup's).
+    """
+    out = []
+    for q, claim in claims.items():
+        row, name = pair_ratio(times, f"{slower}: {q}", f"{faster}: {q}"), q.replace(" ", "_")
+        out += [dict(key=f"pruning.{name}.time_speedup", value=float(row["speedup"]), unit="x", claim=claim,
+                     note=f"flat / partitioned, {setting}",
+                     spread=(float(row["speedup_lo"]), float(row["speedup_hi"]))),
+                dict(key=f"pruning.{name}.time_reduction", value=1 - 1 / row["speedup"], unit="time_fraction",
+                     spread=(1 - 1 / row["speedup_lo"], 1 - 1 / row["speedup_hi"]),
+                     note="1 - partitioned / flat time")]
+    return out
+
+
+def pushdown_number(pushdown: pd.DataFrame) -> dict[str, Any]:
+    """The share of rows the Parquet reader decoded for the selective filter, ready for ``lab.record(**r)``.
+
+    Parameters
+    ----------
+    pushdown : pandas.DataFrame
+        :func:`pushdown_experiment` output: its first query is the selective filter.
+
+    Returns
+    -------
+    dict
+        ``pushdown.parquet_rows_decoded_fraction``: rows from the reader with the filter / without it (row
+        groups skipped by their statistics).
+    """
+    rows, selective = pushdown["rows from the reader"], pushdown.index[0][1]
+    return dict(key="pushdown.parquet_rows_decoded_fraction",
+                value=rows[("parquet", selective)] / rows[("parquet", "no filter")], unit="fraction",
+                note="rows the Parquet reader decoded for a 1% filter on the sort column (row groups skipped)")
+
+
+def scanned_mb(pruning: pd.DataFrame, years: Mapping[str, int]) -> pd.DataFrame:
+    """The pruning table flattened for a plot: ``query``, ``layout``, ``years`` the query needs and ``MB`` read.
+
+    Parameters
+    ----------
+    pruning : pandas.DataFrame
+        :func:`pruning_table` output.
+    years : mapping of query to int
+        The years each query reads.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    flat = pruning.reset_index()
+    return flat.assign(years=flat["query"].map(dict(years)).to_numpy(), MB=flat["bytes"] / 2**20)
+
+
+def format_numbers(fmt: pd.DataFrame, tpch: Mapping[str, float], tpch_scale: float, setting: str = ""
+                   ) -> list[dict[str, Any]]:
+    """The format ratios the guide's claims are judged on, ready for ``lab.record(**r)``.
+
+    - ``formats.parquet_vs_csv.size_ratio``: CSV / Parquet snappy bytes on disk;
+    - ``formats.lineitem.size_ratio``: the same for TPC-H lineitem (:func:`tpch_size_ratio`);
+    - ``formats.parquet_vs_csv.read_speedup``: CSV / Parquet snappy full-scan time;
+    - ``formats.parquet_vs_csv.projection_speedup``: the same for the narrow read.
+
+    Parameters
+    ----------
+    fmt : pandas.DataFrame
+        :func:`format_benchmark` output with rows ``csv`` and ``parquet-snappy`` and a ``2 columns s`` column.
+    tpch : mapping
+        :func:`tpch_size_ratio` output (``ratio``, ``rows``).
+    tpch_scale : float
+        Its scale factor, for the note.
+    setting : str
+        Added to the full scan's note (the scale).
+
+    Returns
+    -------
+    list of dict
+    """
+    ratio = fmt.loc["csv"] / fmt.loc["parquet-snappy"]
+    return [
+        dict(key="formats.parquet_vs_csv.size_ratio", value=ratio["bytes"], unit="x", claim="fmt-csv-parquet-5x-size",
+             note="bytes on disk, CSV / Parquet snappy; random columns compress poorly"),
+        dict(key="formats.lineitem.size_ratio", value=tpch["ratio"], unit="x", claim="fmt-lineitem-5x-size",
+             note=f"TPC-H lineitem, scale factor {tpch_scale}: {tpch['rows']:,} rows, CSV / Parquet snappy bytes"),
+        dict(key="formats.parquet_vs_csv.read_speedup", value=ratio["full scan s"], unit="x",
+             claim="fmt-csv-parquet-6x-read", note=f"full scan, median, scale {setting}"),
+        dict(key="formats.parquet_vs_csv.projection_speedup", value=ratio["2 columns s"], unit="x",
+             claim="fmt-columnar-10-100x-query", note="reading 2 of 9 columns"),
+    ]
+
+
+def small_files_numbers(small: Mapping[str, Any], naive_tasks: int) -> list[dict[str, Any]]:
+    """The small-files experiment's two numbers, ready for ``lab.record(**r)``.
+
+    - ``smallfiles.compacted_speedup``: full scan of the naive layout / of the compacted one, with its spread;
+    - ``smallfiles.naive_files``: the files the naive ``partitionBy`` wrote.
+
+    Parameters
+    ----------
+    small : dict
+        :func:`small_files_experiment` output.
+    naive_tasks : int
+        The tasks of its naive write, for the note.
+
+    Returns
+    -------
+    list of dict
+    """
+    naive, compacted, row = small["naive"], small["compacted"], small["times"].loc["compacted"]
+    return [
+        dict(key="smallfiles.compacted_speedup", value=float(row["speedup"]), unit="x",
+             spread=(float(row["speedup_lo"]), float(row["speedup_hi"])),
+             note=f"{naive.files} files of {naive.mean_mb * 1024:.0f} KB vs {compacted.files} files, full scan"),
+        dict(key="smallfiles.naive_files", value=naive.files, unit="files",
+             note=f"partitionBy after a {naive_tasks}-task shuffle"),
+    ]
+
+
+def kb_per_file(small: Mapping[str, Any]) -> dict[str, list[float]]:
+    """The file sizes of the small-files experiment's two layouts in KB, labelled for a histogram.
+
+    Parameters
+    ----------
+    small : dict
+        :func:`small_files_experiment` output.
+
+    Returns
+    -------
+    dict
+        ``naive partitionBy: <n> files`` and ``repartitioned first: <n> files``, each the list of its files' KB.
+    """
+    naive, compacted = small["naive"], small["compacted"]
+    return {f"naive partitionBy: {naive.files} files": [s / 1024 for s in naive.sizes],
+            f"repartitioned first: {compacted.files} files": [s / 1024 for s in compacted.sizes]}
+
+
+def file_size_number(spark, root: str, large_mb: int, small_mb: int = 4, repeats: int = 3) -> dict[str, Any]:
+    """The guide's "under 10 MB against 128 MB or more" slowdown, ready for ``lab.record(**r)``; 0 MB skips it.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    root : str
+        A scratch folder for :func:`file_size_experiment`.
+    large_mb : int
+        0 records the number as skipped (value None) without writing anything; otherwise at least 128.
+    small_mb, repeats : int
+
+    Returns
+    -------
+    dict
+        ``smallfiles.under_10mb_vs_128mb.slowdown``: time with the small files / with the large ones (x),
+        with its spread, judged against ``files-small-files-slower``.
+    """
+    key, claim = "smallfiles.under_10mb_vs_128mb.slowdown", "files-small-files-slower"
+    if not large_mb:
+        return dict(key=key, value=None, unit="x", claim=claim, note="skipped")
+    row = file_size_experiment(spark, root, large_mb, small_mb, repeats).iloc[1]
+    return dict(key=key, value=float(row["speedup"]), unit="x", claim=claim,
+                spread=(float(row["speedup_lo"]), float(row["speedup_hi"])),
+                note="time with files under 10 MB / with files of 128 MB or more, full scan")
+
+
+def bucketed_join_plans(spark, facts, dims, key: str, buckets: int,
+                        names: Sequence[str] = ("facts_bucketed", "customers_bucketed")):
+    """The plans of a join of two tables bucketed the same way on ``key`` and of the same join unbucketed.
+
+    Broadcast joins are off for both, so the join is a shuffle join unless bucketing removes the exchanges.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    facts, dims : pyspark.sql.DataFrame
+        The two sides; written as bucketed tables named ``names`` (see :func:`bucketed_tables`).
+    key : str
+    buckets : int
+    names : pair of str
+
+    Returns
+    -------
+    tuple of labkit.core.plans.PlanSummary
+        The bucketed join's and the unbucketed join's.
+    """
+    from labkit.core.plans import plan_summary
+    from labkit.core.session import spark_conf
+
+    tables = bucketed_tables(spark, {names[0]: facts, names[1]: dims}, by=key, buckets=buckets)
+    with spark_conf(spark, {"spark.sql.autoBroadcastJoinThreshold": -1}):
+        bucketed = plan_summary(spark.table(tables[names[0]]).join(spark.table(tables[names[1]]), key))
+        unbucketed = plan_summary(facts.join(dims, key))
+    return bucketed, unbucketed

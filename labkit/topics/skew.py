@@ -47,10 +47,16 @@ from labkit.core.bench import median_run, sweep_projection
 from labkit.core.projection import balance, floor_ms
 
 __all__ = [
+    "CHECKED_AGGS",
     "SkewReport",
+    "best_salt_tasks",
     "broadcast_skew_effect",
+    "detector_checks",
     "groupby_skew_table",
     "isolate_hot_keys",
+    "isolation_check",
+    "join_task_view",
+    "join_variants",
     "partition_spread",
     "rand_salted_join",
     "replication_table",
@@ -70,6 +76,8 @@ _SALT = "_labkit_salt"
 _REPLICATED = "the small side is replicated once per salt, so each of its unmatched rows would come out `salts` times"
 _REFUSED = {"right_outer": _REPLICATED, "full_outer": _REPLICATED, "cross": "a cross join has no key to salt"}
 _AGGS = ("sum", "count", "min", "max", "avg")
+CHECKED_AGGS = {"revenue": ("sum", "amount"), "orders": ("count", "*"), "biggest": ("max", "amount"),
+                "mean_qty": ("avg", "quantity")}  # the aggregates notebook 02's correctness checks compare
 
 
 @dataclass(frozen=True)
@@ -832,3 +840,153 @@ def salting_claims(table: pd.DataFrame, projection: pd.DataFrame, salts: Sequenc
              kind="measured", spread=effect_spread,
              note=f"the broadcast join's time at 0% hot share / at {dataset}: 1.0 means unaffected by skew"),
     ]
+
+
+
+def detector_checks(uniform, one_hot, key: str, partitions: int = 100) -> list[dict[str, Any]]:
+    """The guide's detector on data with no skew, and one hot key's partition, ready for ``lab.record(**r)``.
+
+    - ``detect.uniform_key_skew_ratio``: :func:`skew_report`'s max / mean rows per key on ``uniform``, with
+      the verdict the guide's thresholds give it (judged against ``skew-moderate-above-1-5``);
+    - ``detect.one_customer_80pct.partition_ratio``: rows of the largest over the median hash partition of
+      ``key`` on ``one_hot`` into ``partitions`` partitions (:func:`partition_spread`, ``skew-99-1min-30min``).
+
+    Parameters
+    ----------
+    uniform : pyspark.sql.DataFrame
+        Rows with no skew by construction.
+    one_hot : pyspark.sql.DataFrame
+        Rows with one customer holding 80% of them (the notes say so).
+    key : str
+    partitions : int
+
+    Returns
+    -------
+    list of dict
+    """
+    even = skew_report(uniform, key)
+    one = partition_spread(one_hot, key, [partitions]).iloc[0]
+    return [
+        dict(key="detect.uniform_key_skew_ratio", value=even.skew_ratio, unit="x", claim="skew-moderate-above-1-5",
+             note=f"no skew by construction; the guide's detector says {even.verdict}"),
+        dict(key="detect.one_customer_80pct.partition_ratio", value=one["largest partition"] / one["median partition"],
+             unit="x", claim="skew-99-1min-30min",
+             note=f"1 customer with 80% of the rows, {partitions} partitions: largest / median rows"),
+    ]
+
+
+def join_task_view(large, small, key: str, conf: Mapping[str, Any], label: str = "plain join"):
+    """Measure the plain join of ``large`` and ``small`` once, after one warm-up run, under ``conf``.
+
+    Parameters
+    ----------
+    large, small : pyspark.sql.DataFrame
+    key : str
+    conf : mapping
+        Spark SQL settings for both runs (broadcast off, AQE off, the shuffle partitions).
+    label : str
+
+    Returns
+    -------
+    labkit.core.measure.Measurement
+        Its task view: ``shuffle_skew_ratio`` and ``stage_tasks_ms`` of the join stage.
+    """
+    from labkit.core.measure import measure, noop
+    from labkit.core.session import spark_conf
+
+    spark = large.sparkSession
+    with spark_conf(spark, conf):
+        noop(large.join(small, key))()  # warm-up
+        return measure(spark, noop(large.join(small, key)), label)
+
+
+def isolation_check(df, sample, key: str, hot_keys: Sequence[Any], salts: int, partitions: int = 100,
+                    null_every: int = 50, salt_by: Sequence[str] | None = ("txn_id",)) -> dict[str, int]:
+    """The guide's technique 4 as written, against :func:`isolate_hot_keys`: the counts that judge it.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        The skewed rows; the first of ``hot_keys`` is repartitioned into ``partitions`` by ``key``.
+    sample : pyspark.sql.DataFrame
+        Rows with a ``txn_id``; the key of every ``null_every``-th is set to null.
+    key : str
+    hot_keys : sequence
+    salts : int
+        For :func:`isolate_hot_keys`.
+    partitions, null_every : int
+    salt_by : sequence of str, optional
+
+    Returns
+    -------
+    dict
+        ``spread over``: the partitions the first hot key's rows sit in after ``repartition(partitions, key)``
+        (1: no extra parallelism); ``rows`` of the sample with nulls; ``kept``: the rows the guide's two
+        filters (``isin(hot)`` and ``~isin(hot)``) keep together (the null keys are in neither);
+        ``counted``: the rows :func:`isolate_hot_keys` counts (all of them).
+    """
+    from pyspark.sql import functions as F
+
+    one_key = df.filter(F.col(key) == hot_keys[0]).repartition(positive_int("partitions", partitions), key)
+    holed = sample.withColumn(key, F.when(F.col("txn_id") % positive_int("null_every", null_every) != 0, F.col(key)))
+    hot_test = F.col(key).isin(list(hot_keys))
+    ours = isolate_hot_keys(holed, key, {"n": ("count", "*")}, hot_keys, salts, salt_by=list(salt_by or []) or None)
+    return {"spread over": one_key.select(F.spark_partition_id()).distinct().count(), "rows": holed.count(),
+            "kept": holed.filter(hot_test).count() + holed.filter(~hot_test).count(),
+            "counted": ours.agg(F.sum("n")).first()[0]}
+
+
+def join_variants(small, key: str, salts: Sequence[int], hot_keys: Sequence[Any], hot_salts: int = 16
+                  ) -> dict[str, Any]:
+    """The join variants of the sweep, each a function of the large side: plain, AQE, salted, hot keys salted.
+
+    Parameters
+    ----------
+    small : pyspark.sql.DataFrame
+        The small side of every join.
+    key : str
+    salts : sequence of int
+        One ``salted <n>`` variant (:func:`salted_join`) each.
+    hot_keys : sequence
+        For the ``hot keys salted <hot_salts>`` variant (:func:`salted_join_hot_keys`).
+    hot_salts : int
+
+    Returns
+    -------
+    dict
+        ``plain (AQE off)`` and ``AQE skew join`` (both the plain join: the settings tell them apart, see
+        :func:`labkit.core.bench.sweep`), ``salted <n>`` per salt count, ``hot keys salted <hot_salts>``.
+    """
+    hot = list(hot_keys)
+    return {
+        "plain (AQE off)": lambda df: df.join(small, key),
+        "AQE skew join": lambda df: df.join(small, key),
+        **{f"salted {s}": (lambda df, s=s: salted_join(df, small, key, s)) for s in salts},
+        f"hot keys salted {hot_salts}": lambda df: salted_join_hot_keys(df, small, key, hot, hot_salts),
+    }
+
+
+def best_salt_tasks(table: pd.DataFrame, projected: pd.DataFrame, salts: Sequence[int], cores: int,
+                    dataset: str = "80%", baseline: str = "plain (AQE off)") -> dict[str, list[float]]:
+    """The join-stage task durations of the plain join and of the salt count projected fastest on ``cores``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`labkit.core.bench.sweep` output, with ``attrs["runs"][dataset]``.
+    projected : pandas.DataFrame
+        Its projection on ``dataset`` indexed by variant, with ``projected_speedup_<cores>``.
+    salts : sequence of int
+        The ``salted <n>`` variants to choose from.
+    cores : int
+    dataset, baseline : str
+
+    Returns
+    -------
+    dict
+        ``baseline`` and ``salted <best>``, each the task durations (ms) of the join (shuffle) stage of its
+        median run.
+    """
+    best = max(salts, key=lambda s: projected.loc[f"salted {s}", f"projected_speedup_{cores}"])
+    runs = {v: median_run(table.attrs["runs"][dataset], v) for v in (baseline, f"salted {best}")}
+    return {v: m.stage_tasks_ms[m.shuffle_stage] for v, m in runs.items()}

@@ -335,3 +335,74 @@ def test_salting_claims_are_the_sweeps_own_numbers(spark):
         skew.salting_claims(table, proj, [2, 8], 4)
     with pytest.raises(ValueError, match="no 64 cores"):
         skew.salting_claims(table, proj, [2, 4], 64)
+
+
+def test_detector_checks_score_the_even_data_and_the_one_hot_partition(spark):
+    from labkit.core import datagen
+
+    even = datagen.transactions(spark, 4_000, customers=100, skew=None, partitions=2)
+    one_hot = datagen.transactions(spark, 4_000, customers=100, skew=datagen.HotKeys(0.8, 1), partitions=2)
+    got = {r["key"]: r for r in skew.detector_checks(even, one_hot, "customer_id", partitions=20)}
+    assert list(got) == ["detect.uniform_key_skew_ratio", "detect.one_customer_80pct.partition_ratio"]
+    report = skew.skew_report(even, "customer_id")
+    assert got["detect.uniform_key_skew_ratio"]["value"] == pytest.approx(report.skew_ratio)
+    assert got["detect.uniform_key_skew_ratio"]["note"].endswith(f"says {report.verdict}")
+    one = skew.partition_spread(one_hot, "customer_id", [20]).iloc[0]
+    ratio = got["detect.one_customer_80pct.partition_ratio"]
+    assert ratio["value"] == pytest.approx(one["largest partition"] / one["median partition"]) and ratio["value"] > 5
+    assert ratio["claim"] == "skew-99-1min-30min" and "20 partitions" in ratio["note"]
+
+
+def test_join_task_view_measures_the_plain_join_in_its_settings(spark, large, small):
+    view = skew.join_task_view(large, small, "k", {"spark.sql.autoBroadcastJoinThreshold": -1,
+                                                   "spark.sql.adaptive.enabled": False}, "plain")
+    assert view.label == "plain" and view.plan.joins == ["SortMergeJoin"]  # broadcast off inside the settings
+    assert view.shuffle_stage is not None and view.stage_tasks_ms[view.shuffle_stage]
+    assert spark.conf.get("spark.sql.autoBroadcastJoinThreshold") != "-1"  # restored afterwards
+
+
+def test_isolation_check_counts_what_the_guides_technique_4_loses(spark):
+    df = spark.range(0, 3_000, 1, 3).selectExpr("id AS txn_id", "IF(id % 3 = 0, 1, id % 50) AS k")
+    got = skew.isolation_check(df, df, "k", [1], salts=4, partitions=10, null_every=10)
+    assert got["spread over"] == 1  # repartition(10, k): key 1 stays in one partition
+    assert got["rows"] == got["counted"] == 3_000 and got["kept"] == 3_000 - 300  # the 300 null keys are in neither
+    with pytest.raises(ValueError, match="null_every"):
+        skew.isolation_check(df, df, "k", [1], salts=4, null_every=0)
+
+
+def test_join_variants_are_the_plain_join_and_its_salted_versions(large, small):
+    variants = skew.join_variants(small, "k", [2, 4], [1, 2], hot_salts=3)
+    assert list(variants) == ["plain (AQE off)", "AQE skew join", "salted 2", "salted 4", "hot keys salted 3"]
+    plain = large.join(small, "k")
+    for run in variants.values():
+        assertDataFrameEqual(run(large), plain)  # every variant is the plain inner join, row for row
+
+
+def test_checked_aggs_are_the_four_aggregates_the_notebook_compares_and_salt_exactly(spark):
+    from labkit.core import datagen
+
+    assert skew.CHECKED_AGGS == {"revenue": ("sum", "amount"), "orders": ("count", "*"), "biggest": ("max", "amount"),
+                                 "mean_qty": ("avg", "quantity")}
+    facts = datagen.transactions(spark, 2_000, customers=20, skew=datagen.HotKeys(0.8, 1), partitions=2)
+    plain = facts.groupBy("customer_id").agg(F.sum("amount").alias("revenue"), F.count("*").alias("orders"),
+                                             F.max("amount").alias("biggest"), F.avg("quantity").alias("mean_qty"))
+    assertDataFrameEqual(skew.salted_aggregate(facts, "customer_id", skew.CHECKED_AGGS, 4), plain)
+
+
+def test_best_salt_tasks_picks_the_salt_count_projected_fastest():
+    import pandas as pd
+
+    from labkit.core.measure import Measurement
+
+    def run(label, wall, tasks):
+        return Measurement(label, wall, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, 3, 0,
+                           stage_tasks_ms={3: tasks})
+
+    table = pd.DataFrame()
+    table.attrs["runs"] = {"80%": [run("plain (AQE off)", 2.0, [90, 10]), run("plain (AQE off)", 3.0, [99, 1]),
+                                   run("salted 2", 1.0, [40, 40]), run("salted 4", 1.0, [30, 30, 30])]}
+    projected = pd.DataFrame({"projected_speedup_8": [1.5, 2.5]}, index=["salted 2", "salted 4"])
+    got = skew.best_salt_tasks(table, projected, [2, 4], 8)
+    assert got == {"plain (AQE off)": [90, 10], "salted 4": [30, 30, 30]}  # median run of 2; best projected: 4
+    projected["projected_speedup_8"] = [3.0, 2.5]
+    assert list(skew.best_salt_tasks(table, projected, [2, 4], 8)) == ["plain (AQE off)", "salted 2"]
