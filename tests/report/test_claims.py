@@ -178,11 +178,14 @@ def test_the_report_from_the_tiny_run_is_complete_and_self_contained(tiny_report
     index = tiny_report.run_dir / "index.html"
     page = _Page()
     page.feed(index.read_text(encoding="utf-8"))
-    assert page.rows == len(load_registry())
+    assert page.rows == len(load_registry()) + len(load_statements())  # the claims, then the statements
     assert page.imgs and all(src.startswith("data:image/png;base64,") for src in page.imgs)
     assert not page.links  # no external CSS or scripts: readable offline
-    csv = (tiny_report.run_dir / "claims.csv").read_text()
-    assert csv.count("\n") == len(load_registry()) + 1
+    import pandas as pd
+
+    csv = pd.read_csv(tiny_report.run_dir / "claims.csv")
+    assert (csv["type"] == "number").sum() == len(load_registry())
+    assert sorted(csv.loc[csv["type"] == "statement", "id"]) == sorted(s.id for s in load_statements())
     assert "4.3" in index.read_text() and "java" in index.read_text()
 
 
