@@ -15,16 +15,15 @@ from labkit.core.bench import compare
 from labkit.core.datagen import HotKeys, Zipf, customers, key_distribution, products, transactions
 from labkit.core.scales import SCALES, Scale, scale_params
 from labkit.core.session import JavaNotFoundError, check_java, spark_conf, spark_session
+from labkit.scenarios import ops, pipeline
 from labkit.topics import (
     aqe,
     costs,
     dq,
     joins,
     memory,
-    ops,
     partitioning,
     phi,
-    pipeline,
     reconcile,
     s3,
     skew,

@@ -139,7 +139,7 @@ def ui_url(spark) -> str:
         return _UI[spark.session_id]
     if os.environ.get("LABKIT_SPARK_UI"):
         return os.environ["LABKIT_SPARK_UI"].rstrip("/")
-    from labkit.core import cluster
+    from labkit.tools import cluster
 
     url = cluster.connect_ui(connect_address(spark))
     if url:

@@ -127,9 +127,9 @@ def spark_session(master: str | None = None, app_name: str = "labkit", spark_ui:
     For the cluster ``labkit cluster up`` started (``spark://127.0.0.1:<port>``
     or ``sc://localhost:<port>``), the session authenticates with the cluster's
     secret or Connect token, read from its auth file
-    (:func:`labkit.core.cluster.client_auth`); the secret reaches the driver's
+    (:func:`labkit.tools.cluster.client_auth`); the secret reaches the driver's
     JVM through a properties file or py4j, never a command line. A missing or
-    unreadable auth file raises :class:`labkit.core.cluster.ClusterError`.
+    unreadable auth file raises :class:`labkit.tools.cluster.ClusterError`.
     """
     from pyspark.sql import SparkSession
 
@@ -167,7 +167,7 @@ def _standalone_auth(master: str):
     """The lab's cluster secret when ``master`` is the standalone master ``labkit cluster up`` started, else None."""
     if not master.startswith("spark://"):
         return None
-    from labkit.core import cluster
+    from labkit.tools import cluster
 
     return cluster.client_auth(master)
 
@@ -237,7 +237,7 @@ def _connect_session(url: str, spark_ui: str | None, wanted: Mapping[str, str]):
     """
     from pyspark.sql import SparkSession
 
-    from labkit.core import cluster
+    from labkit.tools import cluster
 
     try:
         import pyspark.sql.connect.session  # noqa: F401 - fails without grpcio & co.

@@ -88,7 +88,7 @@ def _cluster_parser(sub) -> None:
 
 def _cluster(args) -> int:
     """Run a ``labkit cluster`` verb."""
-    from labkit.core import cluster
+    from labkit.tools import cluster
 
     try:
         if args.verb == "up":
@@ -118,7 +118,7 @@ def _cluster_auth_missing(master: str | None) -> bool:
     """
     if not master:
         return False
-    from labkit.core import cluster
+    from labkit.tools import cluster
 
     try:
         cluster.client_auth(master)

@@ -1,7 +1,7 @@
 """S3 storage costs: a lifecycle policy priced day by day, and the guide's cost examples recomputed.
 
-Prices come from :mod:`labkit.core.prices` (us-east-1, dated, with their
-source); lifecycle rules are evaluated by :mod:`labkit.core.lifecycle`. The
+Prices come from :mod:`labkit.aws.prices` (us-east-1, dated, with their
+source); lifecycle rules are evaluated by :mod:`labkit.aws.lifecycle`. The
 model bills each GB by the storage class it sits in each day (a GB-month is 30
 days here), adds the early-deletion charge when data leaves a class before its
 minimum duration, and, when an object size is given, the minimum billable size,
@@ -20,9 +20,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from labkit.aws.lifecycle import lifecycle_policy, require_days, storage_class_at, validate_lifecycle
+from labkit.aws.prices import INTELLIGENT_TIERING, S3_CLASSES, S3_GET_USD_PER_1000, restore_tier, s3_class
 from labkit.core.args import positive_int
-from labkit.core.lifecycle import lifecycle_policy, require_days, storage_class_at, validate_lifecycle
-from labkit.core.prices import INTELLIGENT_TIERING, S3_CLASSES, S3_GET_USD_PER_1000, restore_tier, s3_class
 
 __all__ = ["DAYS_PER_MONTH", "GUIDE_LIFECYCLES", "GUIDE_Q3_LIFECYCLE", "GUIDE_Q10_LIFECYCLE", "GUIDE_TIERING_POLICY",
            "GUIDE_VERSION_POLICY", "READ_OPTIONS", "break_even_reads", "discount", "guide_examples",
@@ -196,8 +196,8 @@ def guide_examples() -> pd.DataFrame:
         ``ours``, ``unit`` and ``how`` (what was computed, and where the guide's
         arithmetic goes wrong).
     """
-    from labkit.core.lifecycle import lifecycle_policy
-    from labkit.core.prices import TRANSFER_USD_PER_GB
+    from labkit.aws.lifecycle import lifecycle_policy
+    from labkit.aws.prices import TRANSFER_USD_PER_GB
 
     tiered = schedule_cost(1000, [(12, "STANDARD"), (12, "STANDARD_IA"), (36, "GLACIER_IR")])
     standard = schedule_cost(1000, [(60, "STANDARD")])

@@ -722,9 +722,9 @@ def pruning_table(spark, layouts: Mapping[str, str], queries: Mapping[str, str],
     pandas.DataFrame
         Indexed by (query, layout): ``files``, ``bytes``, ``partition filters``,
         ``pushed filters``, ``fraction of all bytes`` and ``athena usd``
-        (:func:`labkit.core.prices.athena_cost_usd` of the bytes).
+        (:func:`labkit.aws.prices.athena_cost_usd` of the bytes).
     """
-    from labkit.core.prices import athena_cost_usd
+    from labkit.aws.prices import athena_cost_usd
 
     if all_query not in queries:
         raise ValueError(f"queries must include {all_query!r}, the full read the fractions are taken against")
@@ -1327,7 +1327,7 @@ def pruning_numbers(pruning: pd.DataFrame, layout: str = "hive") -> list[dict[st
              note="bytes read, hive layout, 2 of 5 years; the guide's own 2 TB of 5 TB is a 60% reduction"),
         dict(key="pruning.two_of_five.athena_cost_savings",
              value=1 - usd.loc[("two of five", layout)] / usd.loc[("all", layout)], unit="fraction",
-             claim="part-athena-25-10", note="labkit.core.prices: Athena bills per TB scanned"),
+             claim="part-athena-25-10", note="labkit.aws.prices: Athena bills per TB scanned"),
     ]
 
 

@@ -26,7 +26,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import PurePosixPath
 from typing import Any
 
-from labkit.core.lifecycle import lifecycle_policy, storage_class_at, validate_lifecycle
+from labkit.aws.lifecycle import lifecycle_policy, storage_class_at, validate_lifecycle
 
 __all__ = [
     "S3RecoveryError",
@@ -675,7 +675,7 @@ def transition_refusals(candidates) -> list[str | None]:
     return out
 
 
-# --------------------------------------------------------------------------- lifecycle (rules: labkit.core.lifecycle)
+# --------------------------------------------------------------------------- lifecycle (rules: labkit.aws.lifecycle)
 
 
 def lifecycle_moves(objects, policy: dict, days: int, start: datetime | None = None):

@@ -20,8 +20,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from labkit.core import cluster, session
+from labkit.core import session
 from labkit.report.cli import main
+from labkit.tools import cluster
 
 
 @pytest.fixture(autouse=True)

@@ -13,9 +13,10 @@ from decimal import Decimal
 
 import pytest
 
+from labkit.experiments import guide_code
+from labkit.experiments.guide_code import DATATYPE_CASES
 from labkit.report.guide import GUIDE
-from labkit.topics import guide_code, pipeline
-from labkit.topics.guide_code import DATATYPE_CASES
+from labkit.scenarios import pipeline
 
 INT_RANGE = range(-(2**31), 2**31)
 

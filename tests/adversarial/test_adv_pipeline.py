@@ -11,8 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from labkit.topics import pipeline, s3
-from labkit.topics.pipeline import IngestionError, TableSpec
+from labkit.scenarios import pipeline
+from labkit.scenarios.pipeline import IngestionError, TableSpec
+from labkit.topics import s3
 
 SCHEMA = "id int, day date, amount int"
 SPEC = TableSpec(name="orders", schema=SCHEMA, partition_by="month", rules='Rules = [ ColumnValues "amount" >= 0 ]',

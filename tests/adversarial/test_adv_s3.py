@@ -7,7 +7,7 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from labkit.core.lifecycle import storage_class_at, validate_lifecycle
+from labkit.aws.lifecycle import storage_class_at, validate_lifecycle
 from labkit.topics import s3
 from labkit.topics.s3 import S3RecoveryError
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.core import cluster
+from labkit.tools import cluster
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "09_window_top_per_group.ipynb"  # joins, windows, measure and plans: ~40 s at tiny

@@ -2,7 +2,7 @@
 
 import pytest
 
-from labkit.core.lifecycle import lifecycle_policy, storage_class_at, validate_lifecycle
+from labkit.aws.lifecycle import lifecycle_policy, storage_class_at, validate_lifecycle
 from labkit.topics import costs
 
 

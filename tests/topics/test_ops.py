@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from labkit.core import datagen
-from labkit.topics import ops
+from labkit.scenarios import ops
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def test_raw_field_values_are_the_distinct_values_of_one_field(spark):
 
 
 def test_rerun_ingestion_is_idempotent_and_a_stopped_run_changes_nothing(spark, s3c, tmp_path):
-    from labkit.topics import pipeline
+    from labkit.scenarios import pipeline
 
     spec = pipeline.TableSpec(name="orders", schema=datagen.ORDERS_SCHEMA, partition_by="order_month",
                               derive={"order_month": "date_format(order_date, 'yyyy-MM')"})
@@ -162,7 +162,7 @@ def test_rerun_ingestion_is_idempotent_and_a_stopped_run_changes_nothing(spark, 
 
 
 def test_datatype_facts_are_the_guides_verdicts_the_values_lost_and_the_two_facts(spark):
-    from labkit.topics import guide_code
+    from labkit.experiments import guide_code
 
     verdicts, raised, zone_dependent = guide_code.datatype_facts(spark)
     assert list(verdicts.index) == list(guide_code.DATATYPE_CASES)
@@ -174,7 +174,8 @@ def test_datatype_facts_are_the_guides_verdicts_the_values_lost_and_the_two_fact
 
 
 def test_migration_source_is_what_plant_defects_needs_and_the_guides_checks_pass_on(spark):
-    from labkit.topics import guide_code, reconcile
+    from labkit.experiments import guide_code
+    from labkit.topics import reconcile
 
     src = guide_code.migration_source(spark, 6000)  # amounts repeat every 5,000 ids
     assert src.count() == 6000 and [f.dataType.simpleString() for f in src.schema] == [

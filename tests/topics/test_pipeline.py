@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from labkit.core import datagen
-from labkit.topics import phi, pipeline
-from labkit.topics.pipeline import IngestionError, TableSpec, check_datatype_matching
+from labkit.scenarios import pipeline
+from labkit.scenarios.pipeline import IngestionError, TableSpec, check_datatype_matching
+from labkit.topics import phi
 
 SPEC = TableSpec(name="orders", schema=datagen.ORDERS_SCHEMA, partition_by="order_month",
                  rules="Rules = [ ColumnValues \"amount\" >= 0, IsComplete \"order_id\" ]",

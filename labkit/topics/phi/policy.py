@@ -42,7 +42,7 @@ def validate_retention(rules: Mapping, years: int = 6) -> list[str]:
 
     The S3 API spells a rule's id ``ID``; boto3 rejects ``Id`` (the guide's spelling) before the request is sent.
     """
-    from labkit.core.lifecycle import validate_lifecycle
+    from labkit.aws.lifecycle import validate_lifecycle
 
     problems = []
     for rule in rules.get("Rules", []):

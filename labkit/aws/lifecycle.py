@@ -124,7 +124,7 @@ def _span(first: int | date, then: int | date) -> int:
 
 def _check_step(rule_id: str, point: int | date, name: str, last: int | date | None, last_class, what: str):
     """Raise for one transition S3 refuses or that moves the wrong way; return its class."""
-    from labkit.core.prices import s3_class
+    from labkit.aws.prices import s3_class
 
     cls = s3_class(name)
     if name == "STANDARD":
@@ -158,7 +158,7 @@ def _check_expiry(rule_id: str, expire: int | date, last: int | date | None, las
 def _check_steps(rule_id: str, steps: list[tuple[int | date, str]], expire: int | date | None,
                  what: str) -> list[str]:
     """Errors and warnings of one rule's transitions (current or noncurrent; by days, or by dates)."""
-    from labkit.core.prices import s3_class
+    from labkit.aws.prices import s3_class
 
     warnings_, last, last_class = [], None, s3_class("STANDARD")
     for point, name in steps:

@@ -201,13 +201,13 @@ def datatype_facts(spark, cases: Mapping[str, tuple[str, str, str, tuple[Any, An
     -------
     verdicts : pandas.DataFrame
         :func:`run_guide_datatype_cases` joined with ``values_lost`` from
-        ``labkit.topics.pipeline.check_datatype_matching`` (the values each case's cast would not keep).
+        ``labkit.scenarios.pipeline.check_datatype_matching`` (the values each case's cast would not keep).
     raised : type or None
         The class of what the guide's function raises on ``raise_column`` (None when it passes).
     zone_dependent : int
         :func:`zone_dependent_values` of ``zone_column``.
     """
-    from labkit.topics import pipeline
+    from labkit.scenarios import pipeline
 
     df = datatype_cases(spark, cases)
     lost = pipeline.check_datatype_matching(df, {c: t for c, _, t, _ in cases.values()})[["values_lost"]]

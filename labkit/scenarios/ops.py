@@ -19,7 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from labkit.topics import memory, pipeline, s3
+from labkit.scenarios import pipeline
+from labkit.topics import memory, s3
 
 __all__ = ["Finding", "GUIDE_CODE_ISSUES", "LOG_GROUP", "RERUNS", "aws_clients", "compare_runs", "find_incidents",
            "guide_code_checks", "incidents", "land_files", "raw_field_values", "rerun_ingestion", "setup_job",
@@ -271,7 +272,7 @@ def _table_rows(spark, warehouse: str, table: str) -> list[tuple]:
 
 def rerun_ingestion(spark, s3c, bucket: str, warehouse: str, spec, files, phi_key: str | None = None,
                     runs=RERUNS) -> tuple[list[tuple], list[dict[str, Any]]]:
-    """Run :func:`labkit.topics.pipeline.run_ingestion` again, run after run, and read the table after each.
+    """Run :func:`labkit.scenarios.pipeline.run_ingestion` again, run after run, and read the table after each.
 
     Parameters
     ----------
@@ -279,7 +280,7 @@ def rerun_ingestion(spark, s3c, bucket: str, warehouse: str, spec, files, phi_ke
     s3c : botocore.client.S3
     bucket, warehouse : str
         As for ``run_ingestion``; the table ``<warehouse>/<spec.name>`` must exist (a first run made it).
-    spec : labkit.topics.pipeline.TableSpec
+    spec : labkit.scenarios.pipeline.TableSpec
     files : iterable of str
         The local files landed again (under ``data/in/``, :func:`land_files`) before a run that asks for it.
     phi_key : str, optional
@@ -461,7 +462,7 @@ def compare_runs(good: Mapping[str, Any], bad: Mapping[str, Any]) -> pd.DataFram
     Parameters
     ----------
     good, bad : mapping
-        Flat or nested run descriptions (a run log of :func:`labkit.topics.pipeline.run_ingestion`, a Spark
+        Flat or nested run descriptions (a run log of :func:`labkit.scenarios.pipeline.run_ingestion`, a Spark
         configuration, an input listing...). Nested keys are joined with dots.
 
     Returns
