@@ -1,20 +1,32 @@
 """labkit: the Spark interview lab's techniques, and the machinery that measures them.
 
-Three layers, arrows pointing down only (checked by import-linter in ``make test``):
+The top level is the notebook-facing API: the topic modules, and the few functions every notebook calls.
 
-* ``labkit.report``  — claims and verdicts, the notebook runner, the HTML report, the CLI, plots;
-* ``labkit.topics``  — one module per technique (partitioning, skew, joins, aqe, ...);
-* ``labkit.core``    — session, datagen and cache, measure and plans, bench, projection, results, notebook.
+Layers, arrows pointing down only (checked by import-linter in ``make test``)::
+
+    report -> scenarios -> experiments -> topics -> aws | tools -> core
+
+* ``labkit.report``       claims and verdicts, the notebook runner, the HTML report, the CLI, plots;
+* ``labkit.scenarios``    topics composed: the ingestion pipeline, incident troubleshooting;
+* ``labkit.experiments``  what each notebook measures and records, and the guide's own code;
+* ``labkit.topics``       one module (or package) per technique, techniques only;
+* ``labkit.aws``          prices, lifecycle rules, the S3 client; ``labkit.tools``: processes the lab starts;
+* ``labkit.core``         session, datagen and cache, measure and plans, bench, projection, results, notebook.
 
 Importing labkit starts no JVM; :func:`spark_session` does. ``from labkit import skew`` gives a topic module,
-``from labkit import notebook`` the entry point every notebook starts with.
+``labkit.notebook.start`` the entry point every notebook starts with.
 """
 
-from labkit.core import bench, cache, checks, datagen, measure, notebook, plans, projection, results, session
-from labkit.core.bench import compare
-from labkit.core.datagen import HotKeys, Zipf, customers, key_distribution, products, transactions
+from labkit.core import datagen, notebook
+from labkit.core.bench import compare, median_run, pair_ratio, sweep, sweep_projection
+from labkit.core.cache import cached
+from labkit.core.checks import assert_same_rows
+from labkit.core.measure import Measurement, measure, noop
+from labkit.core.plans import estimated_size_bytes, plan_summary, plan_text
+from labkit.core.projection import project_makespan
+from labkit.core.results import load as load_results
 from labkit.core.scales import SCALES, Scale, scale_params
-from labkit.core.session import JavaNotFoundError, check_java, spark_conf, spark_session
+from labkit.core.session import JavaNotFoundError, check_java, spark_conf, spark_default, spark_session
 from labkit.scenarios import ops, pipeline
 from labkit.topics import (
     aqe,
@@ -35,41 +47,42 @@ __version__ = "0.2.0"
 
 __all__ = [
     "SCALES",
-    "HotKeys",
     "JavaNotFoundError",
+    "Measurement",
     "Scale",
-    "Zipf",
     "aqe",
-    "bench",
-    "cache",
+    "assert_same_rows",
+    "cached",
     "check_java",
-    "checks",
     "compare",
     "costs",
-    "customers",
     "datagen",
     "dq",
+    "estimated_size_bytes",
     "joins",
-    "key_distribution",
+    "load_results",
     "measure",
+    "median_run",
     "memory",
+    "noop",
     "notebook",
     "ops",
+    "pair_ratio",
     "partitioning",
     "phi",
     "pipeline",
-    "plans",
-    "products",
-    "projection",
+    "plan_summary",
+    "plan_text",
+    "project_makespan",
     "reconcile",
-    "results",
     "s3",
     "scale_params",
-    "session",
     "skew",
     "spark_conf",
+    "spark_default",
     "spark_session",
-    "transactions",
+    "sweep",
+    "sweep_projection",
     "tuning",
     "windows",
 ]
