@@ -1,22 +1,30 @@
-"""Adaptive Query Execution: the one home of the lab's AQE settings and thresholds.
+"""Adaptive Query Execution: the one home of the lab's AQE settings and thresholds, and what a plan shows of them.
 
 Named configurations that differ in one feature each, the skew-join settings
 that let AQE split a partition at laptop scale, and Spark's own defaults for
-them, read from the running session rather than typed in.
+them, read from the running session rather than typed in; whether AQE splits a
+skewed join (and which side it may split), whether a plan reads a shuffle
+locally or prunes partitions dynamically. Notebook 04's measured comparisons
+live in :mod:`labkit.experiments.aqe`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
 
 from labkit.core.args import positive_int
+from labkit.core.plans import PlanSummary, plan_summary
+from labkit.core.session import spark_conf, spark_default
 
-__all__ = ["FEATURES", "JOIN_TYPES", "SKEW_KEYS", "SPLITTABLE_SIDES", "aqe_profiles", "coalesce_comparison",
-           "dynamic_pruning", "dynamic_pruning_by_setting", "dynamic_switch_plans", "forced_skew_split",
-           "laptop_skew_threshold", "local_shuffle_reads", "partition_pruning_query", "profile_comparison",
-           "salting_comparison", "shuffle_stage_stats", "skew_join_defaults", "skew_join_settings",
-           "skew_join_variants", "skew_split_by_join_type", "skew_splits", "splittable_sides"]
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["FEATURES", "JOIN_TYPES", "SKEW_KEYS", "SPLITTABLE_SIDES", "aqe_profiles", "dynamic_pruning",
+           "forced_skew_split", "laptop_skew_threshold", "local_shuffle_reads", "skew_join_defaults",
+           "skew_join_settings", "skew_split_plan", "splittable_sides"]
 
 FEATURES = ("coalesce", "skew_join", "dynamic_switch")
 _P = "spark.sql.adaptive."
@@ -58,7 +66,7 @@ def skew_join_settings(threshold: str = "1MB", factor: float = 2.0, advisory: st
             SKEW_KEYS[2]: advisory or threshold}
 
 
-def skew_join_defaults(spark) -> dict[str, Any]:
+def skew_join_defaults(spark: SparkSession) -> dict[str, Any]:
     """The skew join on, with Spark's own default thresholds, read from the running session.
 
     Examples
@@ -66,8 +74,6 @@ def skew_join_defaults(spark) -> dict[str, Any]:
     >>> skew_join_defaults(spark)["spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes"]
     '256MB'
     """
-    from labkit.core.session import spark_default
-
     threshold, factor, advisory = (spark_default(spark, k) for k in SKEW_KEYS)
     return skew_join_settings(threshold, float(factor), advisory)
 
@@ -151,17 +157,46 @@ def _split_conf(settings: Mapping[str, Any] | None, partitions: int) -> dict[str
             "spark.sql.shuffle.partitions": partitions}
 
 
-def _final_summary(df):
-    """The executed plan's summary of a new DataFrame over ``df``: a DataFrame keeps the plan it was first run with."""
-    from labkit.core.plans import plan_summary
+def skew_split_plan(spark: SparkSession, df: DataFrame, settings: Mapping[str, Any] | None = None,
+                    partitions: int = 16, force: bool = False) -> PlanSummary:
+    """The final plan of a query with a skewed shuffled join, run with AQE's skew join on: did AQE split it?
 
-    summary = plan_summary(df.select("*"))
+    Broadcasts and coalescing are off for the run, so the join stays shuffled and its partitions as
+    configured. The query is planned afresh (a new DataFrame over ``df``): a DataFrame keeps the plan it
+    was first run with.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    df : DataFrame
+        A query with a sort-merge or shuffled hash join.
+    settings : mapping, optional
+        The skew-join settings (:func:`skew_join_settings`); 1 KB and factor 2 by default, so that
+        laptop-sized data can split.
+    partitions : int
+        ``spark.sql.shuffle.partitions``.
+    force : bool
+        ``spark.sql.adaptive.forceOptimizeSkewedJoin`` (see :func:`forced_skew_split`).
+
+    Returns
+    -------
+    labkit.core.plans.PlanSummary
+        ``skew_split`` tells whether AQE split a partition; ``exchanges`` counts the shuffles.
+
+    Raises
+    ------
+    ValueError
+        When the query has no sort-merge or shuffled hash join.
+    """
+    with spark_conf(spark, {**_split_conf(settings, partitions), _FORCE: force}):
+        summary = plan_summary(df.select("*"))
     if not {"SortMergeJoin", "ShuffledHashJoin"} & set(summary.initial_joins):
         raise ValueError(f"the query has no shuffled join to split (its joins: {summary.initial_joins or 'none'})")
     return summary
 
 
-def forced_skew_split(spark, df, settings: Mapping[str, Any] | None = None, partitions: int = 16):
+def forced_skew_split(spark: SparkSession, df: DataFrame, settings: Mapping[str, Any] | None = None,
+                      partitions: int = 16) -> pd.DataFrame:
     """Whether AQE splits a skewed join, with ``forceOptimizeSkewedJoin`` off (the default) and on.
 
     AQE splits a skewed partition only if the plan above the join still gets the
@@ -195,14 +230,7 @@ def forced_skew_split(spark, df, settings: Mapping[str, Any] | None = None, part
     ValueError
         When the query has no sort-merge or shuffled hash join.
     """
-    import pandas as pd
-
-    from labkit.core.session import spark_conf
-
-    plans = {}
-    for force in (False, True):
-        with spark_conf(spark, {**_split_conf(settings, partitions), _FORCE: force}):
-            plans[force] = _final_summary(df)
+    plans = {force: skew_split_plan(spark, df, settings, partitions, force) for force in (False, True)}
     table = pd.DataFrame({"skew split": [p.skew_split for p in plans.values()],
                           "shuffles": [p.exchanges for p in plans.values()]},
                          index=pd.Index(list(plans), name="forceOptimizeSkewedJoin"))
@@ -210,16 +238,23 @@ def forced_skew_split(spark, df, settings: Mapping[str, Any] | None = None, part
     return table
 
 
-def splittable_sides(how: tuple[str, ...] = JOIN_TYPES):
-    """Spark's rule for which side of a join AQE may split, as a table shaped like :func:`skew_split_by_join_type`.
+def splittable_sides(how: tuple[str, ...] = JOIN_TYPES) -> pd.DataFrame:
+    """Spark's rule for which side of a join AQE may split, one row per join type.
+
+    Columns ``skewed side left`` and ``skewed side right``: True where a skewed input on that side may be
+    split (:data:`SPLITTABLE_SIDES`). :func:`labkit.experiments.aqe.skew_split_by_join_type` measures the same
+    table from final plans.
+
+    Raises
+    ------
+    ValueError
+        For an unknown join type.
 
     Examples
     --------
     >>> splittable_sides(("left", "full")).values.tolist()  # [skewed side left, skewed side right]
     [[True, False], [False, False]]
     """
-    import pandas as pd
-
     unknown = [h for h in how if h not in SPLITTABLE_SIDES]
     if unknown:
         raise ValueError(f"unknown join type(s) {unknown}; known: {sorted(SPLITTABLE_SIDES)}")
@@ -227,39 +262,7 @@ def splittable_sides(how: tuple[str, ...] = JOIN_TYPES):
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("join type")
 
 
-def skew_split_by_join_type(spark, skewed, other, key: str, how: tuple[str, ...] = JOIN_TYPES,
-                            settings: Mapping[str, Any] | None = None, partitions: int = 16):
-    """Whether AQE split the skewed side, per join type, with the skewed input on the left and on the right.
-
-    Parameters
-    ----------
-    spark : SparkSession
-    skewed, other : DataFrame
-        The skewed input and the other one, joined on ``key``.
-    key : str
-    how : tuple of str
-        Join types (:data:`JOIN_TYPES` by default).
-    settings : mapping, optional
-        Skew-join settings, as in :func:`forced_skew_split`.
-    partitions : int
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per join type, columns ``skewed side left`` / ``skewed side right``: True when the final
-        plan shows a skew split. Compare it with :func:`splittable_sides`.
-    """
-    from labkit.core.session import spark_conf
-
-    table = splittable_sides(how)  # checks the join types before anything runs
-    with spark_conf(spark, _split_conf(settings, partitions)):
-        for h in how:
-            table.loc[h, _SIDES[0]] = _final_summary(skewed.join(other, key, h)).skew_split
-            table.loc[h, _SIDES[1]] = _final_summary(other.join(skewed, key, h)).skew_split
-    return table
-
-
-def local_shuffle_reads(plan) -> int:
+def local_shuffle_reads(plan: PlanSummary | str) -> int:
     """How many ``AQEShuffleRead local`` nodes an executed plan has (a :class:`PlanSummary` or plan text).
 
     When AQE turns a sort-merge join into a broadcast join, the side that was already shuffled is read
@@ -271,7 +274,7 @@ def local_shuffle_reads(plan) -> int:
     return text.count("AQEShuffleRead local")
 
 
-def dynamic_pruning(plan) -> bool:
+def dynamic_pruning(plan: PlanSummary | DataFrame | str) -> bool:
     """Whether a scan in the plan prunes partitions dynamically (``dynamicpruningexpression`` in PartitionFilters).
 
     Dynamic partition pruning is an optimizer rule
@@ -282,291 +285,5 @@ def dynamic_pruning(plan) -> bool:
     plan : PlanSummary, DataFrame or str
         Anything :func:`labkit.core.plans.plan_summary` reads.
     """
-    from labkit.core.plans import PlanSummary, plan_summary
-
     summary = plan if isinstance(plan, PlanSummary) else plan_summary(plan)
     return any("dynamicpruningexpression" in f for f in summary.partition_filters)
-
-
-def dynamic_pruning_by_setting(spark, df) -> dict[str, bool]:
-    """Whether ``df``'s plan prunes partitions dynamically with AQE off, AQE on, and AQE and DPP both off.
-
-    ``{"AQE off": True, "AQE on": True, "AQE off, DPP off": False}`` is the evidence that dynamic
-    partition pruning is not an AQE feature.
-
-    Parameters
-    ----------
-    spark : SparkSession
-    df : DataFrame
-        A partitioned table joined on its partition column to a filtered dimension.
-    """
-    from labkit.core.session import spark_conf
-
-    settings = {"AQE off": {f"{_P}enabled": False}, "AQE on": {f"{_P}enabled": True},
-                "AQE off, DPP off": {f"{_P}enabled": False,
-                                     "spark.sql.optimizer.dynamicPartitionPruning.enabled": False}}
-    found = {}
-    for name, conf in settings.items():
-        with spark_conf(spark, conf):
-            found[name] = dynamic_pruning(df.select("*"))  # a new DataFrame: a planned one keeps its plan
-    return found
-
-
-# --------------------------------------------------------------------------- notebook 04's studies, as functions
-
-
-def shuffle_stage_stats(table):
-    """The shuffle stage of each variant's median run in a :func:`labkit.core.bench.compare` table.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        A ``compare`` result: ``attrs["runs"]`` holds every run.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed like ``table``: ``tasks`` (the tasks of the stage that read the most shuffle bytes, i.e. the
-        reduce or join tasks) and ``parallel tasks`` (that stage's total task time / its wall time: how many
-        of its tasks ran at once, on average).
-
-    Raises
-    ------
-    ValueError
-        When a variant's median run read no shuffle.
-    """
-    import pandas as pd
-
-    from labkit.core.bench import median_run
-
-    tasks, parallel = [], []
-    for name in table.index:
-        run = median_run(table.attrs["runs"], name)
-        if run.shuffle_stage is None:
-            raise ValueError(f"variant {name!r} read no shuffle: it has no shuffle stage")
-        tasks_ms = run.stage_tasks_ms[run.shuffle_stage]
-        tasks.append(len(tasks_ms))
-        parallel.append(sum(tasks_ms) / run.stage_wall_ms[run.shuffle_stage])
-    return pd.DataFrame({"tasks": tasks, "parallel tasks": parallel}, index=table.index)
-
-
-def _compare_under(spark, run, variants: Mapping[str, Mapping[str, Any]], fixed: Mapping[str, Any],
-                   repeats: int, baseline: str | None = None):
-    """``compare`` the same ``run`` under each variant's settings, all inside the ``fixed`` settings."""
-    from labkit.core.bench import compare
-    from labkit.core.session import spark_conf
-
-    with spark_conf(spark, fixed):
-        return compare({name: run for name in variants}, repeats=repeats, baseline=baseline, conf=variants)
-
-
-def coalesce_comparison(spark, run, profiles: Mapping[str, Mapping[str, Any]] | None = None, partitions: int = 200,
-                        manual_partitions: int = 50, repeats: int = 3):
-    """One shuffling query: AQE off, off with fewer partitions set by hand, coalescing, ``parallelismFirst=false``.
-
-    Parameters
-    ----------
-    spark : SparkSession
-    run : callable
-        Runs the query once, planning it afresh (``labkit.core.measure.noop(df)``).
-    profiles : mapping, optional
-        :func:`aqe_profiles` (its ``off`` and ``coalesce``); the default profiles when omitted.
-    partitions : int
-        ``spark.sql.shuffle.partitions`` for every variant but the manual one.
-    manual_partitions : int
-        The hand-tuned ``spark.sql.shuffle.partitions`` of the ``off, <n> partitions`` variant (AQE off).
-    repeats : int
-
-    Returns
-    -------
-    pandas.DataFrame
-        The ``compare`` table (baseline ``off``), rows ``off``, ``off, <n> partitions``, ``coalesce``,
-        ``coalesce, parallelismFirst=false``, with ``reduce tasks`` and ``parallel tasks`` of the shuffle
-        stage's median run (:func:`shuffle_stage_stats`).
-    """
-    positive_int("partitions", partitions)
-    positive_int("manual_partitions", manual_partitions)
-    p = profiles or aqe_profiles()
-    variants = {"off": p["off"],
-                f"off, {manual_partitions} partitions": {**p["off"], "spark.sql.shuffle.partitions": manual_partitions},
-                "coalesce": p["coalesce"],
-                "coalesce, parallelismFirst=false": {**p["coalesce"],
-                                                     f"{_P}coalescePartitions.parallelismFirst": False}}
-    table = _compare_under(spark, run, variants, {"spark.sql.shuffle.partitions": partitions}, repeats, "off")
-    stats = shuffle_stage_stats(table)
-    table["reduce tasks"] = stats["tasks"]
-    table["parallel tasks"] = stats["parallel tasks"]
-    return table
-
-
-def skew_join_variants(spark, profiles: Mapping[str, Mapping[str, Any]], threshold: str) -> dict[str, dict[str, Any]]:
-    """AQE on in all three, differing only in the skew join: off, on with Spark's defaults, on with ``threshold``.
-
-    Parameters
-    ----------
-    spark : SparkSession
-        Spark's default thresholds are read from it (:func:`skew_join_defaults`).
-    profiles : mapping
-        :func:`aqe_profiles` built with ``skew_threshold=threshold`` (its ``none`` and ``skew_join``).
-    threshold : str
-        Only names the lowered variant: ``skew join, threshold <threshold>``.
-
-    Returns
-    -------
-    dict
-        ``AQE on, skew join off``, ``skew join, Spark defaults``, ``skew join, threshold <threshold>``.
-    """
-    return {"AQE on, skew join off": profiles["none"],
-            "skew join, Spark defaults": {**profiles["none"], **skew_join_defaults(spark)},
-            f"skew join, threshold {threshold}": profiles["skew_join"]}
-
-
-def skew_splits(spark, df, settings: Mapping[str, Mapping[str, Any]]) -> dict[str, bool]:
-    """Whether the final plan of ``df`` shows a skew split, under each of the named settings.
-
-    Parameters
-    ----------
-    spark : SparkSession
-    df : DataFrame
-        A join, or a ``groupBy`` (AQE never splits one). Each setting plans a new DataFrame over it.
-    settings : mapping of name to settings
-
-    Returns
-    -------
-    dict
-        Name to ``PlanSummary.skew_split``.
-    """
-    from labkit.core.plans import plan_summary
-    from labkit.core.session import spark_conf
-
-    found = {}
-    for name, conf in settings.items():
-        with spark_conf(spark, conf):
-            found[name] = plan_summary(df.select("*")).skew_split  # a planned DataFrame keeps its plan
-    return found
-
-
-def dynamic_switch_plans(spark, df, threshold: int, profiles: Mapping[str, Mapping[str, Any]] | None = None):
-    """The executed plans of a join with AQE's switch to broadcast on, off, and on without the local shuffle reader.
-
-    Parameters
-    ----------
-    spark : SparkSession
-    df : DataFrame
-        A join whose build side is small only after a filter Spark cannot size.
-    threshold : int
-        Bytes, both ``spark.sql.autoBroadcastJoinThreshold`` (below the sides' estimated sizes, so the static
-        planner picks a sort-merge join) and, when the switch is on, AQE's own broadcast threshold.
-    profiles : mapping, optional
-        :func:`aqe_profiles` (its ``dynamic_switch`` and ``none``).
-
-    Returns
-    -------
-    tuple of PlanSummary
-        ``(switched, kept, remote)``: switch on; switch off (profile ``none``); switch on with
-        ``localShuffleReader.enabled=false``.
-    """
-    from labkit.core.plans import plan_summary
-    from labkit.core.session import spark_conf
-
-    positive_int("threshold", threshold)
-    p = profiles or aqe_profiles()
-    static = {"spark.sql.autoBroadcastJoinThreshold": str(threshold)}
-    switch = {**p["dynamic_switch"], **static, f"{_P}autoBroadcastJoinThreshold": str(threshold)}
-    plans = []
-    for conf in (switch, {**p["none"], **static}, {**switch, f"{_P}localShuffleReader.enabled": False}):
-        with spark_conf(spark, conf):
-            plans.append(plan_summary(df.select("*")))  # a new DataFrame: a planned one keeps its plan
-    return tuple(plans)
-
-
-def salting_comparison(spark, run_join, run_salted, profiles: Mapping[str, Mapping[str, Any]],
-                       fixed: Mapping[str, Any], salt: int = 8, repeats: int = 3):
-    """A skewed join three ways: plain (AQE on, skew join off), AQE's skew join, and salted (skew join off).
-
-    Parameters
-    ----------
-    spark : SparkSession
-    run_join, run_salted : callable
-        Run the plain join and the salted one (``labkit.topics.skew.salted_join``) once each.
-    profiles : mapping
-        :func:`aqe_profiles` (its ``none`` and ``skew_join``).
-    fixed : mapping
-        Settings for every variant (no broadcast, the join's shuffle partitions).
-    salt : int
-        Only names the salted variant: ``salted <salt>, AQE on, skew join off``.
-    repeats : int
-
-    Returns
-    -------
-    pandas.DataFrame
-        The ``compare`` table, baseline the plain join.
-    """
-    from labkit.core.bench import compare
-    from labkit.core.session import spark_conf
-
-    salted = f"salted {salt}, AQE on, skew join off"
-    runs = {"plain, AQE on, skew join off": run_join, "AQE skew join": run_join, salted: run_salted}
-    conf = {"plain, AQE on, skew join off": profiles["none"], "AQE skew join": profiles["skew_join"],
-            salted: profiles["none"]}
-    with spark_conf(spark, fixed):
-        return compare(runs, repeats=repeats, conf=conf)
-
-
-def profile_comparison(spark, run, profiles: Mapping[str, Mapping[str, Any]], fixed: Mapping[str, Any],
-                       manual_partitions: int = 400, repeats: int = 3):
-    """One workload under every AQE profile and under AQE off with ``manual_partitions`` set by hand.
-
-    Parameters
-    ----------
-    spark : SparkSession
-    run : callable
-        Runs the workload once, planning it afresh.
-    profiles : mapping
-        :func:`aqe_profiles`; it must hold ``off``, the baseline.
-    fixed : mapping
-        Settings for every variant (the configured shuffle partitions, broadcasts off, ...).
-    manual_partitions : int
-        ``spark.sql.shuffle.partitions`` of the extra variant ``off, <n> partitions``.
-    repeats : int
-
-    Returns
-    -------
-    pandas.DataFrame
-        The ``compare`` table against ``off``: one row per profile, then ``off, <n> partitions``.
-    """
-    positive_int("manual_partitions", manual_partitions)
-    variants = {**profiles, f"off, {manual_partitions} partitions": {
-        **profiles["off"], "spark.sql.shuffle.partitions": manual_partitions}}
-    return _compare_under(spark, run, variants, fixed, repeats, "off")
-
-
-def partition_pruning_query(spark, facts, path: str, quarter: str = "Q1"):
-    """Write ``facts`` partitioned by ``month`` and join it on ``month`` to a month dimension filtered to ``quarter``.
-
-    The query dynamic partition pruning applies to (:func:`dynamic_pruning_by_setting`): the filter is on the
-    dimension, the partition column on the fact table.
-
-    Parameters
-    ----------
-    spark : SparkSession
-    facts : DataFrame
-        With an integer ``month`` column (1-12).
-    path : str
-        An empty folder; overwritten.
-    quarter : str
-        ``Q1`` (months 1-3) or ``Q2-Q4``.
-
-    Returns
-    -------
-    DataFrame
-        The partitioned table read back, joined to the months of ``quarter``.
-    """
-    from pyspark.sql import functions as F
-
-    if quarter not in ("Q1", "Q2-Q4"):
-        raise ValueError(f"quarter must be 'Q1' or 'Q2-Q4', got {quarter!r}")
-    facts.write.mode("overwrite").partitionBy("month").parquet(path)
-    months = spark.range(1, 13).select(F.col("id").cast("int").alias("month"),
-                                       F.when(F.col("id") <= 3, "Q1").otherwise("Q2-Q4").alias("quarter"))
-    return spark.read.parquet(path).join(months.filter(F.col("quarter") == quarter), "month")

@@ -8,6 +8,7 @@ from pyspark.testing import assertDataFrameEqual
 
 from labkit.core.plans import plan_summary
 from labkit.core.session import spark_conf
+from labkit.experiments import aqe as aqe_exp
 from labkit.topics import aqe
 
 
@@ -60,6 +61,6 @@ def test_the_forced_split_returns_what_duckdb_returns(spark, inputs):
 def test_a_right_join_with_the_skewed_input_on_the_left_is_never_split(spark, inputs):
     """The skewed side is the one whose unmatched rows are dropped: splitting it is not allowed."""
     large, dim, _ = inputs
-    table = aqe.skew_split_by_join_type(spark, large, dim, "k", how=("right", "left_semi"))
+    table = aqe_exp.skew_split_by_join_type(spark, large, dim, "k", how=("right", "left_semi"))
     assert table.to_dict("index") == {"right": {"skewed side left": False, "skewed side right": True},
                                       "left_semi": {"skewed side left": True, "skewed side right": False}}

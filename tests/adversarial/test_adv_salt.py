@@ -16,8 +16,8 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from labkit.experiments import skew as skew_exp
 from labkit.topics import skew
-from labkit.topics.skew import _salt_column
 
 # --- XXH64 written from its specification (github.com/Cyan4973/xxHash, doc/xxhash_spec.md), not from Spark's code
 _M = 2**64 - 1
@@ -104,7 +104,7 @@ def test_each_partition_seeds_rand_with_the_seed_plus_its_partition_index(spark)
 
 
 def test_the_same_rows_in_another_partitioning_keep_only_their_salt_by_salt(spark):
-    table = skew.salt_stability(spark.range(0, 4000, 1, 3), "id", salts=8, partitions=5)
+    table = skew_exp.salt_stability(spark.range(0, 4000, 1, 3), "id", salts=8, partitions=5)
     assert list(table.index) == ["seedless rand()", "row position (default)", "salt_by=['id']"]
     assert (table["same on rerun"] == 1.0).all()  # a rerun of the same input: every salt repeats
     assert table.loc["seedless rand()", "same after repartition"] < 0.5  # about 1 in 8 by chance
@@ -116,11 +116,11 @@ def test_the_same_rows_in_another_partitioning_keep_only_their_salt_by_salt(spar
 def test_a_union_that_reorders_the_rows_changes_the_position_salt_of_a_row(spark):
     df = spark.range(0, 2000, 1, 2)
     reordered = df.filter("id % 2 = 1").union(df.filter("id % 2 = 0"))  # the same rows, other partitions and order
-    before = df.select("id", _salt_column(df, 8, 42).alias("s")).toPandas().set_index("id")["s"]
-    after = reordered.select("id", _salt_column(reordered, 8, 42).alias("s")).toPandas().set_index("id")["s"]
+    before = df.select("id", skew.salt_column(df, 8, 42).alias("s")).toPandas().set_index("id")["s"]
+    after = reordered.select("id", skew.salt_column(reordered, 8, 42).alias("s")).toPandas().set_index("id")["s"]
     assert (before != after.reindex(before.index)).mean() > 0.5
-    assertDataFrameEqual(df.select("id", _salt_column(df, 8, 42, ["id"]).alias("s")),
-                         reordered.select("id", _salt_column(reordered, 8, 42, ["id"]).alias("s")))
+    assertDataFrameEqual(df.select("id", skew.salt_column(df, 8, 42, ["id"]).alias("s")),
+                         reordered.select("id", skew.salt_column(reordered, 8, 42, ["id"]).alias("s")))
 
 
 @pytest.mark.parametrize("layout", ["range", "repartition(5)", "repartition by id % 3"])
@@ -128,7 +128,7 @@ def test_the_salt_by_salt_is_the_documented_hash_of_the_seed_and_the_id(spark, l
     base = spark.range(0, 500, 1, 2)
     df = {"range": base, "repartition(5)": base.repartition(5),
           "repartition by id % 3": base.repartition(3, F.col("id") % 3)}[layout]
-    got = df.select("id", _salt_column(df, 8, 7, ["id"]).alias("s"))
+    got = df.select("id", skew.salt_column(df, 8, 7, ["id"]).alias("s"))
     want = spark.createDataFrame([(i, documented_salt(i, 8, 7)) for i in range(500)], got.schema)
     assertDataFrameEqual(got, want)
 

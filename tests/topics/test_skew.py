@@ -80,44 +80,30 @@ def test_salted_join_rejects_bad_arguments(large, small):
 
 
 def test_a_salt_from_named_columns_is_deterministic_whatever_the_partitioning(large):
-    from labkit.topics.skew import _salt_column
-
     one, many = large.coalesce(1), large.repartition(7)
-    assertDataFrameEqual(one.withColumn("s", _salt_column(one, 8, 42, ["txn"])),
-                         many.withColumn("s", _salt_column(many, 8, 42, ["txn"])))
-    spread = large.filter("k = 1").select(_salt_column(large, 8, 42, ["txn"]).alias("s")).distinct().count()
+    assertDataFrameEqual(one.withColumn("s", skew.salt_column(one, 8, 42, ["txn"])),
+                         many.withColumn("s", skew.salt_column(many, 8, 42, ["txn"])))
+    spread = large.filter("k = 1").select(skew.salt_column(large, 8, 42, ["txn"]).alias("s")).distinct().count()
     assert spread == 8  # a hot key really lands on every salt
     with pytest.raises(ValueError, match=r"salt_by column \['nope'\] not found"):
         skew.salted_join(large, large, "k", 4, salt_by=["nope"])
 
 
-def test_salt_stability_refuses_ids_that_repeat_and_inputs_too_large_to_collect(spark):
-    df = spark.range(0, 100).selectExpr("id % 10 AS k", "id")
-    with pytest.raises(ValueError, match=r"do not identify the rows: 90 rows repeat an id"):
-        skew.salt_stability(df, "k")
-    with pytest.raises(ValueError, match="100 rows is more than max_rows=50"):
-        skew.salt_stability(df, "id", max_rows=50)
-    with pytest.raises(ValueError, match=r"id column \['nope'\] not found"):
-        skew.salt_stability(df, "nope")
-
-
 def test_every_technique_takes_salt_by_and_still_gives_the_plain_result(large, small):
-    from labkit.topics.skew import _salt_column
-
-    checked = skew.verify_techniques(large.repartition(5), small, "k", [1, 2], 8, AGGS, salt_by=["txn"])
-    assert len(checked) == 7 and (checked["rows"] > 0).all()
+    shuffled, by = large.repartition(5), {"salt_by": ["txn"]}  # out of a shuffle: salt from the row's id
+    assertDataFrameEqual(skew.salted_join(shuffled, small, "k", 8, "left", **by), large.join(small, "k", "left"))
+    assertDataFrameEqual(skew.salted_join_hot_keys(shuffled, small, "k", [None, 1, 2], 8, **by), large.join(small, "k"))
+    assertDataFrameEqual(skew.salted_aggregate(shuffled, "k", AGGS, 8, **by), _plain(large, "k"), rtol=1e-9)
     assertDataFrameEqual(skew.isolate_hot_keys(large.repartition(3), "k", AGGS, [1, 2], 8, salt_by=["txn"]),
                          _plain(large, "k"), rtol=1e-9)
     with pytest.raises(ValueError, match=r"salt_by column \['nope'\] not found"):
         skew.isolate_hot_keys(large, "k", AGGS, [1], 4, salt_by=["nope"])
-    assert large.select(_salt_column(large, 8, 42, ["txn"]).alias("s")).distinct().count() == 8
+    assert large.select(skew.salt_column(large, 8, 42, ["txn"]).alias("s")).distinct().count() == 8
 
 
 def test_the_default_salt_spreads_duplicate_rows_and_works_with_map_columns(spark):
-    from labkit.topics.skew import _salt_column
-
     dupes = spark.createDataFrame([(1, {"a": 1})] * 400, "k int, m map<string,int>")
-    assert dupes.select(_salt_column(dupes, 8, 42).alias("s")).distinct().count() == 8
+    assert dupes.select(skew.salt_column(dupes, 8, 42).alias("s")).distinct().count() == 8
     small = spark.createDataFrame([(1, "one")], "k int, name string")
     assert skew.salted_join(dupes, small, "k", 8).count() == 400
     assert skew.salted_aggregate(dupes, "k", {"n": ("count", "*")}, 8).first()["n"] == 400
@@ -149,6 +135,14 @@ def test_salted_aggregate_matches_the_plain_group_by_including_null_keys_and_typ
     assert got.schema == want.schema
     assertDataFrameEqual(got, want, rtol=1e-9)
     assert got.filter("k is null").count() == 1
+
+
+def test_plain_aggregate_is_the_group_by_written_out_with_sparks_functions(large):
+    got, want = skew.plain_aggregate(large, "k", AGGS), _plain(large, "k")
+    assert got.schema == want.schema
+    assertDataFrameEqual(got, want)
+    with pytest.raises(ValueError, match="distinct count cannot be split"):
+        skew.plain_aggregate(large, "k", {"d": ("count_distinct", "amount")})
 
 
 def test_salted_aggregate_keeps_decimal_types_and_null_only_groups(spark):
@@ -254,155 +248,3 @@ def test_partition_spread_shows_the_hot_key_floor(spark, large):
     hot = large.filter("k = 1").count()
     assert list(table["partitions"]) == [4, 64]
     assert (table["largest partition"] >= hot).all() and (table["hottest key rows"] == hot).all()
-
-
-def test_replication_table_counts_rows_and_rejects_bad_salts():
-    t = skew.replication_table(100, 5, [1, 8])
-    assert t.to_dict("records") == [{"salts": 1, "full salting": 100, "hot keys only": 100},
-                                    {"salts": 8, "full salting": 800, "hot keys only": 135}]
-    with pytest.raises(ValueError, match="salts must be an integer >= 1"):
-        skew.replication_table(100, 5, [0])
-
-
-def test_groupby_skew_table_times_each_grouping_and_keeps_the_results_equal(spark):
-    df = spark.range(20_000).selectExpr("IF(id % 10 < 8, 1, id % 97) AS k", "CAST(id % 1000 AS DOUBLE) AS v").cache()
-    table = skew.groupby_skew_table(df, "k", "v", salts=4, repeats=1)
-    assert list(table.index) == ["groupBy sum", "two-stage sum, 4 salts", "groupBy collect_list",
-                                 "groupBy exact median", "row_number over the key"]
-    assert table.loc["groupBy sum", "speedup"] == 1.0 and (table["max/median task"] >= 1).all()
-    # partial aggregation: the plain sum shuffles about one row per key per map task, collect_list every row
-    assert table.loc["groupBy sum", "shuffle_read_bytes"] < table.loc["groupBy collect_list", "shuffle_read_bytes"]
-    with pytest.raises(ValueError, match="salts"):
-        skew.groupby_skew_table(df, "k", "v", salts=0)
-
-
-def test_broadcast_skew_effect_reads_the_two_datasets_and_refuses_missing_ones():
-    import pandas as pd
-
-    from labkit.core.measure import Measurement
-
-    def run(label, wall):
-        return Measurement(label, wall, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, None, 0)
-
-    table = pd.DataFrame()
-    table.attrs["runs"] = {"0%": [run("broadcast", w) for w in (1.0, 1.2, 1.1)],
-                           "80%": [run("broadcast", w) for w in (1.1, 1.0, 1.3)]}
-    ratio, (lo, hi) = skew.broadcast_skew_effect(table)
-    assert ratio == pytest.approx(1.1 / 1.1) and lo == pytest.approx(1.0 / 1.3) and hi == pytest.approx(1.2 / 1.0)
-    with pytest.raises(ValueError, match="no dataset"):
-        skew.broadcast_skew_effect(table, skewed="95%")
-    with pytest.raises(ValueError, match="no runs"):
-        skew.broadcast_skew_effect(table, variant="salted 8")
-
-
-@pytest.mark.slow
-def test_salting_claims_are_the_sweeps_own_numbers(spark):
-    from labkit.core import datagen
-    from labkit.core.bench import sweep, sweep_projection
-
-    dims = datagen.customers(spark, 200).cache()
-    facts = {f"{s:.0%}": datagen.transactions(spark, 6_000, customers=200, skew=datagen.HotKeys(s, 2),
-                                              partitions=4).cache() for s in (0.0, 0.8)}
-    variants = {"plain (AQE off)": lambda df: df.join(dims, "customer_id"),
-                **{f"salted {n}": (lambda df, n=n: skew.salted_join(df, dims, "customer_id", n)) for n in (2, 4)},
-                "broadcast": lambda df: df.join(F.broadcast(dims), "customer_id")}
-    with spark_conf(spark, {"spark.sql.adaptive.enabled": False, "spark.sql.autoBroadcastJoinThreshold": -1}):
-        table = sweep(spark, facts, variants, repeats=2, warmup=0, progress=False)
-    proj = sweep_projection(table, cores=[2, 4], baseline="plain (AQE off)")
-    got = {r["key"]: r for r in skew.salting_claims(table, proj, [2, 4], 4, setting="test data")}
-
-    assert list(got) == ["claim.salting_5x.measured", "claim.salting_5x.projected_max",
-                         "claim.join_stage_10x.projected_max", "claim.broadcast_skew_effect"]
-    at80 = table[table["dataset"] == "80%"].set_index("variant")
-    best = at80.loc[["salted 2", "salted 4"], "speedup"].idxmax()
-    measured = got["claim.salting_5x.measured"]
-    assert measured["value"] == pytest.approx(at80.loc[best, "speedup"])
-    assert measured["spread"] == (pytest.approx(at80.loc[best, "speedup_lo"]),
-                                  pytest.approx(at80.loc[best, "speedup_hi"]))
-    assert measured["note"] == f"best salt count here: {best.split()[1]}; test data" and measured["kind"] == "measured"
-    p80 = proj[proj["dataset"] == "80%"].set_index("variant")
-    assert got["claim.salting_5x.projected_max"]["value"] == pytest.approx(p80.loc[best, "projected_speedup_4"])
-    assert got["claim.salting_5x.projected_max"]["kind"] == "projected"
-    stage = sweep_projection(table, [4], "plain (AQE off)", "shuffle").query("dataset == '80%'").set_index("variant")
-    assert got["claim.join_stage_10x.projected_max"]["value"] == pytest.approx(
-        stage.loc[["salted 2", "salted 4"], "projected_speedup_4"].max())
-    effect, spread = skew.broadcast_skew_effect(table)
-    broadcast = got["claim.broadcast_skew_effect"]
-    assert broadcast["value"] == effect and broadcast["spread"] == spread
-    assert all(r["claim"] and r["unit"] == "x" for r in got.values())
-
-    with pytest.raises(ValueError, match=r"no \['salted 8'\]"):
-        skew.salting_claims(table, proj, [2, 8], 4)
-    with pytest.raises(ValueError, match="no 64 cores"):
-        skew.salting_claims(table, proj, [2, 4], 64)
-
-
-def test_detector_checks_score_the_even_data_and_the_one_hot_partition(spark):
-    from labkit.core import datagen
-
-    even = datagen.transactions(spark, 4_000, customers=100, skew=None, partitions=2)
-    one_hot = datagen.transactions(spark, 4_000, customers=100, skew=datagen.HotKeys(0.8, 1), partitions=2)
-    got = {r["key"]: r for r in skew.detector_checks(even, one_hot, "customer_id", partitions=20)}
-    assert list(got) == ["detect.uniform_key_skew_ratio", "detect.one_customer_80pct.partition_ratio"]
-    report = skew.skew_report(even, "customer_id")
-    assert got["detect.uniform_key_skew_ratio"]["value"] == pytest.approx(report.skew_ratio)
-    assert got["detect.uniform_key_skew_ratio"]["note"].endswith(f"says {report.verdict}")
-    one = skew.partition_spread(one_hot, "customer_id", [20]).iloc[0]
-    ratio = got["detect.one_customer_80pct.partition_ratio"]
-    assert ratio["value"] == pytest.approx(one["largest partition"] / one["median partition"]) and ratio["value"] > 5
-    assert ratio["claim"] == "skew-99-1min-30min" and "20 partitions" in ratio["note"]
-
-
-def test_join_task_view_measures_the_plain_join_in_its_settings(spark, large, small):
-    view = skew.join_task_view(large, small, "k", {"spark.sql.autoBroadcastJoinThreshold": -1,
-                                                   "spark.sql.adaptive.enabled": False}, "plain")
-    assert view.label == "plain" and view.plan.joins == ["SortMergeJoin"]  # broadcast off inside the settings
-    assert view.shuffle_stage is not None and view.stage_tasks_ms[view.shuffle_stage]
-    assert spark.conf.get("spark.sql.autoBroadcastJoinThreshold") != "-1"  # restored afterwards
-
-
-def test_isolation_check_counts_what_the_guides_technique_4_loses(spark):
-    df = spark.range(0, 3_000, 1, 3).selectExpr("id AS txn_id", "IF(id % 3 = 0, 1, id % 50) AS k")
-    got = skew.isolation_check(df, df, "k", [1], salts=4, partitions=10, null_every=10)
-    assert got["spread over"] == 1  # repartition(10, k): key 1 stays in one partition
-    assert got["rows"] == got["counted"] == 3_000 and got["kept"] == 3_000 - 300  # the 300 null keys are in neither
-    with pytest.raises(ValueError, match="null_every"):
-        skew.isolation_check(df, df, "k", [1], salts=4, null_every=0)
-
-
-def test_join_variants_are_the_plain_join_and_its_salted_versions(large, small):
-    variants = skew.join_variants(small, "k", [2, 4], [1, 2], hot_salts=3)
-    assert list(variants) == ["plain (AQE off)", "AQE skew join", "salted 2", "salted 4", "hot keys salted 3"]
-    plain = large.join(small, "k")
-    for run in variants.values():
-        assertDataFrameEqual(run(large), plain)  # every variant is the plain inner join, row for row
-
-
-def test_checked_aggs_are_the_four_aggregates_the_notebook_compares_and_salt_exactly(spark):
-    from labkit.core import datagen
-
-    assert skew.CHECKED_AGGS == {"revenue": ("sum", "amount"), "orders": ("count", "*"), "biggest": ("max", "amount"),
-                                 "mean_qty": ("avg", "quantity")}
-    facts = datagen.transactions(spark, 2_000, customers=20, skew=datagen.HotKeys(0.8, 1), partitions=2)
-    plain = facts.groupBy("customer_id").agg(F.sum("amount").alias("revenue"), F.count("*").alias("orders"),
-                                             F.max("amount").alias("biggest"), F.avg("quantity").alias("mean_qty"))
-    assertDataFrameEqual(skew.salted_aggregate(facts, "customer_id", skew.CHECKED_AGGS, 4), plain)
-
-
-def test_best_salt_tasks_picks_the_salt_count_projected_fastest():
-    import pandas as pd
-
-    from labkit.core.measure import Measurement
-
-    def run(label, wall, tasks):
-        return Measurement(label, wall, 1, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, 3, 0,
-                           stage_tasks_ms={3: tasks})
-
-    table = pd.DataFrame()
-    table.attrs["runs"] = {"80%": [run("plain (AQE off)", 2.0, [90, 10]), run("plain (AQE off)", 3.0, [99, 1]),
-                                   run("salted 2", 1.0, [40, 40]), run("salted 4", 1.0, [30, 30, 30])]}
-    projected = pd.DataFrame({"projected_speedup_8": [1.5, 2.5]}, index=["salted 2", "salted 4"])
-    got = skew.best_salt_tasks(table, projected, [2, 4], 8)
-    assert got == {"plain (AQE off)": [90, 10], "salted 4": [30, 30, 30]}  # median run of 2; best projected: 4
-    projected["projected_speedup_8"] = [3.0, 2.5]
-    assert list(skew.best_salt_tasks(table, projected, [2, 4], 8)) == ["plain (AQE off)", "salted 2"]
