@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pyspark.sql.readwriter import DataFrameWriter
 from pyspark.testing import assertDataFrameEqual
 
+from labkit.core import files, swap
 from labkit.topics import partitioning
 
 
@@ -230,16 +231,16 @@ def test_a_file_added_while_compacting_stops_the_swap_and_is_kept(spark, tmp_pat
 
 def _renames(monkeypatch, outcomes):
     """Make the n-th rename of compact's swap do the real rename (True), fail (False) or raise (an exception)."""
-    real, calls = partitioning.files.rename, []
+    real, calls = files.rename, []
 
     def rename(spark, src, dst):
         outcome = outcomes[len(calls)]
         calls.append((src, dst))
-        if isinstance(outcome, Exception):
+        if isinstance(outcome, BaseException):
             raise outcome
         return real(spark, src, dst) if outcome else False
 
-    monkeypatch.setattr(partitioning.files, "rename", rename)
+    monkeypatch.setattr(files, "rename", rename)
     return calls
 
 
@@ -249,13 +250,17 @@ def test_when_the_swap_and_its_restore_both_fail_the_error_names_where_the_origi
     folder = _two_files(tmp_path, "SELECT 1 AS id", "SELECT 2 AS id")
     originals = _snapshot(folder)
     calls = _renames(monkeypatch, [True, False, restore])
-    with pytest.raises(RuntimeError, match="nor move the original files back") as err:
+    with pytest.raises(RuntimeError, match="nor move the original back") as err:
         partitioning.compact(spark, str(folder))
     monkeypatch.undo()
-    old = calls[0][1]
-    assert f"they are at {old}" in str(err.value) and ".old-" in old
-    assert _snapshot(tmp_path / old.rsplit("/", 1)[-1]) == originals  # nothing deleted
-    assert not folder.exists()
+    old = calls[0][1].rsplit("/", 1)[-1]  # the rename's own (qualified) destination: the folder moved aside
+    assert f"it is at {tmp_path / old}," in str(err.value) and old.startswith(".table.old-")
+    assert _snapshot(tmp_path / old) == originals  # nothing deleted
+    assert not folder.exists() and (tmp_path / ".table.swap").is_dir()  # the journal is kept for the next run
+    with pytest.warns(UserWarning, match="the original folder put back"):
+        partitioning.compact(spark, str(folder))  # the next compaction recovers the journal first
+    assert sorted(r.id for r in spark.read.parquet(str(folder)).collect()) == [1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table"]  # no copy, old folder or journal left
 
 
 def test_when_the_swap_fails_and_the_restore_works_the_folder_is_back_unchanged(spark, tmp_path, monkeypatch):
@@ -267,3 +272,25 @@ def test_when_the_swap_fails_and_the_restore_works_the_folder_is_back_unchanged(
     monkeypatch.undo()
     assert _snapshot(folder) == originals
     assert not [p for p in tmp_path.iterdir() if ".old-" in p.name]
+
+
+class _Kill(BaseException):
+    """The process dying: no handler runs after it."""
+
+
+def test_a_compaction_killed_between_the_two_renames_is_undone_by_the_next_one(spark, tmp_path, monkeypatch):
+    folder = _two_files(tmp_path, "SELECT 1 AS id", "SELECT 2 AS id")
+    originals = _snapshot(folder)
+    with monkeypatch.context() as m:
+        _renames(m, [True, _Kill()])  # the folder moved aside, then the process dies
+        m.setattr(swap.Swap, "undo", lambda self: 0)  # a dead process runs no handler
+        with pytest.raises(_Kill):
+            partitioning.compact(spark, str(folder))
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith(".table.old-")]
+    assert not folder.exists() and len(aside) == 1 and _snapshot(aside[0]) == originals  # what the kill left
+    assert (tmp_path / ".table.swap").is_dir() and [p for p in tmp_path.iterdir() if ".compacting-" in p.name]
+    with pytest.warns(UserWarning, match="stopped during its swap; its journal was recovered"):
+        partitioning.compact(spark, str(folder))
+    assert sorted(r.id for r in spark.read.parquet(str(folder)).collect()) == [1, 2]
+    assert len(list(folder.glob("part-*"))) == 1  # compacted, from the original files put back
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table"]  # the dead run's copy and journal removed

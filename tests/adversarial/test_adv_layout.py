@@ -1,5 +1,7 @@
 """Issue #24, notebook 01: range partitions, bucketed files and files per folder, on inputs built to be exact.
 
+The technique (``range_partitions``) and the experiments built on it (``bucketing_layouts``, ``folder_layouts``).
+
 References the lab does not implement: Python's ``sorted`` for range partitioning (through ``hypothesis``), a
 Murmur3 x86_32 written here from the published algorithm for the bucket id in each file name, and the count of
 ``(task, folder)`` pairs from ``spark.range``'s fixed partitions for the number of files.
@@ -12,6 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
+from labkit.experiments import partitioning as part_exp
+from labkit.experiments.partitioning.layouts import _bucket_id
 from labkit.topics import partitioning
 
 M32 = 0xFFFFFFFF
@@ -71,10 +75,10 @@ def test_range_partitions_read_in_partition_order_are_pythons_sorted_keys(spark,
 def test_the_bucket_in_each_file_name_is_sparks_murmur3_of_the_key_not_hives_value_mod_n(spark, tmp_path,
                                                                                           database):
     n = 8
-    got = partitioning.bucketing_layouts(_skewed(spark), "key", n, str(tmp_path / "t"), database)
+    got = part_exp.bucketing_layouts(_skewed(spark), "key", n, str(tmp_path / "t"), database)
     path = tmp_path / "t" / "repartitioned"
     for file in (p for p in path.iterdir() if p.suffix == ".parquet"):
-        bucket = partitioning._bucket_id(file.name)
+        bucket = _bucket_id(file.name)
         keys = {r.key for r in spark.read.parquet(str(file)).select("key").distinct().collect()}
         assert {_murmur3_int(k) % n for k in keys} == {bucket}  # Python's % is pmod
     keys = range(50)
@@ -87,7 +91,7 @@ def test_a_bucketed_write_without_a_repartition_opens_one_file_per_task_and_buck
     n, df = 8, _skewed(spark, tasks=4)
     pairs = {(r.p, _murmur3_int(r.key) % n) for r in
              df.select(F.spark_partition_id().alias("p"), "key").distinct().collect()}
-    got = partitioning.bucketing_layouts(df, "key", n, str(tmp_path / "t"), database)
+    got = part_exp.bucketing_layouts(df, "key", n, str(tmp_path / "t"), database)
     plain, fixed = got.loc["bucketBy only"], got.loc["repartition(n, key) + bucketBy"]
     assert plain["files"] == len(pairs) == 4 * len({b for _, b in pairs})  # every task holds every bucket: T x n
     assert fixed["files"] == fixed["bucket ids"] == len({b for _, b in pairs})  # one file per bucket
@@ -98,7 +102,7 @@ def test_without_a_repartition_every_task_writes_a_file_into_every_date_folder(s
     tasks, dates = 4, 10
     df = spark.range(0, 400, 1, tasks).select(F.col("id"), (F.col("id") % dates).alias("date_column"),
                                               (F.col("id") % 7).alias("customer_id"))
-    got = partitioning.folder_layouts(df, str(tmp_path / "l"), "date_column", "customer_id", 3)
+    got = part_exp.folder_layouts(df, str(tmp_path / "l"), "date_column", "customer_id", 3)
     assert got.loc["no repartition", "files"] == tasks * dates  # each task's 100 ids hold all 10 dates
     assert got.loc["no repartition", "files per folder min"] == tasks
     one = got.loc["repartition(3, date_column)"]
@@ -114,7 +118,7 @@ def test_repartition_by_date_before_partition_by_month_writes_at_most_the_months
                                                              (F.col("id") % 60).cast("int")).alias("date_column"),
                                      (F.col("id") % 13).alias("customer_id"))
     df = df.withColumn("month", F.month("date_column"))
-    got = partitioning.folder_layouts(df, str(tmp_path / "l"), "date_column", "customer_id", 40, coarser="month")
+    got = part_exp.folder_layouts(df, str(tmp_path / "l"), "date_column", "customer_id", 40, coarser="month")
     guide = got.loc["repartition(40, date_column), partitionBy(month)"]
     writers = (df.select(F.month("date_column").alias("m"), F.pmod(F.hash("date_column"), F.lit(40)).alias("t"))
                .distinct().groupBy("m").count().collect())

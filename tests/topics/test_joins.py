@@ -1,9 +1,10 @@
+"""Join strategies: each hint gives its plan and the plain join's rows; a broadcast Spark cannot do is refused."""
+
 import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 import labkit
-from labkit import joins
 from labkit.core.measure import measure
 from labkit.core.plans import plan_summary
 from labkit.topics.joins import StrategyNotHonouredError, join_with_strategy
@@ -62,32 +63,7 @@ def test_measure_reports_the_broadcast_size(spark, sides):
     m = measure(spark, lambda: join_with_strategy(big, small, "k", "broadcast").write.format("noop")
                 .mode("overwrite").save())
     assert m.broadcast_bytes > 300 * 16  # 300 rows of two longs, plus the hash table
-    assert 300 * 8 < joins.estimated_size_bytes(small) < 300 * 32  # Spark's estimate, bytes per row
-
-
-def test_broadcast_crossover_times_three_strategies_per_size(spark, sides):
-    big, _ = sides
-    table = joins.broadcast_crossover(spark, big.withColumn("k", F.col("k") + 1), "k", [10, 1000], repeats=1,
-                                      warmup=0, progress=False)
-    assert len(table) == 6 and set(table["strategy"]) == {"merge", "broadcast", "shuffle_hash"}
-    assert (table.loc[table["strategy"] == "merge", "speedup"] == 1.0).all()
-    assert table.groupby("rows")["estimated_bytes"].first().is_monotonic_increasing
-    assert table["auto_broadcast"].all()  # both sizes are far below 10 MB
-    b = table[table["strategy"] == "broadcast"]
-    assert (b["broadcast_bytes"] > 0).all() and b["broadcast_bytes"].is_monotonic_increasing
-
-
-def test_crossover_size_interpolates_and_says_when_it_is_only_a_bound():
-    import pandas as pd
-
-    def table(speeds):
-        return pd.DataFrame({"strategy": "broadcast", "estimated_bytes": [1e3, 1e4, 1e5], "speedup": speeds})
-
-    mid = joins.crossover_size(table([3.0, 2.0, 0.5]))
-    assert mid["bounded"] and 1e4 < mid["size"] < 1e5
-    assert joins.crossover_size(table([3.0, 2.0, 1.5])) == {"size": 1e5, "bounded": False,
-                                                           "note": "broadcast still faster at the largest size tried"}
-    assert not joins.crossover_size(table([0.9, 0.5, 0.2]))["bounded"]
+    assert 300 * 8 < labkit.estimated_size_bytes(small) < 300 * 32  # Spark's estimate, bytes per row
 
 
 def test_a_cached_side_with_its_own_adaptive_plan_does_not_hide_the_join(spark):
