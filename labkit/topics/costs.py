@@ -1,4 +1,4 @@
-"""S3 storage costs: a lifecycle policy priced day by day, and the guide's cost examples recomputed.
+"""S3 storage costs: a lifecycle policy priced day by day, and what reading old data back costs.
 
 Prices come from :mod:`labkit.aws.prices` (us-east-1, dated, with their
 source); lifecycle rules are evaluated by :mod:`labkit.aws.lifecycle`. The
@@ -11,6 +11,8 @@ the per-object overhead of the archive classes and the transition requests.
 Retrieval bill every GB read; Glacier Flexible Retrieval and Deep Archive must restore first (per GB, per
 1,000 requests, and hours of waiting, by retrieval tier); Intelligent-Tiering bills no retrieval but a
 monitoring fee per object. :func:`break_even_reads` is where a cheaper class stops paying off.
+
+The guide's cost examples, recomputed with this model, are :mod:`labkit.experiments.costs`.
 """
 
 from __future__ import annotations
@@ -20,14 +22,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from labkit.aws.lifecycle import lifecycle_policy, require_days, storage_class_at, validate_lifecycle
+from labkit.aws.lifecycle import require_days, storage_class_at, validate_lifecycle
 from labkit.aws.prices import INTELLIGENT_TIERING, S3_CLASSES, S3_GET_USD_PER_1000, restore_tier, s3_class
 from labkit.core.args import positive_int
 
-__all__ = ["DAYS_PER_MONTH", "GUIDE_LIFECYCLES", "GUIDE_Q3_LIFECYCLE", "GUIDE_Q10_LIFECYCLE", "GUIDE_TIERING_POLICY",
-           "GUIDE_VERSION_POLICY", "READ_OPTIONS", "break_even_reads", "discount", "guide_examples",
-           "intelligent_tiering_split", "monthly_read_costs", "read_volume_bills", "schedule_cost", "simulate_costs",
-           "tiering_against_standard", "versioning_costs"]
+__all__ = ["DAYS_PER_MONTH", "READ_OPTIONS", "break_even_reads", "discount", "intelligent_tiering_split",
+           "monthly_read_costs", "schedule_cost", "simulate_costs"]
 
 DAYS_PER_MONTH = 30
 _CLASSES = list(S3_CLASSES)
@@ -182,62 +182,6 @@ def _bill_cohort(stored, extra, timeline, start: int, days: int, size: float, ob
             extra["early deletion"][start + end_age] += billed * s3_class(cls).usd_per_gb_month * short / DAYS_PER_MONTH
 
 
-GUIDE_TIERING_POLICY = dict(transitions=[(30, "STANDARD_IA"), (730, "GLACIER_IR"), (1095, "DEEP_ARCHIVE")])
-GUIDE_VERSION_POLICY = dict(noncurrent_transitions=[(30, "GLACIER")], noncurrent_expiration_days=90)
-
-
-def guide_examples() -> pd.DataFrame:
-    """The guide's S3 cost figures next to ours, recomputed from the price table and the cost model.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by results key: ``claim`` (registry id), ``guide`` (its number),
-        ``ours``, ``unit`` and ``how`` (what was computed, and where the guide's
-        arithmetic goes wrong).
-    """
-    from labkit.aws.lifecycle import lifecycle_policy
-    from labkit.aws.prices import TRANSFER_USD_PER_GB
-
-    tiered = schedule_cost(1000, [(12, "STANDARD"), (12, "STANDARD_IA"), (36, "GLACIER_IR")])
-    standard = schedule_cost(1000, [(60, "STANDARD")])
-    keep = simulate_costs(10, None, 13, every="day", overwrite=True)  # 13 months of 30 days reach day 365
-    ruled = simulate_costs(10, lifecycle_policy(**GUIDE_VERSION_POLICY), 13, every="day", overwrite=True)
-    rows = [
-        ("costs.tiering.savings", "s3-tiering-79pct", 0.79, 1 - tiered / standard, "fraction",
-         f"its own layout: 12 months STANDARD, 12 IA, 36 Glacier IR = ${tiered:,.0f} over 5 years against "
-         f"${standard:,.0f} all-STANDARD; '$285/year' is half of the 5-year total, and 1 - 570/1380 is 59%, not 79%"),
-        ("costs.standard_ia.discount", "s3-standard-ia-54pct", 0.54, discount("STANDARD_IA"), "fraction",
-         "1 - $0.0125 / $0.023 = 46%, by the guide's own prices"),
-        ("costs.glacier_ir.discount", "s3-glacier-ir-68pct", 0.68, discount("GLACIER_IR"), "fraction",
-         "1 - $0.004 / $0.023 = 83%, by the guide's own prices"),
-        ("costs.deep_archive.discount", "s3-deep-archive-95pct", 0.95, discount("DEEP_ARCHIVE"), "fraction",
-         "1 - $0.00099 / $0.023"),
-        ("costs.versioning.monthly_cost_after_1y", "s3-versioning-83-95", 83.95, float(keep.attrs["run_rate"][364]),
-         "usd_per_month", "10 GB a day, every version kept: the month's bill at day 365, simulated day by day"),
-        ("costs.versioning.lifecycle_savings", "s3-lifecycle-70pct", 0.70,
-         1 - ruled["total"].iloc[:12].sum() / keep["total"].iloc[:12].sum(), "fraction",
-         "first-year bill with the guide's rule (Glacier after 30 noncurrent days, deleted after 90, with Glacier's "
-         "90-day early-deletion charge) against keeping every version"),
-        ("costs.direct_connect.savings", "dx-78pct", 0.78,
-         1 - TRANSFER_USD_PER_GB["direct_connect"] / TRANSFER_USD_PER_GB["internet"], "fraction",
-         "1 - $0.02 / $0.09 per GB transferred out"),
-    ]
-    return pd.DataFrame(rows, columns=["key", "claim", "guide", "ours", "unit", "how"]).set_index("key")
-
-
-# The guide's two lifecycle configurations, as it prints them (General Guidance Q3 a; Core Technical Q10).
-GUIDE_Q3_LIFECYCLE = {"Rules": [{
-    "Id": "Hot-Warm-Cold-Archive", "Status": "Enabled", "Filter": {"Prefix": "data/"},
-    "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}, {"Days": 730, "StorageClass": "GLACIER_IR"},
-                    {"Days": 1095, "StorageClass": "DEEP_ARCHIVE"}],
-    "NoncurrentVersionTransitions": [{"NoncurrentDays": 90, "StorageClass": "GLACIER"}]}]}
-GUIDE_Q10_LIFECYCLE = {"Rules": [{
-    "Id": "delete-old-versions", "Status": "Enabled",
-    "NoncurrentVersionTransitions": [{"NoncurrentDays": 30, "StorageClass": "GLACIER"}],
-    "NoncurrentVersionExpiration": {"NoncurrentDays": 90}}]}
-GUIDE_LIFECYCLES = (GUIDE_Q3_LIFECYCLE, GUIDE_Q10_LIFECYCLE)  # in that order: Q3, then Q10
-
 _INSTANT = ("STANDARD", "STANDARD_IA", "ONEZONE_IA", "GLACIER_IR")
 READ_OPTIONS = _INSTANT + ("INTELLIGENT_TIERING", "GLACIER/Expedited", "GLACIER/Standard", "GLACIER/Bulk",
                            "DEEP_ARCHIVE/Standard", "DEEP_ARCHIVE/Bulk")
@@ -383,84 +327,3 @@ def break_even_reads(storage_class: str = "STANDARD_IA", versus: str = "STANDARD
     extra = per_gb[storage_class] - per_gb[versus]
     saved = at0[versus] - at0[storage_class]
     return float("inf") if extra <= 0 else float(saved / extra)
-
-
-def tiering_against_standard(dataset_gb: float, years: int, policy: dict | None = None):
-    """A dataset's bill under a tiering policy against keeping it all in STANDARD, month by month.
-
-    Parameters
-    ----------
-    dataset_gb : float
-        Written once, in the first month.
-    years : int
-        Horizon (months of 30 days: ``12 * years``).
-    policy : dict, optional
-        A lifecycle configuration; the guide's own tiering policy (:data:`GUIDE_TIERING_POLICY`) by default.
-
-    Returns
-    -------
-    tiered, standard : pandas.DataFrame
-        The :func:`simulate_costs` tables under the policy and with no policy (all STANDARD).
-    cumulative : pandas.DataFrame
-        The two running totals, columns ``"the guide's policy"`` and ``"all STANDARD"``.
-    savings : float
-        ``1 -`` (the policy's total over the horizon) / (the all-STANDARD total).
-    """
-    policy = lifecycle_policy(**GUIDE_TIERING_POLICY) if policy is None else policy
-    tiered = simulate_costs([dataset_gb], policy, years * 12)
-    standard = simulate_costs([dataset_gb], None, years * 12)
-    cumulative = pd.DataFrame({"the guide's policy": tiered["total"].cumsum(),
-                               "all STANDARD": standard["total"].cumsum()})
-    return tiered, standard, cumulative, float(1 - tiered["total"].sum() / standard["total"].sum())
-
-
-def versioning_costs(file_gb: float, months: int = 13):
-    """One file overwritten every day under versioning: every version kept, against the guide's version rule.
-
-    Parameters
-    ----------
-    file_gb : float
-        Size of the file overwritten daily.
-    months : int
-        Horizon, in 30-day months (13 reach day 365).
-
-    Returns
-    -------
-    kept, ruled : pandas.DataFrame
-        The :func:`simulate_costs` tables with no rule, and with :data:`GUIDE_VERSION_POLICY` (Glacier after
-        30 noncurrent days, deleted at 90).
-    totals : pandas.DataFrame
-        Their monthly totals side by side, columns ``"every version kept"`` and
-        ``"Glacier at 30 days, deleted at 90"``.
-    """
-    kept = simulate_costs(file_gb, None, months, every="day", overwrite=True)
-    ruled = simulate_costs(file_gb, lifecycle_policy(**GUIDE_VERSION_POLICY), months, every="day", overwrite=True)
-    totals = pd.DataFrame({"every version kept": kept["total"], "Glacier at 30 days, deleted at 90": ruled["total"]})
-    return kept, ruled, totals
-
-
-def read_volume_bills(stored_gb: float, object_mb: float | None = 128.0):
-    """:func:`monthly_read_costs` at four read volumes, and where Standard-IA stops paying off against Standard.
-
-    Parameters
-    ----------
-    stored_gb : float
-        Old data kept.
-    object_mb : float or None
-        Object size (see :func:`monthly_read_costs`).
-
-    Returns
-    -------
-    volumes : dict
-        GB read a month by name: ``"none"``, ``"10% a month"``, ``"all of it, once"``, ``"twice"``.
-    bills : dict
-        The :func:`monthly_read_costs` table for each volume.
-    table : pandas.DataFrame
-        The ``total`` of each bill: one row per option, one column per volume.
-    break_even : float
-        :func:`break_even_reads` of Standard-IA against Standard, in GB read a month.
-    """
-    volumes = {"none": 0.0, "10% a month": 0.1 * stored_gb, "all of it, once": stored_gb, "twice": 2 * stored_gb}
-    bills = {name: monthly_read_costs(stored_gb, gb, object_mb) for name, gb in volumes.items()}
-    table = pd.DataFrame({name: bill["total"] for name, bill in bills.items()})
-    return volumes, bills, table, break_even_reads("STANDARD_IA", "STANDARD", stored_gb, object_mb)

@@ -6,6 +6,7 @@ from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from labkit.experiments import costs as costs_exp
 from labkit.topics import costs, s3
 
 # us-east-1 list prices, typed in here on purpose: the test's own copy of the pricing page, not labkit's table
@@ -70,7 +71,7 @@ def test_empty_data_or_negative_reads_are_refused(bad):
 def test_the_guides_q3_lifecycle_json_is_refused_before_any_request_and_the_bucket_keeps_no_rule(s3c):
     s3c.create_bucket(Bucket="adv-costs")
     with pytest.raises(ValueError, match='"Id"'):
-        s3.apply_lifecycle(s3c, "adv-costs", costs.GUIDE_Q3_LIFECYCLE)
+        s3.apply_lifecycle(s3c, "adv-costs", costs_exp.GUIDE_Q3_LIFECYCLE)
     with pytest.raises(ClientError) as err:  # nothing was put on the bucket
         s3c.get_bucket_lifecycle_configuration(Bucket="adv-costs")
     assert err.value.response["Error"]["Code"] == "NoSuchLifecycleConfiguration"

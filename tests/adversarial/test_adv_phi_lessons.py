@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from labkit.core.plans import plan_text
+from labkit.experiments import phi as phi_exp
 from labkit.topics import phi
 from labkit.topics.phi import masking
 
@@ -67,7 +68,7 @@ def test_non_strings_are_cast_by_spark_before_hashing_so_both_paths_hash_the_sam
 
 def test_the_three_implementations_give_the_same_pseudonyms(spark):
     df = spark.createDataFrame([(v,) for v in HAND], "v string")
-    ways = phi.pseudonym_implementations(df, "v", KEY)
+    ways = phi_exp.pseudonym_implementations(df, "v", KEY)
     assert list(ways) == ["built-in hmac", "pandas UDF", "Python UDF"]
     for frame in ways.values():
         assertDataFrameEqual(frame, ways["built-in hmac"])
@@ -109,11 +110,11 @@ def test_hmac_exists_from_spark_4_3_0_as_the_function_catalogue_says(spark):
 
 def test_the_guides_redshift_url_is_quoted_exactly_from_the_guide():
     guide = (Path(__file__).resolve().parents[2] / "benchmarks" / "guide.md").read_text(encoding="utf-8")
-    assert f"'url': '{phi.GUIDE_REDSHIFT_URL}'" in guide
+    assert f"'url': '{phi_exp.GUIDE_REDSHIFT_URL}'" in guide
 
 
 def test_the_guides_redshift_url_encrypts_but_accepts_any_certificate():
-    tls = phi.jdbc_tls(phi.GUIDE_REDSHIFT_URL, {"sslmode": "require"})  # the guide's dict, beside the URL
+    tls = phi.jdbc_tls(phi_exp.GUIDE_REDSHIFT_URL, {"sslmode": "require"})  # the guide's dict, beside the URL
     assert tls["encrypted"] and tls["sslfactory"].endswith(".NonValidatingFactory")
     assert not tls["verifies_certificate"] and not tls["verifies_hostname"]
     assert any("certificate validation is off" in p for p in tls["problems"])
@@ -172,7 +173,7 @@ def test_an_unknown_sslmode_is_refused():
 
 
 def test_spark_conf_set_of_spark_ssl_enabled_never_reaches_the_running_context_and_is_undone(spark):
-    seen = phi.runtime_ssl_setting(spark)
+    seen = phi_exp.runtime_ssl_setting(spark)
     assert seen["error"] is None and seen["session_value"] == "true"  # accepted, silently ...
     assert seen["context_value"] is None  # ... and the SparkContext, whose sockets are open, never sees it
     assert spark.conf.get("spark.ssl.enabled", None) is None
@@ -180,7 +181,7 @@ def test_spark_conf_set_of_spark_ssl_enabled_never_reaches_the_running_context_a
 
 def test_the_guides_encryption_option_writes_parquet_anyone_can_read(spark, tmp_path):
     df = spark.createDataFrame([("123-45-6789",), ("987-65-4321",)], "ssn string")
-    path = phi.write_with_guide_encryption(df, str(tmp_path / "phi"))
-    assert phi.readable_without_keys(path, "ssn") == ["123-45-6789", "987-65-4321"]
+    path = phi_exp.write_with_guide_encryption(df, str(tmp_path / "phi"))
+    assert phi_exp.readable_without_keys(path, "ssn") == ["123-45-6789", "987-65-4321"]
     with pytest.raises(ValueError, match="no .parquet files"):
-        phi.readable_without_keys(str(tmp_path), "ssn")
+        phi_exp.readable_without_keys(str(tmp_path), "ssn")

@@ -1,12 +1,10 @@
-"""The memory model against worked examples, diagnose on real captured errors, and OOMs run in child processes."""
+"""The memory model against worked examples, and diagnose on real captured errors and the guide's patterns."""
 
-import contextlib
 from pathlib import Path
 
 import pytest
 
-from labkit.topics import memory
-from labkit.topics.memory import diagnose, memory_model, parse_memory, run_isolated
+from labkit.topics.memory import diagnose, memory_model, parse_memory
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "memory"
 
@@ -80,86 +78,6 @@ def test_skew_is_diagnosed_from_task_times():
     assert diagnose("", task_ms=[100, 110, 95, 120]).category == "unknown"
 
 
-def test_an_unknown_workload_lists_the_known_ones():
-    with pytest.raises(ValueError, match="unknown workload 'explode'.*collect_large"):
-        run_isolated("explode")
-
-
-def test_a_lost_task_oom_in_local_mode_is_the_drivers_heap_and_on_a_cluster_the_executors():
-    # the log of a local[2] collect that ran out of heap inside a task thread (as seen on CI)
-    log = ("ERROR Executor: Exception in task 3.0 in stage 0.0 (TID 3)\njava.lang.OutOfMemoryError: Java heap space\n"
-           "WARN TaskSetManager: Lost task 3.0 in stage 0.0 (TID 3) (127.0.0.1 executor driver): "
-           "java.lang.OutOfMemoryError: Java heap space")
-    local = memory._outcome("collect_large", "", log, 1, 1.0, "local[2]")
-    cluster = memory._outcome("collect_large", "", log, 1, 1.0, "local-cluster[2,1,1024]")
-    assert (local.status, cluster.status) == ("driver_oom", "executor_oom")
-    assert local.fixes == memory.CATEGORIES["driver_oom"][1] and "driver's JVM" in local.log[0]
-    assert cluster.fixes == memory.CATEGORIES["executor_oom"][1]
-
-
-def _gone(pgid):
-    return memory.group_alive(pgid) == []
-
-
-@contextlib.contextmanager
-def _watched_scratch(tmp_path, monkeypatch):
-    """Make each child's scratch folder under ``tmp_path``; yield what those folders held while the children ran."""
-    import tempfile
-    import threading
-
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    seen, done = set(), threading.Event()
-
-    def watch():
-        while not done.wait(0.1):
-            for scratch in tmp_path.glob("labkit-*"):
-                try:
-                    seen.update(p.name.split("-")[0].split(".")[0] for p in scratch.iterdir())
-                except OSError:  # removed between the glob and the listing
-                    pass
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        yield seen
-    finally:
-        done.set()
-        watcher.join()
-
-
-@pytest.mark.slow
-def test_a_512m_driver_fails_to_collect_and_the_fix_passes_with_nothing_left_running(tmp_path, monkeypatch):
-    conf = {"spark.driver.memory": "512m", "spark.driver.maxResultSize": "0"}
-    with _watched_scratch(tmp_path, monkeypatch) as seen:
-        failed = run_isolated("collect_large", conf, timeout_s=180)
-        fixed = run_isolated("aggregate_instead", conf, timeout_s=180)
-    assert failed.status == "driver_oom" and "OutOfMemoryError" in " ".join(failed.log)
-    assert fixed.status == "ok" and fixed.result == 4_000_000
-    assert _gone(failed.pgid) and _gone(fixed.pgid)
-    # the children's JVMs wrote Spark's folders (SPARK_LOCAL_DIRS) and the native libraries (java.io.tmpdir) into
-    # their scratch folders, not the machine's temp folder; and those are gone
-    assert {"spark", "blockmgr", "liblz4"} <= seen, seen
-    assert list(tmp_path.iterdir()) == []
-
-
-@pytest.mark.slow
-def test_a_child_that_runs_too_long_is_killed_with_its_jvm(tmp_path, monkeypatch):
-    with _watched_scratch(tmp_path, monkeypatch):
-        out = run_isolated("collect_large", {"spark.driver.memory": "1g"}, timeout_s=3)
-    assert out.status == "timeout" and _gone(out.pgid) and list(tmp_path.iterdir()) == []
-
-
-def test_every_workload_has_a_docstring():
-    assert all(fn.__doc__ for fn in memory.WORKLOADS.values())
-
-
-def test_java_17_picks_g1_when_no_collector_flag_is_given(spark):
-    from labkit.core import runtime
-
-    if runtime.is_connect(spark):
-        with pytest.raises(runtime.ConnectUnsupported, match="garbage collectors"):
-            memory.jvm_collectors(spark)
-        return
-    gc = memory.jvm_collectors(spark)
-    assert int(gc["java"].split(".")[0]) >= 17 and gc["gc_flags"] == []
-    assert gc["collectors"] == ["G1 Young Generation", "G1 Old Generation"] and gc["g1_by_default"] is True
+@pytest.mark.parametrize("text, mib", [("1.5 GiB", 1536), ("64KB", 1 / 16), ("512 MiB", 512), ("2,048m", 2048)])
+def test_memory_strings_in_the_forms_spark_prints_parse_too(text, mib):
+    assert parse_memory(text) == mib

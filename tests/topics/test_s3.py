@@ -5,6 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from labkit.aws import s3 as aws_s3
+from labkit.experiments import costs as costs_exp
 from labkit.topics import s3
 from labkit.topics.s3 import S3RecoveryError
 
@@ -31,18 +33,16 @@ def test_same_second_overwrites_keep_their_order_and_previous_is_the_one_replace
     assert s3.get_version(bucket, B, "data/in/sales.csv", ids[3]) == b"v3"
 
 
-def test_only_the_exact_key_is_listed_while_the_guide_picks_the_wrong_version(bucket):
+def test_only_the_exact_key_is_listed_not_every_key_sharing_its_prefix(bucket):
     import time
 
     _put(bucket, "data/in/sales.csv", "old")
-    current = _put(bucket, "data/in/sales.csv", "new")
+    _put(bucket, "data/in/sales.csv", "new")
     time.sleep(1.1)  # the next write gets a later LastModified second
     _put(bucket, "data/in/sales.csv.bak", "backup")  # another key that shares the prefix
     assert {v.key for v in s3.list_versions(bucket, B, "data/in/sales.csv")} == {"data/in/sales.csv"}
     assert s3.get_version(bucket, B, "data/in/sales.csv", s3.previous_version(bucket, B, "data/in/sales.csv")
                           .version_id) == b"old"
-    guide = s3.guide_previous_version(bucket, B, "data/in/sales.csv")  # Prefix= returns the .bak too, sorted first
-    assert guide["VersionId"] == current  # the guide "recovers" the file that overwrote the one it wanted
 
 
 def test_more_than_1000_versions_are_paged(bucket):
@@ -74,7 +74,7 @@ def test_restore_is_a_new_version_and_keeps_every_older_one(bucket):
 
 def test_concurrent_writers_each_leave_a_version(bucket):
     def write(i):
-        s3.client().put_object(Bucket=B, Key="k.csv", Body=f"writer {i}".encode())
+        aws_s3.client().put_object(Bucket=B, Key="k.csv", Body=f"writer {i}".encode())
 
     threads = [threading.Thread(target=write, args=(i,)) for i in range(8)]
     [t.start() for t in threads]
@@ -89,8 +89,6 @@ def test_as_of_never_returns_a_version_written_after_the_time(bucket):
     assert s3.version_as_of(bucket, B, "k.csv", t_first + timedelta(days=1)).version_id == first
     with pytest.raises(S3RecoveryError, match="did not exist yet"):
         s3.version_as_of(bucket, B, "k.csv", t_first - timedelta(days=1))
-    # the guide's "closest date" takes the only version even for a date before the key existed
-    assert s3.guide_version_by_date(bucket, B, "k.csv", (t_first - timedelta(days=1)).date())["VersionId"] == first
     with pytest.raises(S3RecoveryError, match="no time zone"):
         s3.version_as_of(bucket, B, "k.csv", datetime(2024, 1, 1))
 
@@ -155,14 +153,12 @@ def test_an_object_written_before_versioning_is_kept_as_version_null_and_recover
 def test_lifecycle_refusal_is_the_error_boto3_raises_and_sends_nothing(bucket):
     import botocore.exceptions
 
-    from labkit.topics import costs
-
-    refusal = s3.lifecycle_refusal(bucket, B, costs.GUIDE_Q3_LIFECYCLE)
+    refusal = s3.lifecycle_refusal(bucket, B, costs_exp.GUIDE_Q3_LIFECYCLE)
     assert refusal == ('Unknown parameter in LifecycleConfiguration.Rules[0]: "Id", must be one of: Expiration, '
                        'ID, Prefix, Filter, Status, Transitions, NoncurrentVersionTransitions, '
                        'NoncurrentVersionExpiration, AbortIncompleteMultipartUpload')
     with pytest.raises(botocore.exceptions.ParamValidationError) as err:
-        bucket.put_bucket_lifecycle_configuration(Bucket=B, LifecycleConfiguration=costs.GUIDE_Q3_LIFECYCLE)
+        bucket.put_bucket_lifecycle_configuration(Bucket=B, LifecycleConfiguration=costs_exp.GUIDE_Q3_LIFECYCLE)
     assert refusal in str(err.value)
     assert s3.lifecycle_refusal(bucket, B, s3.lifecycle_policy(transitions=[(30, "STANDARD_IA")])) is None
 
@@ -175,41 +171,16 @@ def test_versioned_bucket_creates_a_missing_bucket_and_leaves_an_existing_ones_o
     assert s3.get_version(s3c, B, "k.csv", first) == b"kept"
 
 
-def test_write_across_enabling_keeps_the_object_in_place_as_version_null_and_loses_the_earlier_one(s3c):
-    pre, after, kept = s3.write_across_enabling(s3c, "lab", "k.csv", unversioned=(b"lost", b"in place"),
-                                                versioned=b"after")
-    assert pre.startswith("lab-pre-") and s3c.get_bucket_versioning(Bucket=pre)["Status"] == "Enabled"
-    assert [v.version_id for v in kept] == [after, "null"] and after != "null"
-    assert [s3.get_version(s3c, pre, "k.csv", v.version_id) for v in kept] == [b"after", b"in place"]
-    assert s3.write_across_enabling(s3c, "lab", "k.csv")[0] != pre  # a new bucket each time
 
 
-def test_as_of_refusal_is_the_message_for_a_time_before_the_first_version_and_none_after(bucket):
-    _put(bucket, "k.csv", "v")
-    first = s3.list_versions(bucket, B, "k.csv")[0].last_modified
-    assert "did not exist yet" in s3.as_of_refusal(bucket, B, "k.csv", first - timedelta(days=1))
-    assert "no time zone" in s3.as_of_refusal(bucket, B, "k.csv", datetime(2024, 1, 1))
-    assert s3.as_of_refusal(bucket, B, "k.csv", first + timedelta(days=1)) is None
 
 
-def test_recovery_against_guide_shows_the_guide_returning_the_current_file_and_a_later_version(bucket):
-    ids = [_put(bucket, "data/in/sales.csv", f"day {i}") for i in range(3)]
-    guide, ours, before, refused, closest = s3.recovery_against_guide(bucket, B, "data/in/sales.csv")
-    # Prefix=key lists the backup too; sorted by LastModified it comes first, so [1] is the current file
-    assert guide["Key"] == "data/in/sales.csv" and guide["VersionId"] == ids[-1] and ours.version_id == ids[1]
-    first = s3.list_versions(bucket, B, "data/in/sales.csv")[-1].last_modified
-    assert before == first - timedelta(days=1) and "did not exist yet" in refused
-    assert closest["LastModified"].date() > before.date()  # the guide's "closest date" is after the date asked
-    assert s3.get_version(bucket, B, "data/in/sales.csv.bak", s3.list_versions(bucket, B, "data/in/sales.csv.bak")[0]
-                          .version_id) == b"a backup that shares the prefix\n"
 
 
-def test_transition_refusals_name_what_s3_rejects_and_accept_a_valid_waterfall():
-    refusals = s3.transition_refusals([[(7, "STANDARD_IA")], [(90, "GLACIER"), (120, "GLACIER_IR")],
-                                       [(30, "STANDARD_IA"), (90, "GLACIER")]])
-    assert "before 30 days" in refusals[0]
-    assert "cannot move from GLACIER to GLACIER_IR" in refusals[1]
-    assert refusals[2] is None
+
+
+
+
 
 
 def test_lifecycle_moves_are_the_days_each_object_changes_class():

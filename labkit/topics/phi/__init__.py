@@ -11,11 +11,11 @@ parameter or the ``LABKIT_PHI_KEY`` environment variable, never from the code.
 
 Modules: ``_spec`` (the 18 identifiers, kinds, patterns, errors), ``keys``, ``masking`` (column policies),
 ``safe_harbor``, ``leaks`` (scan, leak check, k-anonymity, dictionary attack), ``policy`` (access, retention),
-``transit`` (what a Redshift JDBC URL checks), ``lessons`` (the checks behind the notebook's corrections).
+``transit`` (what a Redshift JDBC URL checks). The guide's own code and settings, and the notebook's checks of
+what they do and timings, are :mod:`labkit.experiments.phi`.
 """
 
 from labkit.topics.phi._spec import (
-    GUIDE_IDENTIFIERS,
     KINDS,
     NOT_ENFORCED,
     RESTRICTED_ZIP3,
@@ -42,24 +42,16 @@ from labkit.topics.phi.leaks import (
     leak_check_error,
     scan_for_phi,
 )
-from labkit.topics.phi.lessons import (
-    pseudonym_throughput,
-    readable_without_keys,
-    runtime_ssl_setting,
-    write_with_guide_encryption,
-)
 from labkit.topics.phi.masking import (
     HMAC_SINCE,
     builtin_hmac_available,
     generalize_date,
-    guide_mask_name,
     hmac_since,
     interval_changes,
     mask_email,
     mask_phone,
     mask_ssn,
     pseudonym,
-    pseudonym_implementations,
     pseudonym_pandas,
     pseudonym_udf,
     require_dates,
@@ -68,13 +60,11 @@ from labkit.topics.phi.masking import (
     token_encrypt,
     token_round_trip,
 )
-from labkit.topics.phi.policy import guide_policies, validate_access_policy, validate_retention
+from labkit.topics.phi.policy import validate_access_policy, validate_retention
 from labkit.topics.phi.safe_harbor import deidentify_safe_harbor, k_anonymity, k_ladder, redact_text
-from labkit.topics.phi.transit import GUIDE_REDSHIFT_URL, SAFE_REDSHIFT_URL, jdbc_tls, jdbc_tls_table, parse_jdbc_url
+from labkit.topics.phi.transit import SAFE_REDSHIFT_URL, jdbc_tls, parse_jdbc_url
 
 __all__ = [
-    "GUIDE_IDENTIFIERS",
-    "GUIDE_REDSHIFT_URL",
     "HMAC_SINCE",
     "KINDS",
     "MIN_KEY_BYTES",
@@ -92,13 +82,10 @@ __all__ = [
     "derive_key",
     "dictionary_attack",
     "generalize_date",
-    "guide_mask_name",
-    "guide_policies",
     "hmac_since",
     "id_enumeration_attack",
     "interval_changes",
     "jdbc_tls",
-    "jdbc_tls_table",
     "k_anonymity",
     "k_ladder",
     "key_id",
@@ -110,16 +97,12 @@ __all__ = [
     "parse_jdbc_url",
     "phi_key",
     "pseudonym",
-    "pseudonym_implementations",
     "pseudonym_pandas",
-    "pseudonym_throughput",
     "pseudonym_udf",
-    "readable_without_keys",
     "redact_text",
     "require_dates",
     "require_key_id",
     "run_key",
-    "runtime_ssl_setting",
     "scan_for_phi",
     "secret_column",
     "shift_dates",
@@ -128,5 +111,4 @@ __all__ = [
     "token_round_trip",
     "validate_access_policy",
     "validate_retention",
-    "write_with_guide_encryption",
 ]

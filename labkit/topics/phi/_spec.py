@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["GUIDE_IDENTIFIERS", "KINDS", "NOT_ENFORCED", "RESTRICTED_ZIP3", "RESTRICTED_ZIP3_VINTAGE", "SAFE_HARBOR_18",
-           "PHIKeyError", "PHILeakError"]
+__all__ = ["KINDS", "NOT_ENFORCED", "RESTRICTED_ZIP3", "RESTRICTED_ZIP3_VINTAGE", "SAFE_HARBOR_18", "PHIKeyError",
+           "PHILeakError"]
 
 # 45 CFR 164.514(b)(2)(i): the 18 identifiers, with the spec kinds this module treats them as
 SAFE_HARBOR_18 = [
@@ -30,13 +30,6 @@ SAFE_HARBOR_18 = [
     ("Q", "Full face photographic images and any comparable images", ("photo",)),
     ("R", "Any other unique identifying number, characteristic, or code", ("record_id", "free_text")),
 ]
-# the guide's list of 22 "HIPAA identifiers", mapped to the official 18 (None: not an identifier of its own)
-GUIDE_IDENTIFIERS = {
-    "name": "A", "address": "B", "city": "B", "state": None, "zip": "B", "dates": "C", "phone": "D", "fax": "E",
-    "email": "F", "ssn": "G", "medical_record_number": "H", "health_plan_number": "I", "account_number": "J",
-    "certificate_number": "K", "license_number": "K", "vehicle_identifier": "L", "device_serial_number": "M",
-    "url": "N", "ip_address": "O", "biometric_identifier": "P", "photo": "Q", "any_unique_identifier": "R",
-}
 # 3-digit ZIP prefixes whose population is 20,000 or fewer: reported as 000. The list is HHS's (Guidance Regarding
 # Methods for De-identification, 2012), built from the 2000 Census ZIP Code Tabulation Areas; the guidance says not to
 # rely on it once newer Census data is published, so every function that uses it takes another list as a parameter.

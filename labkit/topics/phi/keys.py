@@ -16,8 +16,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from typing import TYPE_CHECKING
 
 from labkit.topics.phi._spec import PHIKeyError
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, SparkSession
 
 __all__ = ["MIN_KEY_BYTES", "PURPOSES", "derive_key", "key_id", "parquet_kms_available", "phi_key",
            "require_key_id", "run_key", "secret_column"]
@@ -145,7 +149,7 @@ def require_key_id(expected: str, key: str | bytes | None = None) -> None:
                           "ones. Re-key the whole release, or use the key it was made with")
 
 
-def secret_column(secret: bytes, spark=None):
+def secret_column(secret: bytes, spark: SparkSession | None = None) -> Column:
     """A derived key as a Spark Column that is data, not a literal: a scalar subquery over a one-row DataFrame.
 
     ``F.lit(key)`` puts the key into every plan string (``explain()``, the Spark
@@ -187,7 +191,7 @@ def run_key() -> str:
     return secrets.token_hex(32)
 
 
-def parquet_kms_available(spark) -> bool:
+def parquet_kms_available(spark: SparkSession) -> bool:
     """Whether an in-memory KMS client for Parquet modular encryption is on the JVM's classpath.
 
     Parquet's columnar encryption (``parquet.crypto.factory.class``) needs a KMS

@@ -51,13 +51,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from labkit.core.args import positive_int, require_columns
 from labkit.topics.phi._spec import _MONTHS, _NAME_HINTS, _PATTERNS, PHILeakError
-from labkit.topics.phi.masking import guide_mask_name
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
 
 __all__ = ["assert_no_phi", "dictionary_attack", "id_enumeration_attack", "leak_check_error", "scan_for_phi"]
 
@@ -81,7 +84,8 @@ def _content_shares(values: pd.Series, names: set[str]) -> dict[str, float]:
     return shares
 
 
-def scan_for_phi(df, rows: int = 1000, truth: Iterable[str] | None = None, min_share: float = 0.2) -> pd.DataFrame:
+def scan_for_phi(df: DataFrame, rows: int = 1000, truth: Iterable[str] | None = None,
+                 min_share: float = 0.2) -> pd.DataFrame:
     """Find likely PHI columns by name and by content (SSN, email, phone, IP, date and record patterns, common
     names, ages over 89).
 
@@ -214,7 +218,7 @@ def _forms(value: str | None, iso: str | None, min_length: int) -> list[list[str
     return unique
 
 
-def _iso_date(originals, c: str):
+def _iso_date(originals: DataFrame, c: str) -> Column:
     """The column as an ISO date string where it is a date (typed, or text in ISO or M/d/yyyy form), else null."""
     from pyspark.sql import functions as F
 
@@ -229,7 +233,7 @@ def _iso_date(originals, c: str):
     return F.date_format(parsed, "yyyy-MM-dd")
 
 
-def _needles(originals, cols: Sequence[str], min_length: int):
+def _needles(originals: DataFrame, cols: Sequence[str], min_length: int) -> DataFrame:
     """``source, value, forms``: every distinct non-null value of the identifier columns, with its forms."""
     from pyspark.sql import functions as F
 
@@ -245,7 +249,7 @@ def _needles(originals, cols: Sequence[str], min_length: int):
     return raw.select("source", "value", F.pandas_udf(forms, "array<array<string>>")("value", "iso").alias("forms"))
 
 
-def _output_tokens(df):
+def _output_tokens(df: DataFrame) -> DataFrame:
     """``column, cell, token``: the words and digit windows of every cell of ``df`` (distinct)."""
     from pyspark.sql import functions as F
 
@@ -292,7 +296,8 @@ def _report(counts: pd.DataFrame, leaked: pd.DataFrame, cols: Sequence[str]) -> 
     return report
 
 
-def assert_no_phi(df, originals, columns: Sequence[str] | None = None, min_length: int = 2) -> pd.DataFrame:
+def assert_no_phi(df: DataFrame, originals: DataFrame, columns: Sequence[str] | None = None,
+                  min_length: int = 2) -> pd.DataFrame:
     """Fail if any raw identifier value of ``originals`` appears anywhere in ``df``, free text included,
     or if a value could not be checked.
 
@@ -355,7 +360,15 @@ def assert_no_phi(df, originals, columns: Sequence[str] | None = None, min_lengt
     return report
 
 
-def dictionary_attack(df, column: str, candidates: Iterable[str], hash_fn=None) -> dict:
+def _unsalted_sha2(col: Column) -> Column:
+    """Unsalted ``sha2(x, 256)`` of the value as text: what anyone can compute for a list of guesses."""
+    from pyspark.sql import functions as F
+
+    return F.sha2(col.cast("string"), 256)
+
+
+def dictionary_attack(df: DataFrame, column: str, candidates: Iterable[str],
+                      hash_fn: Callable[[Column], Column] | None = None) -> dict:
     """Reverse hashed values by hashing a list of likely values and joining: what an attacker does.
 
     Parameters
@@ -366,7 +379,8 @@ def dictionary_attack(df, column: str, candidates: Iterable[str], hash_fn=None) 
     candidates : iterable of str
         Guesses, e.g. Faker's lists of common first names.
     hash_fn : callable, optional
-        Column -> Column, the hash to try; the guide's unsalted ``sha2(x, 256)`` by default.
+        Column -> Column, the hash to try; unsalted ``sha2(x, 256)`` by default (the guide's name masking,
+        ``labkit.experiments.phi.guide_mask_name``).
         An attacker without the key cannot try a keyed hash.
 
     Returns
@@ -377,7 +391,7 @@ def dictionary_attack(df, column: str, candidates: Iterable[str], hash_fn=None) 
     from pyspark.sql import functions as F
 
     require_columns(df, column)
-    hash_fn = hash_fn or guide_mask_name
+    hash_fn = hash_fn or _unsalted_sha2
     spark = df.sparkSession
     guesses = spark.createDataFrame([(c,) for c in set(candidates)], "guess string").select(
         "guess", hash_fn(F.col("guess")).alias("h"))
@@ -388,7 +402,8 @@ def dictionary_attack(df, column: str, candidates: Iterable[str], hash_fn=None) 
             "examples": [r["guess"] for r in matched.limit(3).collect()]}
 
 
-def leak_check_error(df, originals, columns: Sequence[str] | None = None, min_length: int = 2) -> str | None:
+def leak_check_error(df: DataFrame, originals: DataFrame, columns: Sequence[str] | None = None,
+                     min_length: int = 2) -> str | None:
     """:func:`assert_no_phi`'s verdict as a value: None when ``df`` passes, else the error's message.
 
     For showing that an output *fails* the leak check (the guide's outputs) without a try block. The message
@@ -405,7 +420,7 @@ def leak_check_error(df, originals, columns: Sequence[str] | None = None, min_le
     return None
 
 
-def id_enumeration_attack(df, column: str, template: str = "P{:07d}", most: int = 100_000, per_row: int = 10
+def id_enumeration_attack(df: DataFrame, column: str, template: str = "P{:07d}", most: int = 100_000, per_row: int = 10
                           ) -> dict:
     """Re-link the guide's ``sha2(id, 256)`` study ids by hashing every id the id format allows.
 

@@ -6,16 +6,19 @@ import operator
 import re
 from collections.abc import Sequence
 from functools import reduce
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from labkit.core.args import require_columns
 from labkit.topics.phi.keys import derive_key, secret_column
 
-__all__ = ["HMAC_SINCE", "builtin_hmac_available", "generalize_date", "guide_mask_name", "hmac_since",
-           "interval_changes", "mask_email", "mask_phone", "mask_ssn", "pseudonym", "pseudonym_implementations",
-           "pseudonym_pandas", "pseudonym_udf", "require_dates", "shift_dates", "token_decrypt", "token_encrypt",
-           "token_round_trip"]
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+__all__ = ["HMAC_SINCE", "builtin_hmac_available", "generalize_date", "hmac_since", "interval_changes", "mask_email",
+           "mask_phone", "mask_ssn", "pseudonym", "pseudonym_pandas", "pseudonym_udf", "require_dates", "shift_dates",
+           "token_decrypt", "token_encrypt", "token_round_trip"]
 
 # SPARK-53154 (apache/spark pull request 57344) added the SQL function ``hmac``; its ExpressionDescription says
 # since = "4.3.0", pyspark's ``functions.hmac`` says ``versionadded:: 4.3.0``, and ``DESCRIBE FUNCTION EXTENDED hmac``
@@ -27,7 +30,7 @@ _DATE_TYPES = ("date", "timestamp", "timestamp_ntz", "string")
 # --------------------------------------------------------------------------- column policies
 
 
-def mask_ssn(col):
+def mask_ssn(col: Column) -> Column:
     """``XXX-XX-1234`` from any SSN spelling (digits kept, everything else dropped); null stays null.
 
     An SSN with fewer than 4 digits becomes ``XXX-XX-XXXX``. Spark's ``mask()``
@@ -41,7 +44,7 @@ def mask_ssn(col):
         F.concat(F.lit("XXX-XX-"), F.substring(digits, -4, 4)))
 
 
-def mask_email(col):
+def mask_email(col: Column) -> Column:
     """``j***@domain``; a value without ``@`` becomes ``***`` (nothing of it kept)."""
     from pyspark.sql import functions as F
 
@@ -50,7 +53,7 @@ def mask_email(col):
         F.concat(F.substring(col, 1, 1), F.lit("***@"), F.substring_index(col, "@", -1)))
 
 
-def mask_phone(col):
+def mask_phone(col: Column) -> Column:
     """Only the last 4 digits: ``***-***-4567``; fewer than 4 digits become ``***-***-****``."""
     from pyspark.sql import functions as F
 
@@ -59,7 +62,7 @@ def mask_phone(col):
         F.concat(F.lit("***-***-"), F.substring(digits, -4, 4)))
 
 
-def pseudonym(col, key: str | bytes | None = None):
+def pseudonym(col: Column, key: str | bytes | None = None) -> Column:
     """A keyed pseudonym: hex HMAC-SHA256 of the value (Spark's built-in ``hmac``, Spark 4.3.0 on; no UDF).
 
     The same value and key give the same pseudonym (joins still work); another
@@ -115,7 +118,7 @@ def builtin_hmac_available(version: str) -> bool:
     return _version(version) >= _version(HMAC_SINCE)
 
 
-def hmac_since(spark) -> str | None:
+def hmac_since(spark: SparkSession) -> str | None:
     """The ``Since:`` line Spark itself prints for ``hmac`` (``DESCRIBE FUNCTION EXTENDED``); None without it."""
     from pyspark.errors import AnalysisException
 
@@ -141,7 +144,7 @@ def _hmac_hex_udf(secret: bytes):
     return pandas_udf(hmac_sha256_hex, "string")
 
 
-def pseudonym_pandas(col, key: str | bytes | None = None):
+def pseudonym_pandas(col: Column, key: str | bytes | None = None) -> Column:
     """:func:`pseudonym` for a Spark without the built-in ``hmac`` (before 4.3.0): a vectorised pandas UDF.
 
     Byte for byte the same pseudonym: Spark casts the value to a string (as
@@ -197,29 +200,7 @@ def pseudonym_udf(key: str | bytes | None = None):
     return F.udf(digest, "string")
 
 
-def pseudonym_implementations(df, column: str, key: str | bytes | None = None) -> dict:
-    """The same pseudonym of ``df[column]`` three ways, one DataFrame each: the one knob a throughput test turns.
-
-    ``built-in hmac`` (:func:`pseudonym`, JVM), ``pandas UDF`` (:func:`pseudonym_pandas`, Arrow batches) and
-    ``Python UDF`` (:func:`pseudonym_udf`, one row at a time). Each DataFrame has one column, ``p``.
-    """
-    from pyspark.sql import functions as F
-
-    require_columns(df, [column])
-    col = F.col(column).cast("string")
-    return {"built-in hmac": df.select(pseudonym(col, key).alias("p")),
-            "pandas UDF": df.select(pseudonym_pandas(col, key).alias("p")),
-            "Python UDF": df.select(pseudonym_udf(key)(col).alias("p"))}
-
-
-def guide_mask_name(col):
-    """The guide's name masking, as written: unsalted ``sha2(name, 256)``. Reversed by :func:`dictionary_attack`."""
-    from pyspark.sql import functions as F
-
-    return F.sha2(col.cast("string"), 256)
-
-
-def generalize_date(col, name: str = "a date column"):
+def generalize_date(col: Column, name: str = "a date column") -> Column:
     """The year only (an int): the one date element Safe Harbor keeps.
 
     A string that is not a date stops the query with an error naming ``name``,
@@ -247,7 +228,7 @@ def generalize_date(col, name: str = "a date column"):
     return F.when(col.isNotNull() & parsed.isNull(), bad).otherwise(F.year(parsed))
 
 
-def require_dates(df, columns: Sequence[str], what: str = "require_dates") -> None:
+def require_dates(df: DataFrame, columns: Sequence[str], what: str = "require_dates") -> None:
     """Stop unless every non-null value of ``columns`` is a date (or a ``yyyy-mm-dd`` string that parses as one).
 
     One aggregation with ``try_cast`` counts the values that do not parse. The
@@ -287,7 +268,8 @@ def require_dates(df, columns: Sequence[str], what: str = "require_dates") -> No
                          "those rows first")
 
 
-def shift_dates(df, id_col: str, date_cols: Sequence[str], key: str | bytes | None = None, max_days: int = 180):
+def shift_dates(df: DataFrame, id_col: str, date_cols: Sequence[str], key: str | bytes | None = None,
+                max_days: int = 180) -> DataFrame:
     """Shift every date of a patient by the same secret offset (-max_days..max_days): intervals survive.
 
     Right for a study that needs lengths of stay or time to readmission inside
@@ -360,7 +342,7 @@ def _aes_args(mode: str, aad: str | None) -> list:
     return [F.lit(mode), F.lit("DEFAULT"), F.lit(aad)]
 
 
-def token_encrypt(col, key: str | bytes | None = None, mode: str = "GCM", aad: str | None = None):
+def token_encrypt(col: Column, key: str | bytes | None = None, mode: str = "GCM", aad: str | None = None) -> Column:
     """A reversible token: base64 of ``aes_encrypt`` with AES-256 under the master key's ``"aes-token"`` derivation.
 
     GCM is randomised (equal values, different tokens: not joinable) and
@@ -393,7 +375,7 @@ def token_encrypt(col, key: str | bytes | None = None, mode: str = "GCM", aad: s
     return F.base64(F.aes_encrypt(col.cast("string"), secret, *args))
 
 
-def token_decrypt(col, key: str | bytes | None = None, mode: str = "GCM", aad: str | None = None):
+def token_decrypt(col: Column, key: str | bytes | None = None, mode: str = "GCM", aad: str | None = None) -> Column:
     """The value back from :func:`token_encrypt`; null for a token made with another key or another ``aad``.
 
     The key is checked exactly as :func:`token_encrypt` checks it (a missing or
@@ -406,7 +388,7 @@ def token_decrypt(col, key: str | bytes | None = None, mode: str = "GCM", aad: s
     return F.try_aes_decrypt(F.unbase64(col), secret, *args).cast("string")
 
 
-def interval_changes(df, id_col: str, start: str, end: str, key: str | bytes | None = None) -> int:
+def interval_changes(df: DataFrame, id_col: str, start: str, end: str, key: str | bytes | None = None) -> int:
     """How many rows :func:`shift_dates` changes the ``end - start`` interval of, in days: 0 when it keeps them.
 
     Parameters
@@ -427,7 +409,7 @@ def interval_changes(df, id_col: str, start: str, end: str, key: str | bytes | N
     return df.join(shifted, id_col).where(F.datediff(end, start) != F.col("_shifted")).count()
 
 
-def token_round_trip(df, column: str, key: str | bytes | None = None, other_aad: str = "email") -> dict:
+def token_round_trip(df: DataFrame, column: str, key: str | bytes | None = None, other_aad: str = "email") -> dict:
     """Encrypt ``column`` with GCM and the column name as associated data, then decrypt it two ways.
 
     Parameters

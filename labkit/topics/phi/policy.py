@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["guide_policies", "validate_access_policy", "validate_retention"]
+__all__ = ["validate_access_policy", "validate_retention"]
 
 
 def validate_access_policy(policy: Mapping) -> list[str]:
@@ -55,28 +55,3 @@ def validate_retention(rules: Mapping, years: int = 6) -> list[str]:
         if days is not None and days < years * 365:
             problems.append(f"rule {rule.get('ID')!r} deletes data after {days} days, under {years} years")
     return problems
-
-
-def guide_policies() -> tuple[dict, dict]:
-    """The guide's S3 access policy and lifecycle (retention) configuration, as it writes them.
-
-    The policy allows ``s3:GetObject``/``PutObject`` on ``phi-data-bucket`` from ``10.0.0.0/8`` to the
-    Healthcare department, and KMS use through S3; the lifecycle rule (spelt ``Id``, as in the guide) moves
-    ``phi/`` to Glacier Instant Retrieval after 90 days, Deep Archive after 2190, and deletes after 2555.
-
-    Returns
-    -------
-    tuple of dict
-        (access policy, lifecycle configuration): new objects on each call, safe to change.
-    """
-    policy = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::phi-data-bucket/*",
-         "Condition": {"IpAddress": {"aws:SourceIp": ["10.0.0.0/8"]},
-                       "StringEquals": {"aws:PrincipalTag/Department": "Healthcare"}}},
-        {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt"], "Resource": "arn:aws:kms:us-east-1:1:key/x",
-         "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}}]}
-    retention = {"Rules": [{"Id": "phi-retention-policy", "Status": "Enabled", "Filter": {"Prefix": "phi/"},
-                            "Transitions": [{"Days": 90, "StorageClass": "GLACIER_IR"},
-                                            {"Days": 2190, "StorageClass": "DEEP_ARCHIVE"}],
-                            "Expiration": {"Days": 2555}, "NoncurrentVersionExpiration": {"NoncurrentDays": 90}}]}
-    return policy, retention

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -25,6 +26,9 @@ from labkit.core.args import positive_int, require_columns
 from labkit.topics.phi._spec import _DROP, _TEXT_PATTERNS, KINDS, RESTRICTED_ZIP3
 from labkit.topics.phi.leaks import scan_for_phi
 from labkit.topics.phi.masking import generalize_date
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
 
 __all__ = ["deidentify_safe_harbor", "k_anonymity", "k_ladder", "redact_text"]
 
@@ -57,7 +61,7 @@ def _as_of(as_of: str | None) -> date:
         raise ValueError("as_of must be an ISO date (yyyy-mm-dd)") from None
 
 
-def _zip5(col, dtype: str):
+def _zip5(col: Column, dtype: str) -> Column:
     """A ZIP as 5 characters: a number or short text left-padded with zeros (3601 -> 03601), a ZIP+4 cut to 5."""
     from pyspark.sql import functions as F
 
@@ -67,7 +71,7 @@ def _zip5(col, dtype: str):
     return F.when(text.rlike(r"^\d{1,5}$"), F.lpad(text, 5, "0")).when(text.rlike(_ZIP_TEXT), F.substring(text, 1, 5))
 
 
-def _zip3(col, dtype: str = "string", restricted: Sequence[str] = RESTRICTED_ZIP3):
+def _zip3(col: Column, dtype: str = "string", restricted: Sequence[str] = RESTRICTED_ZIP3) -> Column:
     """The first 3 digits of a 5-character ZIP, or 000 for a restricted prefix."""
     from pyspark.sql import functions as F
 
@@ -75,12 +79,12 @@ def _zip3(col, dtype: str = "string", restricted: Sequence[str] = RESTRICTED_ZIP
     return F.when(z3.isNull(), None).when(z3.isin(*restricted), F.lit("000")).otherwise(z3)
 
 
-def _as_date(col, dtype: str):
+def _as_date(col: Column, dtype: str) -> Column:
     """A date column as is; text through ``try_cast`` (bad values were refused before)."""
     return col if dtype in _DATE_TYPES else col.try_cast("date")
 
 
-def _top_code_birth(col, as_of: date):
+def _top_code_birth(col: Column, as_of: date) -> Column:
     """Birth year as text, or ``90+`` when it implies an age over 89 at ``as_of`` (``col`` a date column)."""
     from pyspark.sql import functions as F
 
@@ -88,7 +92,7 @@ def _top_code_birth(col, as_of: date):
     return F.when(col.isNull(), None).when(age > 89, F.lit("90+")).otherwise(F.year(col).cast("string"))
 
 
-def _top_code_age(col):
+def _top_code_age(col: Column) -> Column:
     """Age as text, or ``90+`` over 89 (bad values were refused before)."""
     from pyspark.sql import functions as F
 
@@ -124,7 +128,7 @@ def _unlisted_age(c: str):
     return F.when((F.min(col) >= 0) & (F.max(col) <= 125), F.sum((col > 89).cast("int"))).otherwise(0)
 
 
-def _check_values(df, spec: Mapping[str, str]) -> None:
+def _check_values(df: DataFrame, spec: Mapping[str, str]) -> None:
     """One pass over the data: every value of a dated, age, ZIP or unlisted age-like column can be read safely."""
 
     types = dict(df.dtypes)
@@ -147,7 +151,7 @@ def _check_values(df, spec: Mapping[str, str]) -> None:
         raise ValueError("; ".join(problems))
 
 
-def _check_spec(df, spec: Mapping[str, str]) -> None:
+def _check_spec(df: DataFrame, spec: Mapping[str, str]) -> None:
     """Every spec column exists and every kind is known."""
     missing = [c for c in spec if c not in df.columns]
     if missing:
@@ -157,7 +161,7 @@ def _check_spec(df, spec: Mapping[str, str]) -> None:
         raise ValueError(f"unknown identifier kind(s) {unknown}; the kinds are {', '.join(KINDS)}")
 
 
-def _check_unlisted(df, spec: Mapping[str, str], scan_rows: int) -> None:
+def _check_unlisted(df: DataFrame, spec: Mapping[str, str], scan_rows: int) -> None:
     """Refuse columns outside the spec that :func:`scan_for_phi` finds PHI in (by name or by content)."""
     unlisted = [c for c in df.columns if c not in spec]
     if not unlisted:
@@ -190,8 +194,8 @@ def _transform(c: str, kind: str, dtype: str, spec: Mapping[str, str], as_of: da
     return col
 
 
-def deidentify_safe_harbor(df, spec: Mapping[str, str], as_of: str | None = None, scan_rows: int = 1000,
-                           restricted_zip3: Iterable[str] | None = None):
+def deidentify_safe_harbor(df: DataFrame, spec: Mapping[str, str], as_of: str | None = None, scan_rows: int = 1000,
+                           restricted_zip3: Iterable[str] | None = None) -> tuple[DataFrame, DataFrame]:
     """HIPAA Safe Harbor (45 CFR 164.514(b)(2)): remove or transform every identifier.
 
     Parameters
@@ -266,7 +270,7 @@ def _literal(value):
     return F.concat(F.lit(r"(?iu)(?<![\p{L}\p{N}])"), body, F.lit(r"(?![\p{L}\p{N}])"))
 
 
-def redact_text(col, also: Iterable = (), others: Iterable[tuple] = ()):
+def redact_text(col: Column, also: Iterable = (), others: Iterable[tuple] = ()) -> Column:
     """Free text with the row's own identifier values removed, then emails, record and account numbers, IPs, dates,
     phones, SSNs, ages over 89 and any other run of 7+ digits replaced by a label (``[EMAIL]``, ``[RECORD_ID]``, ...).
 
@@ -299,7 +303,7 @@ def redact_text(col, also: Iterable = (), others: Iterable[tuple] = ()):
     return out
 
 
-def k_anonymity(df, quasi_identifiers: Sequence[str], smallest: int = 5) -> tuple[int, pd.DataFrame]:
+def k_anonymity(df: DataFrame, quasi_identifiers: Sequence[str], smallest: int = 5) -> tuple[int, pd.DataFrame]:
     """k: the size of the smallest group of rows sharing the quasi-identifiers, and the smallest groups.
 
     Returns
@@ -316,7 +320,7 @@ def k_anonymity(df, quasi_identifiers: Sequence[str], smallest: int = 5) -> tupl
     return int(k or 0), low
 
 
-def k_ladder(df, zip_col: str, birth_col: str, gender_col: str, as_of: str, target: int = 5,
+def k_ladder(df: DataFrame, zip_col: str, birth_col: str, gender_col: str, as_of: str, target: int = 5,
              restricted_zip3: Iterable[str] | None = None) -> pd.DataFrame:
     """k-anonymity at ever coarser generalisations of (ZIP, birth date, gender), until k reaches ``target``.
 

@@ -1,6 +1,6 @@
 """Encryption in transit as data: what a Redshift JDBC URL asks the driver to check.
 
-The guide's "Redshift requires SSL" URL is
+The guide's "Redshift requires SSL" URL (``labkit.experiments.phi.GUIDE_REDSHIFT_URL``) is
 ``jdbc:redshift://cluster:5439/db?ssl=true&sslfactory=com.amazon.redshift.ssl.NonValidatingFactory``.
 The traffic is encrypted, but ``NonValidatingFactory`` is an ``SSLSocketFactory``
 whose trust manager accepts every certificate (the driver's own Javadoc: it
@@ -31,9 +31,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import unquote
 
-__all__ = ["GUIDE_REDSHIFT_URL", "SAFE_REDSHIFT_URL", "jdbc_tls", "jdbc_tls_table", "parse_jdbc_url"]
+__all__ = ["SAFE_REDSHIFT_URL", "jdbc_tls", "parse_jdbc_url"]
 
-GUIDE_REDSHIFT_URL = "jdbc:redshift://cluster:5439/db?ssl=true&sslfactory=com.amazon.redshift.ssl.NonValidatingFactory"
 SAFE_REDSHIFT_URL = "jdbc:redshift://cluster:5439/db?ssl=true&sslmode=verify-full"  # + the endpoint's real DNS name
 
 _PREFIX = "jdbc:redshift:"
@@ -157,24 +156,3 @@ def jdbc_tls(url: str, properties: Mapping[str, str] | None = None) -> dict:
         problems.append("sslmode verify-ca checks the certificate chain but not the host name: use verify-full")
     return {"sslmode": mode, "sslfactory": factory, "encrypted": encrypted, "verifies_certificate": chain,
             "verifies_hostname": chain and mode == "verify-full", "problems": problems}
-
-
-def jdbc_tls_table(connections=None):
-    """:func:`jdbc_tls` for several connections, one row each (without the ``problems`` text).
-
-    Parameters
-    ----------
-    connections : sequence of (url, properties or None), optional
-        The guide's URL with its ``{"sslmode": "require"}`` and :data:`SAFE_REDSHIFT_URL` by default.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``url`` and :func:`jdbc_tls`'s fields.
-    """
-    import pandas as pd
-
-    if connections is None:
-        connections = ((GUIDE_REDSHIFT_URL, {"sslmode": "require"}), (SAFE_REDSHIFT_URL, None))
-    return pd.DataFrame([{"url": url, **{k: v for k, v in jdbc_tls(url, props).items() if k != "problems"}}
-                         for url, props in connections])
