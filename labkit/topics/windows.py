@@ -30,6 +30,10 @@ return the same rows:
   column, numeric for the aggregation methods), never an arbitrary one;
 * ``ties="all"`` keeps every tied row. A one-row method asked for all ties
   raises; an all-ties method asked for one reduces its tied rows by ``tiebreak``.
+
+:func:`top_k` is the top-k query Spark (3.5+) limits per group, and :func:`group_limit_plan` says whether it does.
+The guide's SQL run as written, the methods timed and the group limit measured are in
+:mod:`labkit.experiments.windows`.
 """
 
 from __future__ import annotations
@@ -37,32 +41,25 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from labkit.core import runtime
 from labkit.core.args import positive_int, require_columns
-from labkit.core.bench import compare, median_run, pair_ratio, sweep
-from labkit.core.measure import Measurement, noop
 from labkit.core.plans import plan_text
-from labkit.core.session import spark_conf, spark_default
+from labkit.core.session import spark_conf
 
-__all__ = ["BENCH_METHODS", "GUIDE_COLUMNS", "GUIDE_SAMPLE", "GUIDE_SQL", "LIMIT_THRESHOLD", "METHODS", "RANK_LIKE",
-           "GroupLimitPlan", "benchmark", "claim_ratios", "compare_group_limit", "group_limit_nodes",
-           "group_limit_plan", "guide_sql", "limit_by_method", "shuffle_records_written", "top_k", "top_per_group"]
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
-GUIDE_COLUMNS = "employee_id long, employee_name string, department string, annual_ctc long"
-GUIDE_SAMPLE = [(1, "Alice", "Engineering", 150000), (2, "Bob", "Engineering", 150000),
-                (3, "Charlie", "Engineering", 140000), (4, "Diana", "Sales", 120000), (5, "Eve", "Sales", 110000),
-                (6, "Frank", "HR", 90000), (7, "Grace", "HR", 95000)]  # the guide's own sample data
-BENCH_METHODS = ("row_number", "rank", "groupby_join", "max_by", "max_struct")
+__all__ = ["LIMIT_THRESHOLD", "METHODS", "RANK_LIKE", "GroupLimitPlan", "group_limit_nodes", "group_limit_plan",
+           "top_k", "top_per_group"]
+
 RANK_LIKE = ("row_number", "rank", "dense_rank")  # the functions Spark's InferWindowGroupLimit rule limits
 LIMIT_THRESHOLD = "spark.sql.optimizer.windowGroupLimitThreshold"  # largest k that gets a limit; -1 turns it off
 METHODS = {"row_number": "one", "rank": "all", "dense_rank": "all", "first_value": "all", "groupby_join": "all",
            "correlated_subquery": "all", "max_by": "one", "max_struct": "one"}
 
 
-def _window_top(df, group, order, method):
+def _window_top(df: DataFrame, group: str, order: str, method: str) -> DataFrame:
     """Rows ranked first in their group by a window function."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -74,7 +71,7 @@ def _window_top(df, group, order, method):
     return df.withColumn("_r", fn().over(w)).where("_r = 1").drop("_r")
 
 
-def _aggregate_top(df, group, order, tiebreak, method):
+def _aggregate_top(df: DataFrame, group: str, order: str, tiebreak: str, method: str) -> DataFrame:
     """One row per group from a single aggregation (no window sort)."""
     from pyspark.sql import functions as F
 
@@ -88,8 +85,8 @@ def _aggregate_top(df, group, order, tiebreak, method):
     return agg.select(group, "_top.*").select(*df.columns)
 
 
-def top_per_group(df, group: str, order: str, method: str = "row_number", ties: str = "one",
-                  tiebreak: str | None = None):
+def top_per_group(df: DataFrame, group: str, order: str, method: str = "row_number", ties: str = "one",
+                  tiebreak: str | None = None) -> DataFrame:
     """The row (or rows) with the largest ``order`` in each ``group``.
 
     Parameters
@@ -162,157 +159,6 @@ def top_per_group(df, group: str, order: str, method: str = "row_number", ties: 
     return top
 
 
-GUIDE_SQL = {  # the guide's seven SQL methods (Core Q13), as written, against a view named employees
-    "1 row_number": """WITH ranked_salaries AS (SELECT employee_id, employee_name, department, annual_ctc,
-        ROW_NUMBER() OVER (PARTITION BY department ORDER BY annual_ctc DESC) AS rank FROM employees)
-        SELECT department, employee_id, employee_name, annual_ctc AS max_ctc FROM ranked_salaries WHERE rank = 1
-        ORDER BY department""",
-    "2 rank": """WITH ranked_salaries AS (SELECT employee_id, employee_name, department, annual_ctc,
-        RANK() OVER (PARTITION BY department ORDER BY annual_ctc DESC) AS rank FROM employees)
-        SELECT department, employee_id, employee_name, annual_ctc AS max_ctc FROM ranked_salaries WHERE rank = 1
-        ORDER BY department""",
-    "3 dense_rank": """WITH ranked_salaries AS (SELECT employee_id, employee_name, department, annual_ctc,
-        DENSE_RANK() OVER (PARTITION BY department ORDER BY annual_ctc DESC) AS rank FROM employees)
-        SELECT department, employee_id, employee_name, annual_ctc AS max_ctc FROM ranked_salaries WHERE rank = 1
-        ORDER BY department""",
-    "4 first_value": """SELECT DISTINCT department,
-        FIRST_VALUE(employee_id) OVER (PARTITION BY department ORDER BY annual_ctc DESC) AS employee_id,
-        FIRST_VALUE(employee_name) OVER (PARTITION BY department ORDER BY annual_ctc DESC) AS employee_name,
-        FIRST_VALUE(annual_ctc) OVER (PARTITION BY department ORDER BY annual_ctc DESC) AS max_ctc
-        FROM employees ORDER BY department""",
-    "5 group by max": """SELECT department, MAX(annual_ctc) AS max_ctc FROM employees GROUP BY department
-        ORDER BY department""",
-    "6 join with max": """SELECT e.department, e.employee_id, e.employee_name, e.annual_ctc AS max_ctc
-        FROM employees e INNER JOIN (SELECT department, MAX(annual_ctc) AS max_ctc FROM employees
-        GROUP BY department) max_dept ON e.department = max_dept.department AND e.annual_ctc = max_dept.max_ctc
-        ORDER BY e.department""",
-    "7 correlated subquery": """SELECT e1.department, e1.employee_id, e1.employee_name, e1.annual_ctc AS max_ctc
-        FROM employees e1 WHERE e1.annual_ctc = (SELECT MAX(e2.annual_ctc) FROM employees e2
-        WHERE e2.department = e1.department) ORDER BY e1.department""",
-}
-
-
-def guide_sql(df) -> dict:
-    """Run the guide's seven SQL queries against ``df`` as a temp view ``employees``, and check each one.
-
-    Each query is compared with :func:`top_per_group` under its own semantics
-    (rank, dense_rank, the join and the subquery keep every tied row; row_number
-    and first_value keep one, arbitrarily; the group-by returns no employee), and
-    the report says where the guide's answer differs and why.
-
-    Parameters
-    ----------
-    df : pyspark.sql.DataFrame
-        ``employee_id, employee_name, department, annual_ctc``.
-
-    Returns
-    -------
-    dict
-        ``{query name: {"rows": n or None, "ok": bool, "finding": str}}``.
-    """
-    from pyspark.sql import functions as F
-
-    require_columns(df, ["employee_id", "employee_name", "department", "annual_ctc"], "employee column")
-    spark = df.sparkSession
-    df.createOrReplaceTempView("employees")
-    everyone = top_per_group(df, "department", "annual_ctc", "rank", ties="all").select(
-        "department", "employee_id", F.col("annual_ctc").alias("max_ctc"))
-    want_all = {tuple(r) for r in everyone.collect()}
-    depts_valued = {d for d, _, _ in want_all}
-    null_only = {r[0] for r in df.groupBy("department").agg(F.max("annual_ctc").alias("m")).where("m is null")
-                 .select("department").collect()}
-    out = {}
-    for name, sql in GUIDE_SQL.items():
-        try:
-            rows = spark.sql(sql).collect()
-        except Exception as exc:  # noqa: BLE001 - the finding is the error itself
-            out[name] = {"rows": None, "ok": False, "finding": f"does not run: {type(exc).__name__}: {str(exc)[:200]}"}
-            continue
-        if name.startswith("5"):
-            got = {(r.department, r.max_ctc) for r in rows}
-            ok = {(d, m) for d, m in got if m is not None} == {(d, m) for d, _, m in want_all}
-            finding = (f"right maxima, no employee; it also returns {len([1 for _, m in got if m is None])} "
-                       "department(s) with a null maximum") if ok else "wrong maxima"
-        else:
-            got = {(r.department, r.employee_id, r.max_ctc) for r in rows}
-            extra_nulls = {g for g in got if g[2] is None}
-            kept = got - extra_nulls
-            if name[0] in "2367":  # every tied row
-                ok, finding = kept == want_all, "every tied row, as documented"
-            else:  # one row per department, the tie broken arbitrarily
-                ok = kept <= want_all and {d for d, _, _ in kept} == depts_valued
-                finding = "one of the tied rows per department, chosen arbitrarily (no tiebreak in ORDER BY)"
-            if extra_nulls:
-                finding += (f"; returns {len(extra_nulls)} row(s) with a null salary for department(s) with no "
-                            "salary (DESC sorts nulls last, so a null wins when it is alone)")
-            elif null_only and name[0] in "67":
-                finding += f"; drops the {len(null_only)} department(s) with no salary (max is null, = never true)"
-        out[name] = {"rows": len(rows), "ok": ok, "finding": finding}
-    out["benchmark method 2"] = _guide_benchmark_join(df, len(depts_valued | null_only))
-    return out
-
-
-def _guide_benchmark_join(df, departments: int) -> dict:
-    """The guide's benchmark "Method 2: GroupBy + Join", as written: it joins on department only."""
-    from pyspark.sql.functions import max as max_
-
-    try:
-        n = df.join(df.groupBy("department").agg(max_("annual_ctc").alias("max_ctc")),
-                    (df.department == df.groupBy("department").agg(max_("annual_ctc").alias("max_ctc")).department)
-                    ).count()
-    except Exception as exc:  # noqa: BLE001 - the finding is the error itself
-        return {"rows": None, "ok": False, "finding": f"does not run: {type(exc).__name__}: {str(exc)[:200]}"}
-    total = df.count()
-    return {"rows": n, "ok": False,
-            "finding": f"runs and returns {n:,} rows for {departments} departments: "
-                       + ("every employee with the maximum beside it, not the top ones (the join has no condition on "
-                          "annual_ctc), so it times a different query" if n == total else
-                          f"{n / max(total, 1):.1f}x the {total:,} input rows: the condition does not bind to the "
-                          "joined frame, so the join fans out")}
-
-
-def benchmark(spark, datasets, repeats: int = 3):
-    """Time the methods on each employees dataset, interleaved within a dataset (:func:`labkit.core.bench.sweep`).
-
-    Parameters
-    ----------
-    spark : SparkSession
-    datasets : mapping of label to DataFrame
-        Employees (``employee_id, employee_name, department, annual_ctc``), cached.
-    repeats : int
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per (dataset, variant): :data:`BENCH_METHODS` and ``groupBy max only`` (the guide's Method 3,
-        no employee details), with ``median_s``, ``speedup`` over ``row_number``, shuffle bytes and ``skew_ratio``
-        (max / median task time of the heaviest stage).
-    """
-    from pyspark.sql import functions as F
-
-    variants = {m: (lambda df, m=m: top_per_group(df, "department", "annual_ctc", m, ties=METHODS[m],
-                                                  tiebreak="employee_id")) for m in BENCH_METHODS}
-    variants["groupBy max only"] = lambda df: df.groupBy("department").agg(F.max("annual_ctc").alias("max_ctc"))
-    return sweep(spark, datasets, variants, repeats=repeats, baseline="row_number")
-
-
-def claim_ratios(table: pd.DataFrame, dataset: str) -> dict[str, pd.Series]:
-    """The guide's two timing ratios for one dataset of :func:`benchmark`, each with the spread of its rounds.
-
-    Returns
-    -------
-    dict
-        ``row_number_over_groupby`` (ROW_NUMBER time / groupBy-only time: the guide's 3.2 s / 1.8 s) and
-        ``groupby_join_over_row_number`` (groupBy + join time / ROW_NUMBER time: 4.1 s / 3.2 s).
-    """
-    if dataset not in table.attrs["runs"]:
-        raise ValueError(f"no dataset {dataset!r}; the benchmark has {sorted(table.attrs['runs'])}")
-    one = pd.DataFrame()
-    one.attrs["runs"] = table.attrs["runs"][dataset]
-    return {"row_number_over_groupby": pair_ratio(one, "row_number", "groupBy max only"),
-            "groupby_join_over_row_number": pair_ratio(one, "groupby_join", "row_number")}
-
-
 # --- the top-k window query and Spark's WindowGroupLimit (Spark 3.5+) -----------------------------------------
 #
 # Spark's optimizer rule InferWindowGroupLimit (SPARK-37099, Spark 3.5) puts a WindowGroupLimit below a Window
@@ -330,7 +176,8 @@ def claim_ratios(table: pd.DataFrame, dataset: str) -> dict[str, pd.Series]:
 _NODE = re.compile(r"(?:WindowGroupLimit |Arguments: )\[[^\]]*\], \[[^\]]*\], (\w+)\([^)]*\), (-?\d+), (Partial|Final)")
 
 
-def top_k(df, group: str, order: str, k: int, function: str = "row_number", tiebreak: str | None = None):
+def top_k(df: DataFrame, group: str, order: str, k: int, function: str = "row_number",
+          tiebreak: str | None = None) -> DataFrame:
     """The rows ranked ``<= k`` in each ``group`` by ``order`` descending: the query Spark can limit per group.
 
     Parameters
@@ -428,8 +275,8 @@ def _limit_shape(text: str, function: str, k: int) -> tuple[bool, bool]:
     return partial, "Final" in found
 
 
-def group_limit_plan(df, group: str, order: str, k: int, function: str = "row_number", tiebreak: str | None = None,
-                     threshold: int | None = None) -> GroupLimitPlan:
+def group_limit_plan(df: DataFrame, group: str, order: str, k: int, function: str = "row_number",
+                     tiebreak: str | None = None, threshold: int | None = None) -> GroupLimitPlan:
     """Whether Spark plans a WindowGroupLimit for the :func:`top_k` query, with the threshold as it is or as given.
 
     Nothing is run: the physical plan is the one before execution.
@@ -461,84 +308,3 @@ def group_limit_plan(df, group: str, order: str, k: int, function: str = "row_nu
     return GroupLimitPlan(function, k, read_back, partial, final, text)
 
 
-def limit_by_method(df, group: str, order: str, tiebreak: str) -> pd.Series:
-    """Which of the :data:`METHODS` of :func:`top_per_group` get a WindowGroupLimit in their plan (nothing run).
-
-    Returns
-    -------
-    pandas.Series
-        Method name to bool: ``row_number``, ``rank`` and ``dense_rank`` (a ``= 1`` filter) do;
-        ``first_value`` (a RANGE frame) and the aggregation and join methods do not.
-    """
-    return pd.Series({m: bool(group_limit_nodes(plan_text(
-        top_per_group(df, group, order, m, ties=t, tiebreak=tiebreak), final=False))) for m, t in METHODS.items()},
-        name="WindowGroupLimit in the plan")
-
-
-def shuffle_records_written(spark, m: Measurement) -> int:
-    """Records the stages of one measured run wrote to the shuffle (Spark's ``shuffleWriteRecords`` task metric).
-
-    Read from the same REST API as :func:`labkit.core.measure.measure`, for the run's completed stages.
-
-    Parameters
-    ----------
-    spark : SparkSession
-    m : Measurement
-
-    Returns
-    -------
-    int
-    """
-    base = runtime.api_base(spark)
-    return int(sum(a.get("shuffleWriteRecords", 0) for sid in m.stage_tasks_ms
-                   for a in runtime.get_json(f"{base}/stages/{sid}") if a.get("status") == "COMPLETE"))
-
-
-def compare_group_limit(df, group: str, order: str, k: int = 1, function: str = "row_number",
-                        tiebreak: str | None = None, repeats: int = 3, warmup: int = 1) -> pd.DataFrame:
-    """Time the :func:`top_k` query with the group limit off (threshold -1) against Spark's default threshold.
-
-    One knob differs (``spark.sql.optimizer.windowGroupLimitThreshold``), the variants run interleaved
-    through :func:`labkit.core.bench.compare`, and every run's plan is checked to have (default) or not have
-    (-1) the WindowGroupLimit, so the knob is known to have reached the query.
-
-    Parameters
-    ----------
-    df : pyspark.sql.DataFrame
-        Cache it first.
-    group, order, k, function, tiebreak
-        As in :func:`top_k`; ``k`` must be within the default threshold, or both variants would be the same.
-    repeats, warmup : int
-        As in :func:`labkit.core.bench.compare`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The :func:`~labkit.core.bench.compare` table indexed ``limit off (-1)`` (the baseline) and
-        ``default (<threshold>)``, plus ``shuffle_records_written`` (of each variant's median run) and
-        ``limit_in_plan``.
-
-    Raises
-    ------
-    ValueError
-        For ``k`` above the default threshold (and as in :func:`top_k`).
-    RuntimeError
-        If a run's plan does not show the setting it ran with.
-    """
-    spark = df.sparkSession
-    default = int(spark_default(spark, LIMIT_THRESHOLD))
-    if k > default:
-        raise ValueError(f"k={k} is above the default {LIMIT_THRESHOLD} ({default}): no variant would be limited")
-    query = top_k(df, group, order, k, function, tiebreak)
-    off, on = "limit off (-1)", f"default ({default})"
-    table = compare({off: noop(query), on: noop(query)}, repeats=repeats, warmup=warmup, baseline=off, spark=spark,
-                    progress=False, conf={off: {LIMIT_THRESHOLD: -1}, on: {LIMIT_THRESHOLD: default}})
-    for name, want in ((off, False), (on, True)):
-        got = {bool(m.plan and group_limit_nodes(m.plan.text)) for m in table.attrs["runs"] if m.label == name}
-        if got != {want}:
-            raise RuntimeError(f"compare_group_limit: the runs of {name!r} should {'' if want else 'not '}have a "
-                               "WindowGroupLimit in their plan; the setting did not reach the query")
-    table["limit_in_plan"] = [name == on for name in table.index]
-    table["shuffle_records_written"] = [shuffle_records_written(spark, median_run(table.attrs["runs"], name))
-                                        for name in table.index]
-    return table

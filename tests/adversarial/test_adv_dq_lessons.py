@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
 from labkit import spark_conf
+from labkit.experiments import dq as dq_exp
 from labkit.topics import dq
 from labkit.topics.dq import rules
 
@@ -64,7 +65,7 @@ def test_permissive_flags_every_wrong_width_line_when_the_query_reads_every_colu
             got = _permissive(spark, path, f"{SCHEMA}, _corrupt_record string").collect()  # every column
         assert _line_numbers(lines, [r["_corrupt_record"] for r in got if r["_corrupt_record"]]) == wrong
     width = spark.createDataFrame([(lines[n - 1],) for n in sorted(wrong)], "raw string")
-    cases = dq.permissive_width_cases(spark, path, SCHEMA, width)
+    cases = dq_exp.permissive_width_cases(spark, path, SCHEMA, width)
     assert cases.loc["every column", ["rows", "flagged", "wrong width flagged", "wrong width"]].tolist() == [8, 4, 4, 4]
 
 
@@ -80,7 +81,7 @@ def test_column_pruning_hides_wrong_width_lines_from_a_query_on_some_columns(spa
     assert sorted(r["id"] for r in flagged) == [2, 3, 6, 7]
     assert _line_numbers(lines, [r["_corrupt_record"] for r in flagged]) == wrong
     width = spark.createDataFrame([(lines[n - 1],) for n in sorted(wrong)], "raw string")
-    cases = dq.permissive_width_cases(spark, path, SCHEMA, width)
+    cases = dq_exp.permissive_width_cases(spark, path, SCHEMA, width)
     assert cases.loc["first column, pruning on", ["flagged", "wrong width flagged"]].tolist() == [0, 0]
     assert cases.loc["first column, pruning off", ["flagged", "wrong width flagged"]].tolist() == [4, 4]
 
@@ -92,7 +93,7 @@ def test_a_schema_without_corrupt_record_keeps_wrong_width_lines_as_good_rows(sp
                 (6, "fay", 6.0), (7, None, None), (8, "gus", 8.0)]  # short: nulls; long: the extra field dropped
     assertDataFrameEqual(got, spark.createDataFrame(expected, SCHEMA))
     width = spark.createDataFrame([("2,bob",)], "raw string")
-    row = dq.permissive_width_cases(spark, path, SCHEMA, width).loc["no _corrupt_record in the schema"]
+    row = dq_exp.permissive_width_cases(spark, path, SCHEMA, width).loc["no _corrupt_record in the schema"]
     assert (row["rows"], row["flagged"], row["corrupt column"]) == (8, 0, False) and len(wrong) == 4
 
 
@@ -103,7 +104,7 @@ def test_a_query_on_corrupt_record_alone_is_refused_until_the_read_is_cached(spa
         raw.where(F.col("_corrupt_record").isNotNull()).count()
     with pytest.raises(AnalysisException, match="QUERY_ONLY_CORRUPT_RECORD_COLUMN"):  # and its good_data.count()
         raw.where(F.col("_corrupt_record").isNull()).drop("_corrupt_record").count()
-    seen = dq.csv_mode_pitfalls(spark, path, SCHEMA)
+    seen = dq_exp.csv_mode_pitfalls(spark, path, SCHEMA)
     assert seen["query on _corrupt_record alone"] == "AnalysisException"
     assert seen["_corrupt_record set, after cache()"] == 4  # the cache reads every column
     assert (seen["DROPMALFORMED count()"], seen["DROPMALFORMED rows collected"]) == (8, 4)
@@ -128,7 +129,7 @@ def test_a_null_key_with_no_repeats_makes_the_guides_duplicate_test_report_dupli
     con.executemany("insert into k values (?)", [(v,) for v in values])
     assert (row["rows"], row["distinct"]) == con.execute("select count(*), count(distinct order_id) from k").fetchone()
     assert (row["rows"], row["distinct"]) == (n, n - 1)  # count("*") counts the null; countDistinct does not
-    seen = dq.guide_duplicate_test(keys, ["order_id"])
+    seen = dq_exp.guide_duplicate_test(keys, ["order_id"])
     assert seen.to_dict() == {"rows": n, "distinct keys": n - 1, "null keys": 1, "repeated keys": 0,
                               "guide reports duplicates": True}  # a false alarm: nothing repeats
     status = dq.check(keys, [rules.is_unique("order_id"), rules.is_primary_key("order_id")]).table["status"]
@@ -137,7 +138,7 @@ def test_a_null_key_with_no_repeats_makes_the_guides_duplicate_test_report_dupli
 
 def test_count_distinct_of_several_keys_skips_a_row_with_any_null_part(spark):
     keys = spark.createDataFrame([(1, None), (1, 2), (2, 2)], "a int, b int")
-    seen = dq.guide_duplicate_test(keys, ["a", "b"])
+    seen = dq_exp.guide_duplicate_test(keys, ["a", "b"])
     assert (seen["rows"], seen["distinct keys"], seen["repeated keys"], seen["guide reports duplicates"]) == (
         3, 2, 0, True)
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
 from labkit.topics import dq
-from labkit.topics.dq import rules
+from labkit.topics.dq import dqdl, rules
 
 
 def test_completeness_between_is_a_syntax_error_naming_the_allowed_operators():
@@ -35,7 +35,7 @@ def test_any_operator_outside_the_table_is_a_syntax_error(op):
     for kind, build in (("Completeness", lambda: rules.completeness("x", op, 0.5)),
                         ("ColumnValues", lambda: rules.column_values("x", op, 1)),
                         ("RowCount", lambda: rules.row_count(op, 1))):
-        if op in dq._RULE_OPS[kind]:
+        if op in dqdl._RULE_OPS[kind]:
             assert build().op == op
         else:
             with pytest.raises(dq.DQDLSyntaxError, match=kind):

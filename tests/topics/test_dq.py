@@ -6,7 +6,6 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-import labkit
 from labkit.core.datagen import DEFECTS, ORDERS_HEADER, ORDERS_SCHEMA, dirty_csv
 from labkit.topics import dq
 from labkit.topics.dq import rules
@@ -152,23 +151,6 @@ def test_a_rule_on_a_missing_column_or_reference_is_a_clear_error(orders):
         dq.split_valid(orders, [rules.referential_integrity("customer", "customers.customer_id")])
 
 
-def test_count_distinct_skips_a_null_key_so_the_guides_test_reports_a_duplicate(orders):
-    keys = orders.where("id is null or id = 1")  # one null key and one 1: nothing repeats
-    assert keys.agg(F.countDistinct("id")).first()[0] == 1 and keys.count() == 2  # so count != countDistinct:
-    seen = dq.guide_duplicate_test(keys, ["id"])  # the guide's test reports duplicates, a false alarm
-    assert seen["guide reports duplicates"] and seen["repeated keys"] == 0 and seen["null keys"] == 1
-    assert dq.check(keys, [rules.is_primary_key("id")]).table.loc[0, "status"] == "fail"  # the null: not a key
-
-
-def test_sampling_misses_rare_defects_and_the_analytic_curve_matches(spark):
-    df = spark.range(0, 20_000, 1, 4).selectExpr("id", "case when id = 12345 then -1 else id end as amount")
-    sweep = dq.recall_sweep(df, [rules.column_values("amount", ">=", 0)], [0.01, 1.0], seeds=6)
-    assert sweep.loc[1, "detected"] == 1.0 and sweep.loc[0, "detected"] <= 0.5
-    assert sweep.loc[0, "analytic"] == pytest.approx(0.01)
-    table = dq.strategies(df, [rules.column_values("amount", ">=", 0)], fraction=0.001, minimum=100)
-    assert table.loc["full_scan", "found"] == 1 and table.loc["two_pass", "found"] == 1
-
-
 def _write(path, table):
     pq.write_table(table, path)
 
@@ -209,81 +191,6 @@ def test_a_multiline_reader_keeps_quoted_newlines_that_a_line_reader_splits(spar
     assertDataFrameEqual(whole.select("order_id"), spark.createDataFrame([(first,)], "order_id int"))
 
 
-def test_the_guides_dq_code_has_a_syntax_error_and_an_invalid_logging_call():
-    import logging
-
-    with pytest.raises(SyntaxError):  # a parameter without a default after one with a default
-        compile("def incremental_dq_check(file_path, chunk_size_mb=500, spark, log):\n    pass\n", "guide", "exec")
-    log = logging.getLogger("labkit-guide-check")
-    log.setLevel(logging.WARNING)
-    log.info("Clean records", clean=10, total=12)  # below the level: skipped, so the bad call hides ...
-    log.setLevel(logging.INFO)
-    with pytest.raises(TypeError):  # ... until INFO is on: the standard logger takes no arbitrary keyword arguments
-        log.info("Clean records", clean=10, total=12)
-    assert dq.guide_code_outcomes().to_dict() == {"incremental_dq_check signature": "SyntaxError",
-                                                  "log.info(msg, **issues) at WARNING": "skipped",
-                                                  "log.info(msg, **issues) at INFO": "TypeError"}
-
-
-def test_sampling_files_falls_back_to_partitions_when_the_data_has_no_files(spark):
-    df = spark.range(0, 8_000, 1, 8).selectExpr("id", "case when spark_partition_id() = 3 then -1 else 1 end as amount")
-    sweep = dq.recall_sweep(df, [rules.column_values("amount", ">=", 0)], [1.0], seeds=1, unit="files")
-    assert sweep.loc[0, "units"] == 8 and sweep.loc[0, "analytic"] == 1.0 and sweep.loc[0, "detected"] == 1.0
-    assert dq.recall_sweep(df, [rules.column_values("amount", ">=", 0)], [0.5], seeds=1, unit="files").loc[
-        0, "analytic"] == 0.5  # one of eight partitions holds the defects
-
-
-def test_the_guides_null_checks_raise_under_ansi_and_try_functions_flag(spark):
-    """The guide flags bad values with cast(...).isNull() and to_date(...).isNull(); Spark 4's ANSI mode raises."""
-    from pyspark.sql import functions as F
-
-    bad = spark.createDataFrame([("12.5", "2024-01-31"), ("twelve", "2024-02-30")], "amount string, day string")
-    with labkit.spark_conf(spark, {"spark.sql.ansi.enabled": True}):
-        with pytest.raises(Exception, match="CAST_INVALID_INPUT"):
-            bad.select(F.col("amount").cast("double").isNull()).collect()
-        with pytest.raises(Exception, match="CANNOT_PARSE_TIMESTAMP|DATETIME|Invalid date|cannot be parsed"):
-            bad.select(F.to_date("day", "yyyy-MM-dd").isNull()).collect()
-        flagged = bad.select(F.expr("try_cast(amount AS double)").isNull().alias("a"),
-                             F.expr("try_to_date(day, 'yyyy-MM-dd')").isNull().alias("d")).collect()
-    assert [tuple(r) for r in flagged] == [(False, False), (True, True)]
-
-
-def test_csv_mode_pitfalls_on_a_hand_written_csv(spark, tmp_path):
-    path = tmp_path / "hand.csv"
-    path.write_text("a,b\n1,x\n2,y\n3,z,extra\nfour,w\n")  # 2 good lines, one too wide, one not an int
-    seen = dq.csv_mode_pitfalls(spark, str(path), "a int, b string")
-    assert seen["DROPMALFORMED count()"] == 4 and seen["DROPMALFORMED rows collected"] == 2  # count() parses nothing
-    assert seen["query on _corrupt_record alone"] == "AnalysisException"
-    assert seen["_corrupt_record set, after cache()"] == 2  # the line too wide and the line not an int
-    assert seen["try_cast flags it"] == 1
-    assert seen["cast('twelve' as double) under ANSI"] == "NumberFormatException"  # Spark 4: ANSI on by default
-    assert seen["to_date('2024-02-30') under ANSI"] == "DateTimeException"
-
-
-def test_sampling_cases_hide_exactly_the_planted_bad_rows(spark):
-    cases = dq.sampling_cases(spark, 20_000, partitions=8)
-    bad = {name: (df.where("amount < 0").count(), unit) for name, (df, unit) in cases.items()}
-    assert bad == {"1 in 20,000, rows": (1, "rows"), "1 in 10K, rows": (2, "rows"), "clustered, files": (2500, "files")}
-
-
-def test_csv_mode_pitfalls_reports_the_ansi_mode_it_observed_under(spark, tmp_path):
-    path = tmp_path / "hand.csv"
-    path.write_text("a,b\n1,x\n")
-    for ansi in (True, False):
-        with labkit.spark_conf(spark, {"spark.sql.ansi.enabled": ansi}):
-            seen = dq.csv_mode_pitfalls(spark, str(path), "a int, b string")
-        assert seen["ANSI mode"] is ansi
-        assert (seen["cast('twelve' as double) under ANSI"] == "no error") is not ansi
-
-
-def test_csv_source_uses_your_file_or_generates_one_with_its_ground_truth(tmp_path):
-    assert dq.csv_source("/data/mine.csv", str(tmp_path / "never"), 100, 1) == (None, "/data/mine.csv")
-    assert not (tmp_path / "never").exists()  # your own file: nothing generated
-    dirty, source = dq.csv_source("", str(tmp_path / "gen"), 200, 3, defect_rate=0.1)
-    assert source == dirty.root == str(tmp_path / "gen")
-    assert (dirty.labels["label"] != "good").sum() > 0 and (tmp_path / "gen" / "orders.csv").exists()
-
-
 def test_the_quarantine_summary_names_files_and_reasons_but_never_the_raw_text(spark, dirty):
     acc = dq.read_csv_accounted(spark, dirty.root, dirty.schema)
     summary = dq.quarantine_summary(acc.quarantined)
@@ -296,60 +203,6 @@ def test_the_quarantine_summary_names_files_and_reasons_but_never_the_raw_text(s
     assert {file for raw, file in width if raw not in labelled} <= {"multiline.csv"}  # ... and a split quoted line
     with pytest.raises(ValueError, match="reason"):
         dq.wrong_width_lines(acc.good)
-
-
-def test_the_guides_schema_less_permissive_read_has_no_corrupt_record_column(spark, tmp_path):
-    path = tmp_path / "g.csv"
-    path.write_text("a,b\n1,x\n2,y,extra\n")
-    read = dq.guide_permissive_read(spark, str(path))
-    assert read.columns == ["a", "b"] and read.count() == 2
-
-
-def test_guide_subtract_keeps_distinct_rows_and_union_counts_a_row_failing_both_twice(spark):
-    good = spark.createDataFrame([(1, 2, 100.0), (2, 9, 900.0), (3, 7, 10.0), (4, 1, 600.0)],
-                                 "order_id int, quantity int, amount double")
-    seen = dq.guide_subtract_union(good, "quantity > 5", "amount > 500")
-    assert seen.to_dict() == {"rows": 6, "split_valid keeps": 6, "subtract keeps": 3, "union counts": 4,
-                              "failing either": 3, "failing both": 1}
-    assert dq.guide_subtract_union(good, "quantity > 5", "amount > 500", rows=1)["subtract keeps"] == 1
-
-
-def test_recall_sweeps_stack_each_case_and_recall_lines_doubles_them_for_the_plot(spark):
-    cases = dq.sampling_cases(spark, 20_000, partitions=8)
-    sweeps = dq.recall_sweeps(cases, [rules.column_values("amount", ">=", 0)], [0.01, 1.0], seeds=2)
-    assert list(sweeps["case"].unique()) == list(cases) and len(sweeps) == 6
-    assert (sweeps[sweeps["fraction"] == 1.0]["detected"] == 1.0).all()
-    one = sweeps[(sweeps["case"] == "1 in 20,000, rows") & (sweeps["fraction"] == 0.01)]
-    assert one["analytic"].iloc[0] == pytest.approx(0.01)
-    long = dq.recall_lines(sweeps)
-    assert len(long) == 12 and set(long["kind"]) == {"measured", "analytic"}
-    assert (long.loc[long["kind"] == "measured", "y"].to_numpy() == sweeps["detected"].to_numpy()).all()
-    assert "1 in 10K, rows (analytic)" in set(long["line"])
-    with pytest.raises(ValueError, match="recall_sweeps"):
-        dq.recall_lines(sweeps.drop(columns="analytic"))
-
-
-def test_strategy_medians_summarise_repeated_runs_and_the_read_rate_is_positive(spark, dirty):
-    df = spark.range(0, 20_000, 1, 4).selectExpr("id", "case when id = 12345 then -1 else id end as amount")
-    times = dq.strategy_medians(df, [rules.column_values("amount", ">=", 0)], repeats=2)
-    assert set(times.index) == {"full_scan", "sample", "two_pass", "hybrid"}
-    assert times.loc["full_scan", "found"] == times.loc["two_pass", "found"] == 1
-    assert times.loc["full_scan", "rows_checked"] == 20_000 and (times["seconds"] > 0).all()
-    with pytest.raises(ValueError, match="repeats"):
-        dq.strategy_medians(df, [rules.column_values("amount", ">=", 0)], repeats=0)
-    assert dq.accounted_read_mb_s(spark, dirty.root, dirty.schema) > 0
-
-
-def test_merge_schema_adds_a_column_but_refuses_int_with_string(spark, tmp_path):
-    root = tmp_path / "lake"
-    root.mkdir()
-    base = pa.table({"id": pa.array([1, 2], pa.int32()), "v": [1.0, 2.0]})
-    _write(root / "a.parquet", base)
-    _write(root / "wide.parquet", base.append_column("extra", pa.array(["x", "y"])))
-    seen = dq.merge_schema_outcome(spark, str(root), ["a.parquet", "wide.parquet"])
-    assert seen == {"merged columns": ["id", "v", "extra"], "whole folder": "merged"}
-    _write(root / "text.parquet", pa.table({"id": ["3"], "v": [3.0]}))
-    assert dq.merge_schema_outcome(spark, str(root), ["a.parquet"])["whole folder"] not in ("merged", "")
 
 
 def test_diagnose_parquet_gives_relative_names_when_asked(tmp_path):
@@ -370,20 +223,46 @@ def test_failures_by_rule_counts_each_broken_rule(orders):
         dq.failures_by_rule(orders)
 
 
-def test_with_negative_amounts_plants_minus_one_on_the_chosen_rows_only(spark):
-    df = spark.range(0, 50).selectExpr("id as txn_id", "cast(id as decimal(10,2)) as amount")
-    planted = dq.with_negative_amounts(df, every=10, remainder=7)
-    assert sorted(r["txn_id"] for r in planted.where("amount < 0").collect()) == [7, 17, 27, 37, 47]
-    assert planted.where("amount = -1").count() == 5 and planted.schema == df.schema
-    assert planted.where("txn_id = 8").first()["amount"] == 8
-    with pytest.raises(ValueError, match="remainder"):
-        dq.with_negative_amounts(df, every=10, remainder=10)
+# --- full scan against sampling: the four ways to look for violations ---------------------------------------
+
+@pytest.fixture(scope="module")
+def one_bad(spark):
+    """20,000 rows, four partitions, one negative amount (id 12345)."""
+    return spark.range(0, 20_000, 1, 4).selectExpr("id", "case when id = 12345 then -1 else id end as amount").cache()
 
 
-def test_null_key_sample_has_one_null_and_no_repeated_key(spark):
-    keys = dq.null_key_sample(spark, rows=20, null_at=5)
-    seen = dq.guide_duplicate_test(keys, ["order_id"])
-    assert (seen["rows"], seen["distinct keys"], seen["repeated keys"], seen["null keys"]) == (20, 19, 0, 1)
-    assert keys.where("order_id is null").count() == 1 and keys.where("order_id = 5").count() == 0
-    with pytest.raises(ValueError, match="null_at"):
-        dq.null_key_sample(spark, rows=20, null_at=20)
+def test_every_strategy_states_what_it_found_and_how_many_rows_it_checked(one_bad):
+    amount = [rules.column_values("amount", ">=", 0)]
+    got = {s: dq.find_violations(one_bad, amount, s, fraction=0.001, minimum=100, seed=3) for s in dq.STRATEGIES}
+    assert got["full_scan"] == (1, 20_000) and got["two_pass"] == (1, 20_000)
+    found, checked = got["sample"]
+    assert checked == 20 and found == one_bad.sample(fraction=0.001, seed=3).where("amount < 0").count()
+    seen = one_bad.sample(fraction=0.005, seed=3).where("amount < 0").count()  # the hybrid's 100-row minimum: 0.5%
+    assert got["hybrid"] == ((1, 100 + 20_000) if seen else (0, 100))
+    with pytest.raises(ValueError, match="unknown strategy 'guess'"):
+        dq.find_violations(one_bad, amount, "guess")
+
+
+def test_the_hybrid_scans_everything_once_its_sample_sees_a_violation(spark):
+    every_tenth = spark.range(0, 1_000, 1, 2).selectExpr("id", "case when id % 10 = 0 then -1 else id end as amount")
+    assert dq.find_violations(every_tenth, '[ ColumnValues "amount" >= 0 ]', "hybrid", minimum=500,
+                              total=1_000) == (100, 500 + 1_000)
+
+
+def test_the_two_pass_statistics_clear_the_rules_they_can_and_keep_the_rest(spark):
+    df = spark.createDataFrame([(1, 5.0, "a@x.com"), (2, 7.0, None)], "id int, amount double, email string")
+    rule_list = [rules.is_complete("id"), rules.is_complete("email"), rules.column_values("amount", "between", (0, 10)),
+                 rules.column_values("amount", ">", 6), rules.column_values("amount", "<=", 6),
+                 rules.column_values("email", "matches", "@"), rules.is_unique("id"), rules.row_count(">", 0)]
+    kept = [r.text for r in dq.suspicious_rules(df, rule_list)]
+    assert kept == ['IsComplete "email"', 'ColumnValues "amount" > 6', 'ColumnValues "amount" <= 6',
+                    'ColumnValues "email" matches "@"', 'IsUnique "id"']  # RowCount is no row rule: never kept
+    assert dq.find_violations(df, rule_list[:3], "two_pass") == (1, 2)  # only the null email, in pass 2
+
+
+def test_violation_is_one_column_for_every_row_rule_and_false_without_one(spark):
+    df = spark.createDataFrame([(1, 5.0), (2, -1.0), (2, 3.0), (None, 4.0)], "id int, amount double")
+    flagged = df.withColumn("bad", dq.violation([rules.column_values("amount", ">=", 0), rules.is_unique("id")]))
+    assertDataFrameEqual(flagged.where("bad").select("id", "amount"),
+                         spark.createDataFrame([(2, -1.0), (2, 3.0)], "id int, amount double"))
+    assert df.withColumn("bad", dq.violation('[ RowCount > 10, Completeness "id" >= 0.9 ]')).where("bad").count() == 0
