@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from labkit.core.args import require_columns
 from labkit.core.session import spark_conf
+from labkit.topics import schema
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 __all__ = ["DATATYPE_CASES", "GUIDE_DTYPE_CHANGES", "GUIDE_MISSES", "datatype_cases", "datatype_facts",
            "default_api_mode", "guide_check_datatype_matching", "migration_source", "run_guide_datatype_cases",
@@ -34,6 +38,8 @@ GUIDE_DTYPE_CHANGES = (
     "signature (redshift_df, df, log), the type tuples, the loop, the count and the bare "
     "`raise Exception(...)` are the guide's, line for line",
 )
+
+_Cases = Mapping[str, tuple[str, str, str, tuple[Any, Any]]]  # case -> (column, source, target, two values)
 
 # case -> (column, source DDL type, target type, the two hand-written values)
 DATATYPE_CASES: dict[str, tuple[str, str, str, tuple[Any, Any]]] = {
@@ -97,7 +103,7 @@ def guide_check_datatype_matching(redshift_df, df, log):
                     )
 
 
-def datatype_cases(spark, cases: Mapping[str, tuple[str, str, str, tuple[Any, Any]]] = DATATYPE_CASES):
+def datatype_cases(spark: SparkSession, cases: _Cases = DATATYPE_CASES) -> DataFrame:
     """One two-row frame holding every case's source column, typed as the case says.
 
     Parameters
@@ -117,13 +123,13 @@ def datatype_cases(spark, cases: Mapping[str, tuple[str, str, str, tuple[Any, An
     return raw.selectExpr(*[f"CAST(`{c}` AS {source}) AS `{c}`" for c, source, *_ in cases.values()])
 
 
-def target_frame(spark, cases: Mapping[str, tuple[str, str, str, tuple[Any, Any]]] = DATATYPE_CASES):
+def target_frame(spark: SparkSession, cases: _Cases = DATATYPE_CASES) -> DataFrame:
     """An empty frame with the warehouse's types: the guide's ``redshift_df`` (only its schema is read)."""
     return spark.createDataFrame([], ", ".join(f"`{c}` {target}" for c, _, target, _ in cases.values()))
 
 
-def run_guide_datatype_cases(spark, df=None, cases: Mapping[str, tuple[str, str, str, tuple[Any, Any]]]
-                             = DATATYPE_CASES) -> pd.DataFrame:
+def run_guide_datatype_cases(spark: SparkSession, df: DataFrame | None = None,
+                             cases: _Cases = DATATYPE_CASES) -> pd.DataFrame:
     """Run :func:`guide_check_datatype_matching` on each case's column alone, and say what it did.
 
     Parameters
@@ -155,7 +161,8 @@ def run_guide_datatype_cases(spark, df=None, cases: Mapping[str, tuple[str, str,
     return pd.DataFrame(rows).set_index("case")
 
 
-def zone_dependent_values(spark, df, column: str, zones: tuple[str, str] = ("UTC", "Asia/Kolkata")) -> int:
+def zone_dependent_values(spark: SparkSession, df: DataFrame, column: str,
+                          zones: tuple[str, str] = ("UTC", "Asia/Kolkata")) -> int:
     """How many non-null values of a string column become a different instant under two session time zones.
 
     A timestamp string without an offset is cast to ``timestamp`` in ``spark.sql.session.timeZone``: the same
@@ -182,7 +189,7 @@ def zone_dependent_values(spark, df, column: str, zones: tuple[str, str] = ("UTC
     return sum(1 for a, b in zip(*epochs, strict=True) if a is not None and a != b)
 
 
-def datatype_facts(spark, cases: Mapping[str, tuple[str, str, str, tuple[Any, Any]]] = DATATYPE_CASES,
+def datatype_facts(spark: SparkSession, cases: _Cases = DATATYPE_CASES,
                    raise_column: str = "num_text",
                    zone_column: str = "ts_local") -> tuple[pd.DataFrame, type | None, int]:
     """The guide's function and the lab's check on every case, and the two facts the corrections rest on.
@@ -201,16 +208,14 @@ def datatype_facts(spark, cases: Mapping[str, tuple[str, str, str, tuple[Any, An
     -------
     verdicts : pandas.DataFrame
         :func:`run_guide_datatype_cases` joined with ``values_lost`` from
-        ``labkit.scenarios.pipeline.check_datatype_matching`` (the values each case's cast would not keep).
+        :func:`labkit.topics.schema.check_datatype_matching` (the values each case's cast would not keep).
     raised : type or None
         The class of what the guide's function raises on ``raise_column`` (None when it passes).
     zone_dependent : int
         :func:`zone_dependent_values` of ``zone_column``.
     """
-    from labkit.scenarios import pipeline
-
     df = datatype_cases(spark, cases)
-    lost = pipeline.check_datatype_matching(df, {c: t for c, _, t, _ in cases.values()})[["values_lost"]]
+    lost = schema.check_datatype_matching(df, {c: t for c, _, t, _ in cases.values()})[["values_lost"]]
     verdicts = run_guide_datatype_cases(spark, df, cases).join(lost, on="column")
     raised = None
     try:
@@ -220,7 +225,7 @@ def datatype_facts(spark, cases: Mapping[str, tuple[str, str, str, tuple[Any, An
     return verdicts, raised, zone_dependent_values(spark, df, zone_column)
 
 
-def migration_source(spark, rows: int):
+def migration_source(spark: SparkSession, rows: int) -> DataFrame:
     """A migrated table's source side, with what ``labkit.topics.reconcile.plant_defects`` needs to hide its defects.
 
     ``amount`` is ``decimal(12,4)``: its values repeat every 5,000 ids (from 5,001 rows on, a row can be

@@ -1,4 +1,5 @@
-"""The guide's real check_datatype_matching, run on hand-written inputs; truth from Python's own types.
+"""The guide's code reproduced (``labkit.experiments.guide_code``): its real check_datatype_matching, run on
+hand-written inputs, with truth from Python's own types.
 
 Python's ``decimal`` and ``datetime`` and the int range say which values survive a target type; neither the
 guide's function nor the lab's check is the reference. Also: the reproduction is the guide's text line for line,
@@ -16,7 +17,7 @@ import pytest
 from labkit.experiments import guide_code
 from labkit.experiments.guide_code import DATATYPE_CASES
 from labkit.report.guide import GUIDE
-from labkit.scenarios import pipeline
+from labkit.topics import schema
 
 INT_RANGE = range(-(2**31), 2**31)
 
@@ -45,7 +46,7 @@ def _lost(case: str) -> int:
 def cases(spark):
     df = guide_code.datatype_cases(spark)
     guide = guide_code.run_guide_datatype_cases(spark, df)
-    lab = pipeline.check_datatype_matching(df, {c: t for c, _, t, _ in DATATYPE_CASES.values()})
+    lab = schema.check_datatype_matching(df, {c: t for c, _, t, _ in DATATYPE_CASES.values()})
     return {"df": df, "guide": guide, "lab": lab}
 
 
@@ -121,3 +122,27 @@ def test_the_default_api_mode_follows_pyspark_s_own_definition(monkeypatch):
 
     monkeypatch.delenv("SPARK_CONNECT_MODE", raising=False)
     assert guide_code.default_api_mode() == util.default_api_mode()
+
+
+def test_datatype_facts_are_the_guides_verdicts_the_values_lost_and_the_two_facts(spark):
+    verdicts, raised, zone_dependent = guide_code.datatype_facts(spark)
+    assert list(verdicts.index) == list(guide_code.DATATYPE_CASES)
+    assert verdicts.loc["clean numerals in a string column", "guide"] == "raises" and raised is Exception
+    assert (verdicts.loc[list(guide_code.GUIDE_MISSES), "guide"] == "passes").all()
+    assert (verdicts.loc[list(guide_code.GUIDE_MISSES), "values_lost"] == 1).all()
+    assert verdicts.loc["clean numerals in a string column", "values_lost"] == 0 and zone_dependent == 1
+    assert guide_code.datatype_facts(spark, raise_column="big")[1] is None  # a bigint column: the guide passes it
+
+
+def test_migration_source_is_what_plant_defects_needs_and_the_guides_checks_pass_on(spark):
+    from labkit.experiments import reconcile as reconcile_exp
+
+    src = guide_code.migration_source(spark, 6000)  # amounts repeat every 5,000 ids
+    assert src.count() == 6000 and [f.dataType.simpleString() for f in src.schema] == [
+        "int", "decimal(12,4)", "timestamp"]
+    rows = src.orderBy("id").limit(2).collect()
+    assert str(rows[0]["amount"]) == "3.7071" and (rows[1]["updated_at"] - rows[0]["updated_at"]).seconds == 60
+    target, planted = reconcile_exp.plant_defects(src, "id", seed=42)
+    assert reconcile_exp.guide_parity_checks(src, target)["match"].all() and len(planted) == 5
+    with pytest.raises(ValueError, match="two rows with the same amount"):
+        reconcile_exp.plant_defects(guide_code.migration_source(spark, 5000), "id")  # no amount repeats yet

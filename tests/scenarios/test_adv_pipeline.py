@@ -11,7 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from labkit.scenarios import pipeline
+from labkit.core import swap
+from labkit.scenarios import ledger, pipeline
 from labkit.scenarios.pipeline import IngestionError, TableSpec
 from labkit.topics import s3
 
@@ -193,19 +194,19 @@ def test_a_header_only_file_loads_zero_rows_is_archived_and_the_next_run_works(s
 
 
 class _Kill(BaseException):
-    """The process dying: no handler of the pipeline's gets to run (its ``_recover`` is patched out)."""
+    """The process dying: no handler of the pipeline's gets to run (its ``recover`` is patched out)."""
 
 
 def _stop_second_rename(monkeypatch, exc):
     """Make the move of a staged partition into the table raise ``exc`` (the old one has just gone to the trash)."""
-    replace = pipeline.os.replace
+    rename = swap._Local.rename
 
-    def stopping(src, dst, *a, **kw):
+    def stopping(self, src, dst):
         if "_staging" in str(src) and "=" in Path(src).name:
             raise exc
-        return replace(src, dst, *a, **kw)
+        return rename(self, src, dst)
 
-    monkeypatch.setattr(pipeline.os, "replace", stopping)
+    monkeypatch.setattr(swap._Local, "rename", stopping)
 
 
 def test_an_interrupt_between_the_two_renames_of_a_swap_puts_the_old_partition_back(spark, world, monkeypatch):
@@ -217,7 +218,8 @@ def test_an_interrupt_between_the_two_renames_of_a_swap_puts_the_old_partition_b
         with pytest.raises(KeyboardInterrupt):
             _run(spark, world)
     assert _rows(world) == [(1, "data/in/a.csv"), (2, "data/in/a.csv"), (3, "data/in/a.csv")]  # before: gone
-    assert not any(Path(world["wh"]).glob("_trash/orders/*")) and not Path(world["wh"], "_journal/orders.json").exists()
+    assert Path(world["wh"], "_journal").is_dir()  # the swap had begun: its journal is what was removed
+    assert not any(Path(world["wh"]).glob("_trash/orders/*")) and not Path(world["wh"], "_journal/orders").exists()
     _run(spark, world)
     assert [r[0] for r in _rows(world)] == [1, 2, 3, 4, 5]
 
@@ -228,10 +230,11 @@ def test_a_kill_between_the_two_renames_of_a_swap_is_rolled_back_by_the_next_run
     _put(world, "data/in/b.csv", _csv(4, 5))
     with monkeypatch.context() as m:
         _stop_second_rename(m, _Kill())
-        m.setattr(pipeline, "_recover", lambda paths: None, raising=False)
+        m.setattr(ledger, "recover", lambda paths: None)
         with pytest.raises(_Kill):
             _run(spark, world)
     assert _rows(world) == []  # what the kill left: the month's old partition in the trash, the new one not moved in
+    assert swap.read_journal(str(world["wh"] / "_journal" / "orders")) is not None
     log = _run(spark, world)
     assert "rolled back" in log["recovered"]
     assert _rows(world) == [(1, "data/in/a.csv"), (2, "data/in/a.csv"), (3, "data/in/a.csv"), (4, "data/in/b.csv"),
@@ -292,12 +295,24 @@ def test_a_table_name_or_partition_column_that_is_not_a_plain_name_is_refused(sp
 
 
 def test_a_journal_naming_a_run_outside_the_warehouse_is_refused(spark, world):
-    journal = world["wh"] / "_journal" / "orders.json"
-    journal.parent.mkdir(parents=True)
-    journal.write_text('{"run_id": "../../elsewhere", "steps": []}')
+    journal = str(world["wh"] / "_journal" / "orders")
+    swap.Swap(journal, meta={"run_id": "../../elsewhere"})  # a journal left behind, naming a run id that is a path
     with pytest.raises(ValueError, match="run_id must be a plain name"):
         _run(spark, world)
-    assert journal.exists()  # kept for a person to look at
+    assert swap.read_journal(journal) == {"run_id": "../../elsewhere"}  # kept for a person to look at
+
+
+def test_a_journal_naming_a_partition_outside_the_warehouse_is_refused_before_anything_moves(spark, world, tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("keep")
+    journal = str(world["wh"] / "_journal" / "orders")
+    left = swap.Swap(journal, meta={"run_id": "r0"})
+    left.move(str(victim), str(world["wh"] / "_trash" / "orders" / "r0" / "x"), aside=True)  # moved in, by hand
+    with pytest.raises(ValueError, match="names paths outside"):
+        _run(spark, world)
+    assert (world["wh"] / "_trash" / "orders" / "r0" / "x" / "keep.txt").exists() and not victim.exists()
+    assert swap.read_journal(journal) == {"run_id": "r0"}  # nothing moved back out of the warehouse, nothing deleted
 
 
 def test_a_used_run_id_is_refused_before_it_can_overwrite_its_ledger(spark, world):

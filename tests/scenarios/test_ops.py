@@ -159,30 +159,3 @@ def test_rerun_ingestion_is_idempotent_and_a_stopped_run_changes_nothing(spark, 
     assert all(r["rows"] == before for r in runs)
     assert runs[1]["log"] is None and "injected" in runs[1]["error"]
     assert runs[-1]["log"]["accounted"] and runs[-1]["log"]["lines"] == first["lines"]  # the stopped run's files
-
-
-def test_datatype_facts_are_the_guides_verdicts_the_values_lost_and_the_two_facts(spark):
-    from labkit.experiments import guide_code
-
-    verdicts, raised, zone_dependent = guide_code.datatype_facts(spark)
-    assert list(verdicts.index) == list(guide_code.DATATYPE_CASES)
-    assert verdicts.loc["clean numerals in a string column", "guide"] == "raises" and raised is Exception
-    assert (verdicts.loc[list(guide_code.GUIDE_MISSES), "guide"] == "passes").all()
-    assert (verdicts.loc[list(guide_code.GUIDE_MISSES), "values_lost"] == 1).all()
-    assert verdicts.loc["clean numerals in a string column", "values_lost"] == 0 and zone_dependent == 1
-    assert guide_code.datatype_facts(spark, raise_column="big")[1] is None  # a bigint column: the guide passes it
-
-
-def test_migration_source_is_what_plant_defects_needs_and_the_guides_checks_pass_on(spark):
-    from labkit.experiments import guide_code
-    from labkit.topics import reconcile
-
-    src = guide_code.migration_source(spark, 6000)  # amounts repeat every 5,000 ids
-    assert src.count() == 6000 and [f.dataType.simpleString() for f in src.schema] == [
-        "int", "decimal(12,4)", "timestamp"]
-    rows = src.orderBy("id").limit(2).collect()
-    assert str(rows[0]["amount"]) == "3.7071" and (rows[1]["updated_at"] - rows[0]["updated_at"]).seconds == 60
-    target, planted = reconcile.plant_defects(src, "id", seed=42)
-    assert reconcile.guide_checks(src, target)["match"].all() and len(planted) == 5
-    with pytest.raises(ValueError, match="two rows with the same amount"):
-        reconcile.plant_defects(guide_code.migration_source(spark, 5000), "id")  # no amount repeats yet
