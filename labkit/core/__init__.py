@@ -1,2 +1,6 @@
-"""The core layer: session, scales, data generation and its cache, measurement, plans, bench, projection,
-results, checks, prices and the notebook entry point. It imports no topic and no report module."""
+"""The core layer: what every notebook and topic stands on. It imports no other labkit layer.
+
+Its own layers, top to bottom (an import-linter contract): ``notebook``; ``bench``, ``results``, ``plans``;
+``measure``, ``datagen``, ``cache``, ``swap``, ``checks``; ``session``, ``files``; ``runtime``; ``cluster_state``;
+``args``, ``paths``, ``plan_parse``, ``projection``, ``poll``, ``scales``; ``units``.
+"""

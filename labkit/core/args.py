@@ -8,7 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from labkit.core.units import parse_bytes
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 __all__ = ["JOIN_TYPES", "byte_string", "confined", "join_type", "plain_name", "positive_int", "require_columns"]
 
@@ -67,7 +72,7 @@ def join_type(how: str) -> str:
     return JOIN_TYPES[norm]
 
 
-def require_columns(df, columns: Sequence[str] | str, what: str = "column") -> list[str]:
+def require_columns(df: DataFrame, columns: Sequence[str] | str, what: str = "column") -> list[str]:
     """Return ``columns`` as a list after checking each one is a column of ``df``.
 
     Raises
@@ -84,15 +89,11 @@ def require_columns(df, columns: Sequence[str] | str, what: str = "column") -> l
     return cols
 
 
-_BYTE_UNITS = {"": 1, "b": 1, "k": 2**10, "kb": 2**10, "m": 2**20, "mb": 2**20, "g": 2**30, "gb": 2**30,
-               "t": 2**40, "tb": 2**40, "p": 2**50, "pb": 2**50}
-
-
 def byte_string(text: str) -> int:
     """A Spark size setting in bytes, read the way Spark reads it (``JavaUtils.byteStringAsBytes``).
 
     A bare number is bytes; ``k``/``kb``, ``m``/``mb``, ``g``/``gb``, ``t``, ``p`` are powers of 1024, in any
-    case. ``-1`` (a threshold turned off) stays ``-1``.
+    case (:func:`labkit.core.units.parse_bytes`, whole numbers only). ``-1`` (a threshold turned off) stays ``-1``.
 
     Raises
     ------
@@ -104,10 +105,9 @@ def byte_string(text: str) -> int:
     >>> byte_string("10MB"), byte_string("10485760b"), byte_string("-1")
     (10485760, 10485760, -1)
     """
-    m = re.fullmatch(r"\s*(-?\d+)\s*([a-zA-Z]{0,2})\s*", str(text))
-    if not m or m.group(2).lower() not in _BYTE_UNITS:
-        raise ValueError(f"cannot read size {text!r}: a whole number with b, k, m, g, t or p (e.g. '10MB', '-1')")
-    return int(m.group(1)) * _BYTE_UNITS[m.group(2).lower()]
+    if str(text).strip() == "-1":
+        return -1
+    return parse_bytes(text, whole=True)
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

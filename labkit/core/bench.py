@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -11,6 +11,9 @@ from labkit.core import runtime
 from labkit.core.measure import Measurement, measure, noop
 from labkit.core.projection import floor_ms, limiting_stages, project_job, project_makespan
 from labkit.core.session import spark_conf
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 __all__ = ["compare", "median_run", "pair_ratio", "sweep", "sweep_projection"]
 
@@ -24,7 +27,7 @@ def compare(
     warmup: int = 1,
     *,
     baseline: str | None = None,
-    spark=None,
+    spark: SparkSession | None = None,
     progress: bool = True,
     conf: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> pd.DataFrame:
@@ -168,7 +171,7 @@ def median_run(runs: list[Measurement], label: str) -> Measurement:
     return mine[(len(mine) - 1) // 2]
 
 
-def sweep(spark, datasets: Mapping[str, Any], variants: Mapping[str, Callable[[Any], Any]],
+def sweep(spark: SparkSession, datasets: Mapping[str, Any], variants: Mapping[str, Callable[[Any], Any]],
           conf: Mapping[str, Mapping[str, Any]] | None = None, repeats: int = 3, warmup: int = 1,
           baseline: str | None = None, progress: bool = True) -> pd.DataFrame:
     """Compare variants on several datasets (one per skew level), interleaved within each dataset.
@@ -191,7 +194,7 @@ def sweep(spark, datasets: Mapping[str, Any], variants: Mapping[str, Callable[[A
         One row per (dataset, variant) with the columns of ``bench.compare``
         plus ``dataset``; ``attrs["runs"]`` maps dataset to its measurements.
     """
-    def runner(name, df):
+    def runner(name, df: DataFrame):
         return noop(variants[name](df))
 
     frames, runs = [], {}

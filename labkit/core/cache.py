@@ -8,26 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, is_dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["DATA_VERSION", "cache_dir", "cached", "path_exists"]
+from labkit.core.files import exists
+from labkit.core.paths import cache_dir
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+__all__ = ["DATA_VERSION", "cache_dir", "cached"]
 
 DATA_VERSION = 1  # bump when a generator's output changes, so stale caches are not reused
-
-
-def cache_dir() -> str:
-    """Where generated datasets are cached: ``$LABKIT_CACHE_DIR`` or ``datasets/cache`` in the repo."""
-    env = os.environ.get("LABKIT_CACHE_DIR")
-    if env:
-        return env
-    repo = Path(__file__).resolve().parents[2]
-    if (repo / "pyproject.toml").exists():
-        return str(repo / "datasets" / "cache")
-    return str(Path.home() / ".cache" / "labkit")
 
 
 def _params_key(name: str, params: Mapping[str, Any]) -> str:
@@ -43,14 +36,8 @@ def _params_key(name: str, params: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def path_exists(spark, path: str) -> bool:
-    """Whether a path exists on the file system it names (local, s3a, hdfs); see :func:`labkit.core.files.exists`."""
-    from labkit.core.files import exists
-
-    return exists(spark, path)
-
-
-def cached(spark, name: str, params: Mapping[str, Any], builder: Callable[..., Any], root: str | None = None):
+def cached(spark: SparkSession, name: str, params: Mapping[str, Any], builder: Callable[..., Any],
+           root: str | None = None) -> DataFrame:
     """Build a dataset once, keep it as Parquet, and read it back afterwards.
 
     Parameters
@@ -76,6 +63,6 @@ def cached(spark, name: str, params: Mapping[str, Any], builder: Callable[..., A
     rewritten, never read.
     """
     path = f"{(root or cache_dir()).rstrip('/')}/{name}-{_params_key(name, params)}"
-    if not path_exists(spark, f"{path}/_SUCCESS"):
+    if not exists(spark, f"{path}/_SUCCESS"):  # local, s3a or hdfs
         builder(spark, **params).write.mode("overwrite").parquet(path)
     return spark.read.parquet(path)

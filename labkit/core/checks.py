@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
 __all__ = ["assert_same_rows"]
 
 
-def assert_same_rows(actual, expected, what: str = "result") -> int:
+def assert_same_rows(actual: DataFrame, expected: DataFrame, what: str = "result") -> int:
     """Assert two DataFrames hold the same multiset of rows (order ignored, duplicates counted).
 
     Parameters
     ----------
     actual, expected : pyspark.sql.DataFrame
-        Frames with the same column names (``actual`` is reordered to match).
+        Frames with the same column names and types (``actual`` is reordered to match).
     what : str
         Names the check in the error message.
 
@@ -23,7 +28,8 @@ def assert_same_rows(actual, expected, what: str = "result") -> int:
     Raises
     ------
     AssertionError
-        Naming how many rows are missing and how many are extra, with a few examples.
+        Naming how many rows are missing and how many are extra, with a few examples; or the columns whose
+        names or types differ (an ``int`` column against a ``bigint`` one is a difference, never widened).
 
     Notes
     -----
@@ -44,6 +50,10 @@ def assert_same_rows(actual, expected, what: str = "result") -> int:
             raise AssertionError(f"{what}: duplicate column names {expected.columns} in a different order "
                                  f"({actual.columns}); rename them before comparing")
         actual = actual.select(*expected.columns)
+    types = [f"{name} is {have} in actual but {want} in expected"
+             for (name, have), (_, want) in zip(actual.dtypes, expected.dtypes, strict=True) if have != want]
+    if types:
+        raise AssertionError(f"{what}: column types differ: {'; '.join(types)}")
     missing = expected.exceptAll(actual)
     extra = actual.exceptAll(expected)
     n_missing, n_extra = missing.count(), extra.count()

@@ -13,8 +13,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from labkit.core import runtime
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 __all__ = ["delete", "exists", "list_files", "rename"]
 
@@ -26,12 +30,12 @@ def _local(path: str) -> str | None:
     return None if "://" in path else path
 
 
-def _hadoop(spark, path: str):
+def _hadoop(spark: SparkSession, path: str):
     jpath = spark._jvm.org.apache.hadoop.fs.Path(path)
     return jpath.getFileSystem(spark._jsc.hadoopConfiguration()), jpath
 
 
-def exists(spark, path: str) -> bool:
+def exists(spark: SparkSession, path: str) -> bool:
     """Whether a file or folder exists (local, ``s3a://``, ``hdfs://``).
 
     Parameters
@@ -58,7 +62,7 @@ def exists(spark, path: str) -> bool:
         raise
 
 
-def list_files(spark, path: str) -> list[tuple[str, int]]:
+def list_files(spark: SparkSession, path: str) -> list[tuple[str, int]]:
     """Every file under ``path``, recursively, as ``(path, bytes)``, skipping names that start with ``_`` or ``.``.
 
     Parameters
@@ -96,7 +100,7 @@ def list_files(spark, path: str) -> list[tuple[str, int]]:
     return sorted((r["path"], int(r["length"])) for r in rows if not hidden(r["path"]))
 
 
-def rename(spark, src: str, dst: str) -> bool:
+def rename(spark: SparkSession, src: str, dst: str) -> bool:
     """Rename a file or folder; True when it moved.
 
     Raises
@@ -118,7 +122,7 @@ def rename(spark, src: str, dst: str) -> bool:
         return False
 
 
-def delete(spark, path: str) -> None:
+def delete(spark: SparkSession, path: str) -> None:
     """Delete a file or folder, recursively; nothing happens when it does not exist.
 
     Raises

@@ -16,12 +16,17 @@ import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from labkit.core import runtime
-from labkit.core.plans import PlanSummary, plan_summary
+from labkit.core.plan_parse import PlanSummary, parse_plan
+from labkit.core.poll import wait_until
+from labkit.core.units import format_bytes, parse_bytes
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 __all__ = ["Measurement", "measure", "noop"]
 
@@ -85,13 +90,13 @@ class Measurement:
             ratio = _ratio(tasks)
             lines.append(f"slowest stage: {sid}, {self.stage_wall_ms[sid]:,.0f} ms, {len(tasks)} task(s), "
                          f"max/median task {ratio:.1f}x" + ("  <- task skew" if ratio > 3 else ""))
-        mem, disk = self.memory_spill_bytes / 2**20, self.disk_spill_bytes / 2**20
+        mem, disk = format_bytes(self.memory_spill_bytes, "MiB"), format_bytes(self.disk_spill_bytes, "MiB")
         hint = "  <- spilling: more partitions or memory" if self.disk_spill_bytes else ""
-        lines.append(f"spill: {mem:,.1f} MB memory, {disk:,.1f} MB disk{hint}")
+        lines.append(f"spill: {mem} memory, {disk} disk{hint}")
         share = self.gc_ms / self.executor_run_ms if self.executor_run_ms else 0.0
         lines.append(f"GC: {self.gc_ms:,} ms, {share:.0%} of task time" + ("  <- GC pressure" if share > 0.1 else ""))
-        read, written = self.shuffle_read_bytes / 2**20, self.shuffle_write_bytes / 2**20
-        lines.append(f"shuffle: {read:,.1f} MB read, {written:,.1f} MB written")
+        read, written = format_bytes(self.shuffle_read_bytes, "MiB"), format_bytes(self.shuffle_write_bytes, "MiB")
+        lines.append(f"shuffle: {read} read, {written} written")
         if self.ui_url:
             lines.append(f"the real UI: {self.ui_url} (Stages tab: sort by Duration; open a stage for its task table)")
         return "\n".join(lines)
@@ -114,13 +119,22 @@ def _get(base: str, path: str):
     return runtime.get_json(base + path)
 
 
-def _drain(spark, base: str, tag: str, timeout: float = 30.0) -> list[dict]:
+_DRAIN_TIMEOUT_S = 30.0  # how long the REST API may take to show an action's jobs finished
+
+
+def _drain(spark: SparkSession, base: str, tag: str, timeout: float | None = None) -> list[dict]:
     """Wait until the status store has seen every tagged job finish; return those jobs.
 
     A classic session waits on Spark's listener bus first. A Connect client
     cannot, so it polls until the tagged jobs have stayed the same and finished
-    for two reads in a row. Warns (it does not fail) when jobs are still running
-    at the timeout: their metrics are then incomplete, and the warning names them.
+    for two reads in a row.
+
+    Raises
+    ------
+    TimeoutError
+        When tagged jobs are still unfinished after ``timeout`` seconds: their
+        metrics would be incomplete, so the error names the tag, the jobs, the
+        timeout and the REST API it read.
     """
     if not runtime.is_connect(spark):
         try:
@@ -128,22 +142,24 @@ def _drain(spark, base: str, tag: str, timeout: float = 30.0) -> list[dict]:
         except Exception as exc:  # changed internals: polling below still works
             warnings.warn(f"measure: could not wait on Spark's listener bus ({type(exc).__name__}); polling the "
                           "REST API instead", stacklevel=3)
+    timeout = _DRAIN_TIMEOUT_S if timeout is None else timeout
     began = time.monotonic()
-    deadline = began + timeout
-    seen: list[int] | None = None
-    while True:
+    connect = runtime.is_connect(spark)
+    last: dict[str, Any] = {"ids": None, "jobs": [], "unfinished": []}
+
+    def drained() -> bool:
         jobs = [j for j in _get(base, "/jobs") if runtime.has_job_tag(j, tag)]
-        unfinished = [j["jobId"] for j in jobs if j["status"] not in ("SUCCEEDED", "FAILED")]
         ids = sorted(j["jobId"] for j in jobs)
-        settled = not runtime.is_connect(spark) or (ids == seen and (ids or time.monotonic() - began > 2.0))
-        if not unfinished and settled:
-            return jobs
-        if time.monotonic() > deadline:
-            warnings.warn(f"measure: jobs {unfinished} had not finished after {timeout:.0f} s; their stages and "
-                          "tasks are missing from this measurement", stacklevel=3)
-            return jobs
-        seen = ids
-        time.sleep(0.1 if not runtime.is_connect(spark) else 0.25)
+        unfinished = [j["jobId"] for j in jobs if j["status"] not in ("SUCCEEDED", "FAILED")]
+        settled = not connect or (ids == last["ids"] and (ids or time.monotonic() - began > 2.0))
+        last.update(ids=ids, jobs=jobs, unfinished=unfinished)
+        return not unfinished and settled
+
+    if not wait_until(drained, timeout, interval=0.25 if connect else 0.1):
+        raise TimeoutError(f"measure: the jobs tagged {tag!r} ({last['unfinished'] or 'none listed yet'}) had not "
+                           f"finished in the REST API ({base}/jobs) after {timeout:g} s; their stages and tasks "
+                           "would be missing from the measurement")
+    return last["jobs"]
 
 
 def _quantiles(durations: list[int]) -> tuple[float, float, float]:
@@ -195,16 +211,15 @@ def _metric_number(value: str) -> int:
     return int(m.group(0).replace(",", "")) if m else _unparsed("count", value)
 
 
-_UNITS = {"B": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
-
-
 def _metric_bytes(value: str) -> int:
-    """Parse a SQL size metric such as ``'131.6 KiB'`` into bytes (0 when not a plain size)."""
+    """Parse a SQL size metric such as ``'131.6 KiB'`` into bytes (0, with a warning, when not a plain size)."""
     text = value.strip()
     if "\n" in text:  # per-task metrics print "total (min, med, max ...)\n123 KiB (...)": take the total
         text = text.split("\n", 1)[1].split(" (", 1)[0]
-    m = re.fullmatch(r"([\d,.]+) (B|KiB|MiB|GiB|TiB)", text)
-    return int(float(m.group(1).replace(",", "")) * _UNITS[m.group(2)]) if m else _unparsed("size", value)
+    try:
+        return parse_bytes(text)
+    except ValueError:
+        return _unparsed("size", value)
 
 
 def _sql_metric(sqls: list[dict], name: str, parse: Callable[[str], int]) -> int:
@@ -223,7 +238,7 @@ def _sql_for_jobs(base: str, job_ids: set[int]) -> list[dict]:
     return out
 
 
-def noop(df) -> Callable[[], None]:
+def noop(df: DataFrame) -> Callable[[], None]:
     """A callable that runs ``df`` in full into Spark's no-op sink (every row computed, nothing kept).
 
     ``noop(df)()`` forces the work now; ``measure(spark, noop(df))`` measures it.
@@ -241,7 +256,7 @@ def noop(df) -> Callable[[], None]:
     return run
 
 
-def measure(spark, action: Callable[[], Any], label: str = "action") -> Measurement:
+def measure(spark: SparkSession, action: Callable[[], Any], label: str = "action") -> Measurement:
     """Run ``action()`` and measure the Spark jobs it starts.
 
     Parameters
@@ -314,7 +329,7 @@ def measure(spark, action: Callable[[], Any], label: str = "action") -> Measurem
         heaviest_stage_tasks_ms=tasks_ms,
         stage_tasks_ms=stage_tasks,
         stage_wall_ms={s["stageId"]: _stage_wall_ms(s) for s in stages},
-        plan=plan_summary(sqls[-1]["planDescription"]) if sqls else None,
+        plan=parse_plan(sqls[-1]["planDescription"]) if sqls else None,
         result=result,
         gc_ms=total("jvmGcTime"),
         ui_url=runtime.ui_url(spark),

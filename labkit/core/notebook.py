@@ -12,15 +12,19 @@ import atexit
 import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labkit.core import cache, datagen, results, runtime
 from labkit.core.args import plain_name
 from labkit.core.measure import noop
 from labkit.core.scales import Scale, scale_params
+from labkit.core.session import spark_session
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 __all__ = ["REQUIRED", "Lab", "start"]
 
@@ -33,10 +37,11 @@ class Lab:
     """What a running notebook needs, built once by :func:`start`."""
 
     name: str
-    spark: Any
+    spark: SparkSession
     size: Scale
     out: Path
     parameters: dict[str, Any]
+    recorder: results.Recorder | None = field(default=None, repr=False)  # this lab's own results file
     _figures: list[Path] = field(default_factory=list, repr=False)
     _closed: bool = field(default=False, repr=False)
 
@@ -70,17 +75,31 @@ class Lab:
         if self._closed:
             return
         where = self.master
+        atexit.unregister(self._stop_at_exit)
         _stop(self.spark)
         self._closed = True
-        path = self.out / f"{self.name}.json"
-        print(f"{self.name}: {len(results.load(path)['results'])} number(s) in {path}; "
-              f"the Spark session on {where} is stopped")
+        if self.recorder is not None:
+            print(f"{self.name}: {len(self.recorder.results)} number(s) in {self.recorder.path}; "
+                  f"the Spark session on {where} is stopped")
+
+    def _stop_at_exit(self) -> None:
+        """At interpreter exit, stop the session of a lab that was never closed (a notebook that ended early)."""
+        if not self._closed:
+            _stop(self.spark)
 
     def record(self, key: str, value: Any, unit: str | None = None, claim: str | None = None, *,
                kind: str = "measured", note: str | None = None, spread: tuple[float, float] | None = None,
                censored: bool = False) -> dict[str, Any]:
-        """Record one number in this notebook's results file (see :func:`labkit.core.results.record`)."""
-        return results.record(key, value, unit, claim, kind=kind, note=note, spread=spread, censored=censored)
+        """Record one number in this lab's results file (see :meth:`labkit.core.results.Recorder.record`).
+
+        Raises
+        ------
+        RuntimeError
+            For a lab built without a recorder (:func:`start` gives it one).
+        """
+        if self.recorder is None:
+            raise RuntimeError(f"{self.name}: this Lab has no results file; start it with labkit.notebook.start")
+        return self.recorder.record(key, value, unit, claim, kind=kind, note=note, spread=spread, censored=censored)
 
     def record_speedup(self, key: str, row, claim: str | None = None, *, note: str | None = None,
                        column: str = "speedup") -> dict[str, Any]:
@@ -166,7 +185,8 @@ class Lab:
         self._figures.append(path)
         return path
 
-    def facts(self, skew: datagen.HotKeys | datagen.Zipf | None = None, partitions: int | None = None, **overrides):
+    def facts(self, skew: datagen.HotKeys | datagen.Zipf | None = None, partitions: int | None = None,
+              **overrides: Any) -> DataFrame:
         """The cached transactions at this scale and seed (uniform keys unless ``skew`` says otherwise)."""
         params = dict(rows=self.size.rows, customers=self.size.customers, skew=skew, seed=self.seed)
         if partitions:
@@ -174,7 +194,7 @@ class Lab:
         params.update(overrides)
         return cache.cached(self.spark, "transactions", params, datagen.transactions)
 
-    def dims(self):
+    def dims(self) -> DataFrame:
         """The cached customer dimension at this scale and seed (one row per customer id)."""
         return cache.cached(self.spark, "customers", dict(n=self.size.customers, seed=self.seed), datagen.customers)
 
@@ -190,7 +210,7 @@ class Lab:
         return path
 
     @staticmethod
-    def noop(df):
+    def noop(df: DataFrame) -> Callable[[], None]:
         """A callable that runs ``df`` into the no-op sink (see :func:`labkit.core.measure.noop`)."""
         return noop(df)
 
@@ -216,8 +236,6 @@ def start(name: str, parameters: Mapping[str, Any]) -> Lab:
         For a name that is not ``NN_topic``, a missing required parameter, or
         an unknown scale.
     """
-    from labkit.core.session import spark_session
-
     if not _NAME.fullmatch(name or ""):
         raise ValueError(f"notebook name must look like '02_data_skew_and_salting', got {name!r}")
     missing = [k for k in REQUIRED if k not in parameters]
@@ -228,12 +246,12 @@ def start(name: str, parameters: Mapping[str, Any]) -> Lab:
     out = Path(os.fspath(params["output_dir"]))
     out.mkdir(parents=True, exist_ok=True)
     spark = spark_session(params["spark_master"], app_name=name)
-    results.start(name, out, spark, parameters=params)
-    atexit.register(_stop, spark)  # a notebook that ends early still stops its session before the JVM goes
-    return Lab(name, spark, size, out, params)
+    lab = Lab(name, spark, size, out, params, recorder=results.Recorder.open(name, out, spark, parameters=params))
+    atexit.register(lab._stop_at_exit)  # a notebook that ends early still stops its session; close() removes it
+    return lab
 
 
-def _stop(spark) -> None:
+def _stop(spark: SparkSession) -> None:
     """Stop a session if it still runs, then its local JVM; never raises (it also runs at interpreter exit)."""
     try:
         if runtime.is_connect(spark) or getattr(spark.sparkContext, "_jsc", None) is not None:

@@ -1,7 +1,9 @@
 """Record a notebook's numbers, with the environment they were measured in.
 
-A notebook calls :func:`start` once (after its parameters cell) and then
-:func:`record` for each number. Everything goes to ``<output_dir>/<notebook>.json``:
+A notebook's :class:`~labkit.core.notebook.Lab` opens one :class:`Recorder`
+(:meth:`Recorder.open`, after its parameters cell) and then records each number
+with ``lab.record``. Each recorder writes its own ``<output_dir>/<notebook>.json``,
+so two labs in one process never write into each other's file:
 
 .. code-block:: json
 
@@ -18,18 +20,21 @@ import platform
 import sys
 from collections.abc import Mapping
 from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labkit.core import runtime
 
-__all__ = ["environment", "load", "record", "start"]
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = ["KINDS", "Recorder", "environment", "load"]
 
 KINDS = ("measured", "projected", "guide", "arithmetic")
-_current: dict[str, Any] = {}
 
 
-def environment(spark=None) -> dict[str, Any]:
+def environment(spark: SparkSession | None = None) -> dict[str, Any]:
     """Versions, machine and Spark flags that a number depends on.
 
     Parameters
@@ -41,8 +46,6 @@ def environment(spark=None) -> dict[str, Any]:
     -------
     dict
     """
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         labkit_version = version("labkit")
     except PackageNotFoundError:  # running from a source tree that was not installed
@@ -73,7 +76,7 @@ def environment(spark=None) -> dict[str, Any]:
     return env
 
 
-def _java_version(spark) -> str:
+def _java_version(spark: SparkSession) -> str:
     """The driver JVM's Java version (on Connect, the server's, from its REST API)."""
     if runtime.is_connect(spark):
         return runtime.get_json(f"{runtime.api_base(spark)}/environment")["runtime"]["javaVersion"].split()[0]
@@ -109,95 +112,113 @@ def _write(path: Path, doc: Mapping[str, Any]) -> None:
     tmp.replace(path)
 
 
-def start(notebook: str, output_dir: str | os.PathLike, spark=None,
-          parameters: Mapping[str, Any] | None = None) -> Path:
-    """Begin a results file for a notebook run.
+class Recorder:
+    """One notebook run's results file: the parameters and environment, then every number recorded.
 
-    Parameters
-    ----------
-    notebook : str
-        Notebook name without extension, e.g. ``"00_start_here"``.
-    output_dir : path
-        Folder for ``<notebook>.json``; created if missing.
-    spark : SparkSession, optional
-        Used to record the Spark environment.
-    parameters : mapping, optional
-        The notebook's parameters (scale, seed, master, ...).
-
-    Returns
-    -------
-    pathlib.Path
-        The results file. An earlier file of the same notebook is replaced.
+    Made by :meth:`open`; :meth:`record` adds a number and rewrites the file atomically.
     """
-    if not notebook or "/" in notebook:
-        raise ValueError(f"notebook must be a plain name like '00_start_here', got {notebook!r}")
-    path = Path(output_dir) / f"{notebook}.json"
-    doc = {"notebook": notebook, "parameters": _clean(dict(parameters or {})),
-           "environment": environment(spark), "results": {}}
-    _write(path, doc)
-    _current.clear()
-    _current.update(path=path, doc=doc)
-    return path
 
+    def __init__(self, path: Path, doc: dict[str, Any]) -> None:
+        self.path = path
+        self._doc = doc
 
-def record(key: str, value: Any, unit: str | None = None, claim: str | None = None, *,
-           kind: str = "measured", note: str | None = None, spread: tuple[float, float] | None = None,
-           censored: bool = False) -> dict[str, Any]:
-    """Record one number in the current notebook's results file.
+    def __repr__(self) -> str:
+        return f"Recorder({str(self.path)!r}, {len(self._doc['results'])} result(s))"
 
-    Parameters
-    ----------
-    key : str
-        A stable name, e.g. ``"join.skew_ratio"``; the claims registry refers to it.
-    value : number, str, bool, list or dict
-    unit : str, optional
-        ``"x"`` for a ratio, ``"s"``, ``"bytes"``, ``"%"``, ``"$"``...
-    claim : str, optional
-        The guide's claim this number checks (its registry id or quoted text).
-    kind : {"measured", "projected", "guide"}
-        ``projected`` for numbers computed from measurements for a machine we
-        do not have (see :mod:`labkit.projection`); ``guide`` for the guide's own number.
-    note : str, optional
-        Scale, caveat or method, shown next to the number.
-    spread : (low, high), optional
-        The range of the per-round values behind a measured ratio
-        (``speedup_lo``/``speedup_hi`` of :func:`labkit.core.bench.compare`); the
-        verdict rule calls a ratio whose spread includes 1.0 "no measurable effect".
-    censored : bool
-        The true value is at least ``value``: a sweep that never crossed its bound.
+    @classmethod
+    def open(cls, notebook: str, output_dir: str | os.PathLike, spark: SparkSession | None = None,
+             parameters: Mapping[str, Any] | None = None) -> Recorder:
+        """Begin a results file for a notebook run.
 
-    Returns
-    -------
-    dict
-        The stored entry.
+        Parameters
+        ----------
+        notebook : str
+            Notebook name without extension, e.g. ``"00_start_here"``.
+        output_dir : path
+            Folder for ``<notebook>.json``; created if missing.
+        spark : SparkSession, optional
+            Used to record the Spark environment.
+        parameters : mapping, optional
+            The notebook's parameters (scale, seed, master, ...).
 
-    Raises
-    ------
-    RuntimeError
-        If :func:`start` was not called first.
-    ValueError
-        For an empty key or an unknown kind.
-    """
-    if not _current:
-        raise RuntimeError("results.record: call results.start(notebook, output_dir, spark) first")
-    if not key:
-        raise ValueError("results.record: key must be a non-empty string")
-    if kind not in KINDS:
-        raise ValueError(f"results.record: kind must be one of {KINDS}, got {kind!r}")
-    if spread is not None:
-        spread = [float(v) for v in spread]
-        if len(spread) != 2 or any(math.isnan(v) for v in spread):
-            raise ValueError(f"results.record: spread of {key!r} must be (low, high) numbers, got {spread!r}")
-    entry = {"value": _clean(value), "unit": unit, "kind": kind, "claim": claim, "note": note,
-             **({"spread": sorted(spread)} if spread is not None else {}), **({"censored": True} if censored else {}),
-             "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    _current["doc"]["results"][key] = entry
-    _write(_current["path"], _current["doc"])
-    return entry
+        Returns
+        -------
+        Recorder
+            Writing to ``<output_dir>/<notebook>.json``. An earlier file of the same notebook is replaced.
+
+        Raises
+        ------
+        ValueError
+            For a notebook name that is not a plain file name.
+        """
+        if not notebook or "/" in notebook or notebook in (".", ".."):
+            raise ValueError(f"notebook must be a plain name like '00_start_here', got {notebook!r}")
+        path = Path(output_dir) / f"{notebook}.json"
+        doc = {"notebook": notebook, "parameters": _clean(dict(parameters or {})),
+               "environment": environment(spark), "results": {}}
+        _write(path, doc)
+        return cls(path, doc)
+
+    @property
+    def results(self) -> dict[str, dict[str, Any]]:
+        """The entries recorded so far, by key (a copy)."""
+        return {k: dict(v) for k, v in self._doc["results"].items()}
+
+    def record(self, key: str, value: Any, unit: str | None = None, claim: str | None = None, *,
+               kind: str = "measured", note: str | None = None, spread: tuple[float, float] | None = None,
+               censored: bool = False) -> dict[str, Any]:
+        """Record one number in this results file.
+
+        Parameters
+        ----------
+        key : str
+            A stable name, e.g. ``"join.skew_ratio"``; the claims registry refers to it.
+        value : number, str, bool, list or dict
+        unit : str, optional
+            ``"x"`` for a ratio, ``"s"``, ``"bytes"``, ``"%"``, ``"$"``...
+        claim : str, optional
+            The guide's claim this number checks (its registry id or quoted text).
+        kind : {"measured", "projected", "guide", "arithmetic"}
+            ``projected`` for numbers computed from measurements for a machine we
+            do not have (see :mod:`labkit.core.projection`); ``guide`` for the guide's own number.
+        note : str, optional
+            Scale, caveat or method, shown next to the number.
+        spread : (low, high), optional
+            The range of the per-round values behind a measured ratio
+            (``speedup_lo``/``speedup_hi`` of :func:`labkit.core.bench.compare`); the
+            verdict rule calls a ratio whose spread includes 1.0 "no measurable effect".
+        censored : bool
+            The true value is at least ``value``: a sweep that never crossed its bound.
+
+        Returns
+        -------
+        dict
+            The stored entry.
+
+        Raises
+        ------
+        ValueError
+            For an empty key, an unknown kind or a spread that is not two numbers.
+        """
+        if not key:
+            raise ValueError("results.record: key must be a non-empty string")
+        if kind not in KINDS:
+            raise ValueError(f"results.record: kind must be one of {KINDS}, got {kind!r}")
+        if spread is not None:
+            spread = [float(v) for v in spread]
+            if len(spread) != 2 or any(math.isnan(v) for v in spread):
+                raise ValueError(f"results.record: spread of {key!r} must be (low, high) numbers, got {spread!r}")
+        entry = {"value": _clean(value), "unit": unit, "kind": kind, "claim": claim, "note": note,
+                 **({"spread": sorted(spread)} if spread is not None else {}),
+                 **({"censored": True} if censored else {}),
+                 "recorded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        self._doc["results"][key] = entry
+        _write(self.path, self._doc)
+        return entry
 
 
 def load(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a results file written by :func:`start` and :func:`record`."""
+    """Read a results file written by a :class:`Recorder`."""
     doc = json.loads(Path(path).read_text(encoding="utf-8"))
     if "results" not in doc or "environment" not in doc:
         raise ValueError(f"{path} is not a labkit results file (no 'results'/'environment')")

@@ -17,22 +17,22 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = [
+from labkit.core import cluster_state
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+__all__ = [  # the job-tag, UI-registration and JVM-ending helpers stay out: measure's, session's, notebook's own
     "ConnectUnsupported",
-    "add_job_tag",
     "api_base",
     "connect_address",
-    "end_local_jvm",
     "get_json",
-    "has_job_tag",
     "is_connect",
     "master",
     "parallelism",
-    "remove_job_tag",
     "require_classic",
-    "set_spark_ui",
     "ui_url",
 ]
 
@@ -43,7 +43,7 @@ class ConnectUnsupported(RuntimeError):
     """A labkit feature that needs the local JVM was called on a Spark Connect session."""
 
 
-def is_connect(spark) -> bool:
+def is_connect(spark: SparkSession) -> bool:
     """Whether ``spark`` is a Spark Connect session (``sc://``) rather than a classic one.
 
     Parameters
@@ -57,7 +57,7 @@ def is_connect(spark) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
-def require_classic(spark, feature: str) -> None:
+def require_classic(spark: SparkSession, feature: str) -> None:
     """Raise :class:`ConnectUnsupported` naming ``feature`` when ``spark`` is a Connect session.
 
     Parameters
@@ -76,7 +76,7 @@ def require_classic(spark, feature: str) -> None:
             "run this on a classic session (spark_master local[*], local-cluster[...] or spark://...)")
 
 
-def master(spark) -> str:
+def master(spark: SparkSession) -> str:
     """The master URL: ``local[2]``, ``spark://...``; for Connect ``sc://host:port (server on <master>)``.
 
     Parameters
@@ -92,7 +92,7 @@ def master(spark) -> str:
     return spark.sparkContext.master
 
 
-def connect_address(spark) -> str:
+def connect_address(spark: SparkSession) -> str:
     """``sc://host:port`` of a Connect session, without its parameters.
 
     Parameters
@@ -106,12 +106,12 @@ def connect_address(spark) -> str:
     return f"sc://{spark.client._builder.endpoint}"
 
 
-def set_spark_ui(spark, url: str) -> None:
+def set_spark_ui(spark: SparkSession, url: str) -> None:
     """Tell labkit where the Connect server's UI is (``http://127.0.0.1:4040``) for this session."""
     _UI[spark.session_id] = url.rstrip("/")
 
 
-def ui_url(spark) -> str:
+def ui_url(spark: SparkSession) -> str:
     """The Spark UI of the application that runs this session's jobs.
 
     Parameters
@@ -139,9 +139,7 @@ def ui_url(spark) -> str:
         return _UI[spark.session_id]
     if os.environ.get("LABKIT_SPARK_UI"):
         return os.environ["LABKIT_SPARK_UI"].rstrip("/")
-    from labkit.tools import cluster
-
-    url = cluster.connect_ui(connect_address(spark))
+    url = cluster_state.connect_ui(connect_address(spark))
     if url:
         return url
     raise RuntimeError(
@@ -150,19 +148,27 @@ def ui_url(spark) -> str:
         "spark_session(..., spark_ui=...). `labkit cluster up --connect` records it for its own server.")
 
 
-def get_json(url: str) -> Any:
-    """GET a REST URL as JSON."""
-    with urllib.request.urlopen(url, timeout=60) as resp:  # noqa: S310 - a Spark UI, loopback in this lab
+def get_json(url: str, timeout: float = 60.0) -> Any:
+    """GET a REST URL as JSON (the lab's one JSON GET: Spark's UIs and REST API).
+
+    Raises
+    ------
+    OSError
+        When the URL cannot be reached (``urllib.error.URLError``) or does not answer in ``timeout`` seconds.
+    ValueError
+        When the answer is not JSON.
+    """
+    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - a Spark UI, loopback in this lab
         return json.load(resp)
 
 
-def api_base(spark) -> str:
+def api_base(spark: SparkSession) -> str:
     """Base URL of this application's REST API: ``<ui>/api/v1/applications/<app id>``."""
     app = spark.conf.get("spark.app.id") if is_connect(spark) else spark.sparkContext.applicationId
     return f"{ui_url(spark)}/api/v1/applications/{app}"
 
 
-def parallelism(spark) -> int:
+def parallelism(spark: SparkSession) -> int:
     """Cores the session's tasks run on: ``defaultParallelism`` (classic) or the executors' cores (Connect).
 
     Parameters
@@ -183,7 +189,7 @@ def parallelism(spark) -> int:
     return int(sum(e["totalCores"] for e in (workers or executors)))
 
 
-def add_job_tag(spark, tag: str) -> None:
+def add_job_tag(spark: SparkSession, tag: str) -> None:
     """Tag the jobs this session starts from now on (``sc.addJobTag`` or Connect's ``addTag``)."""
     if is_connect(spark):
         spark.addTag(tag)
@@ -191,7 +197,7 @@ def add_job_tag(spark, tag: str) -> None:
         spark.sparkContext.addJobTag(tag)
 
 
-def remove_job_tag(spark, tag: str) -> None:
+def remove_job_tag(spark: SparkSession, tag: str) -> None:
     """Stop tagging jobs with ``tag``."""
     if is_connect(spark):
         spark.removeTag(tag)

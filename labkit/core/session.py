@@ -14,11 +14,14 @@ import sys
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labkit._java import JavaNotFoundError, check_java
-from labkit.core import runtime
+from labkit.core import cluster_state, paths, runtime
+from labkit.core.units import config_bytes
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 __all__ = [
     "JavaNotFoundError",
@@ -29,7 +32,7 @@ __all__ = [
     "spark_session",
 ]
 
-_LOG4J = Path(__file__).with_name("log4j2.properties")
+_LOG4J = paths.LOG4J
 
 
 def _local_cores(master: str) -> int:
@@ -77,15 +80,14 @@ def _defaults(master: str) -> dict[str, str]:
     if parts:
         conf["spark.sql.shuffle.partitions"] = str(parts)
     if _on_this_machine(master):
-        from labkit.core.cache import cache_dir
-
-        conf["spark.sql.warehouse.dir"] = f"{cache_dir()}/warehouse"  # not ./spark-warehouse wherever we run
+        conf["spark.sql.warehouse.dir"] = f"{paths.cache_dir()}/warehouse"  # not ./spark-warehouse wherever we run
         conf.update({"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
                      "spark.driver.memory": os.environ.get("LABKIT_DRIVER_MEMORY", "4g")})
     return conf
 
 
-def spark_session(master: str | None = None, app_name: str = "labkit", spark_ui: str | None = None, **conf: Any):
+def spark_session(master: str | None = None, app_name: str = "labkit", spark_ui: str | None = None,
+                  **conf: Any) -> SparkSession:
     """Build (or reuse) a SparkSession with defaults suited to a laptop.
 
     Parameters
@@ -127,9 +129,9 @@ def spark_session(master: str | None = None, app_name: str = "labkit", spark_ui:
     For the cluster ``labkit cluster up`` started (``spark://127.0.0.1:<port>``
     or ``sc://localhost:<port>``), the session authenticates with the cluster's
     secret or Connect token, read from its auth file
-    (:func:`labkit.tools.cluster.client_auth`); the secret reaches the driver's
+    (:func:`labkit.core.cluster_state.client_auth`); the secret reaches the driver's
     JVM through a properties file or py4j, never a command line. A missing or
-    unreadable auth file raises :class:`labkit.tools.cluster.ClusterError`.
+    unreadable auth file raises :class:`labkit.core.cluster_state.ClusterError`.
     """
     from pyspark.sql import SparkSession
 
@@ -167,9 +169,7 @@ def _standalone_auth(master: str):
     """The lab's cluster secret when ``master`` is the standalone master ``labkit cluster up`` started, else None."""
     if not master.startswith("spark://"):
         return None
-    from labkit.tools import cluster
-
-    return cluster.client_auth(master)
+    return cluster_state.client_auth(master)
 
 
 def _jvm_running() -> bool:
@@ -179,7 +179,7 @@ def _jvm_running() -> bool:
     return SparkContext._gateway is not None
 
 
-def _get_or_create(builder, auth, jvm_running: bool | None = None):
+def _get_or_create(builder, auth, jvm_running: bool | None = None) -> SparkSession:
     """``builder.getOrCreate()``, with the cluster's secret where ``ps`` cannot show it.
 
     pyspark starts its JVM as ``spark-submit --conf k=v ...`` with every builder
@@ -229,7 +229,7 @@ def _on_this_machine(master: str) -> bool:
     return master.startswith("local") or bool(re.match(r"spark://(127\.0\.0\.1|localhost)[:/]", master))
 
 
-def _connect_session(url: str, spark_ui: str | None, wanted: Mapping[str, str]):
+def _connect_session(url: str, spark_ui: str | None, wanted: Mapping[str, str]) -> SparkSession:
     """A Spark Connect session on ``url`` with the lab's runtime defaults applied.
 
     Static settings (memory, UI port) belong to the server, which was started
@@ -237,15 +237,13 @@ def _connect_session(url: str, spark_ui: str | None, wanted: Mapping[str, str]):
     """
     from pyspark.sql import SparkSession
 
-    from labkit.tools import cluster
-
     try:
         import pyspark.sql.connect.session  # noqa: F401 - fails without grpcio & co.
     except ImportError as exc:  # the optional `connect` extra
         raise ImportError(f"spark_session({_shown(url)!r}) needs the Spark Connect client: pip install "
                           "'labkit[connect]' (grpcio, grpcio-status, googleapis-common-protos, zstandard); "
                           f"{exc}") from exc
-    auth = cluster.client_auth(url)  # the lab's own server: its token, read from the cluster's auth file
+    auth = cluster_state.client_auth(url)  # the lab's own server: its token, read from the cluster's auth file
     # the classic builder's remote() also switches pyspark.sql.functions to Connect for this process
     spark = SparkSession.builder.remote(_with_token(url, auth.token) if auth else url).getOrCreate()
     if spark_ui:
@@ -260,7 +258,7 @@ def _connect_session(url: str, spark_ui: str | None, wanted: Mapping[str, str]):
     return spark
 
 
-def _apply_to_active(spark, wanted: Mapping[str, str]) -> None:
+def _apply_to_active(spark: SparkSession, wanted: Mapping[str, str]) -> None:
     """Apply what can still change to a reused session and warn about the rest."""
     static = []
     for key, value in wanted.items():
@@ -276,12 +274,12 @@ def _apply_to_active(spark, wanted: Mapping[str, str]) -> None:
         )
 
 
-def _known_sql_keys(spark) -> list[str]:
+def _known_sql_keys(spark: SparkSession) -> list[str]:
     """Every public SQL configuration key (for suggestions)."""
     return [r["key"] for r in spark.sql("SET -v").select("key").collect()]
 
 
-def _registered(spark, key: str) -> bool:
+def _registered(spark: SparkSession, key: str) -> bool:
     """Whether Spark's SQLConf registry or the SparkContext knows this key."""
     if runtime.is_connect(spark):
         return spark.conf.get(key, None) is not None
@@ -289,7 +287,7 @@ def _registered(spark, key: str) -> bool:
     return entry is not None or spark.sparkContext.getConf().contains(key)
 
 
-def _config_entry(spark, key: str):
+def _config_entry(spark: SparkSession, key: str):
     """Spark's registered ConfigEntry for a SQL key, or None when the key is not registered."""
     if runtime.is_connect(spark):
         return None
@@ -302,7 +300,7 @@ def _config_entry(spark, key: str):
         return None
 
 
-def spark_default(spark, key: str) -> str:
+def spark_default(spark: SparkSession, key: str) -> str:
     """Spark's own default for a SQL setting, as Spark prints it (``"256MB"``, ``"5.0"``, ``"true"``).
 
     Read from the session's registry of settings, not typed in, so it is the
@@ -338,7 +336,7 @@ def spark_default(spark, key: str) -> str:
     return spark_default(spark, fallback.group(1)) if fallback else text
 
 
-def _connect_default(spark, key: str) -> str:
+def _connect_default(spark: SparkSession, key: str) -> str:
     """A setting's default on a Connect server: unset it in this session, read it, put it back.
 
     The server answers sizes in bytes (``268435456b``); they are written back
@@ -353,15 +351,10 @@ def _connect_default(spark, key: str) -> str:
         if old is not None:
             spark.conf.set(key, old)
     m = re.fullmatch(r"(\d+)b", text)
-    if m:
-        n = int(m.group(1))
-        for unit, power in (("GB", 30), ("MB", 20), ("KB", 10)):
-            if n and n % 2**power == 0:
-                return f"{n // 2**power}{unit}"
-    return text
+    return config_bytes(int(m.group(1))) if m else text
 
 
-def _check_key(spark, key: str) -> None:
+def _check_key(spark: SparkSession, key: str) -> None:
     """Raise ValueError unless ``key`` is a SQL setting that can change at runtime."""
     if spark.conf.isModifiable(key):
         return
@@ -381,7 +374,7 @@ def _as_conf_string(value: Any) -> str:
 
 
 @contextmanager
-def spark_conf(spark, settings: Mapping[str, Any]) -> Iterator[dict[str, str]]:
+def spark_conf(spark: SparkSession, settings: Mapping[str, Any]) -> Iterator[dict[str, str]]:
     """Set SQL configuration inside a ``with`` block and restore it on exit.
 
     Parameters
@@ -429,7 +422,7 @@ def spark_conf(spark, settings: Mapping[str, Any]) -> Iterator[dict[str, str]]:
                 spark.conf.set(key, value)
 
 
-def _is_set(spark, key: str) -> bool:
+def _is_set(spark: SparkSession, key: str) -> bool:
     """Whether a key has an explicit value (as opposed to Spark's default)."""
     from py4j.protocol import Py4JError
 

@@ -23,6 +23,7 @@ import pytest
 from labkit.core import session
 from labkit.report.cli import main
 from labkit.tools import cluster
+from labkit.tools.cluster import processes
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +51,7 @@ def _fake(cls: str) -> subprocess.Popen:
     Registered like the processes ``up`` starts, so that ``down`` reaps it (a zombie is still in its group).
     """
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", cls], start_new_session=True)
-    cluster._CHILDREN[proc.pid] = proc
+    processes.CHILDREN[proc.pid] = proc
     return proc
 
 

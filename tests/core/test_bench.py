@@ -34,12 +34,11 @@ def test_compare_rejects_bad_arguments(spark):
         compare({"a": lambda: None}, repeats=0, spark=spark)
 
 
-def test_median_run_picks_the_middle_wall_time_of_a_variant():
+def test_median_run_picks_the_middle_wall_time_of_a_variant(make_measurement):
     from labkit.core.bench import median_run
-    from labkit.core.measure import Measurement
 
     def run(label, wall):
-        return Measurement(label, wall, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, None, 0.0)
+        return make_measurement(label=label, wall_s=wall, jobs=1, stages=1, tasks=1)
 
     runs = [run("a", 3.0), run("b", 9.0), run("a", 1.0), run("a", 2.0), run("a", 4.0)]
     assert median_run(runs, "a").wall_s == 2.0  # the lower middle of 1, 2, 3, 4

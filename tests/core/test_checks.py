@@ -18,3 +18,13 @@ def test_assert_same_rows_names_missing_and_extra_rows(spark):
         assert_same_rows(changed, want)
     with pytest.raises(AssertionError, match="columns differ"):
         assert_same_rows(want.withColumnRenamed("v", "w"), want)
+
+
+def test_assert_same_rows_fails_on_equal_names_with_different_types_naming_the_column_and_both_types(spark):
+    want = spark.createDataFrame([(1, "x"), (2, "y")], "k bigint, v string")
+    narrower = spark.createDataFrame([(1, "x"), (2, "y")], "k int, v string")  # the same values, widened by Spark
+    with pytest.raises(AssertionError, match="dedup: column types differ: k is int in actual but bigint in expected"):
+        assert_same_rows(narrower, want, "dedup")
+    as_text = spark.createDataFrame([("x", "1"), ("y", "2")], "v string, k string")  # reordered, then compared
+    with pytest.raises(AssertionError, match="k is string in actual but bigint in expected"):
+        assert_same_rows(as_text, want)

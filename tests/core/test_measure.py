@@ -1,7 +1,11 @@
+from types import SimpleNamespace
+
 import pytest
 from pyspark.sql import functions as F
 
-from labkit.core.measure import Measurement, measure
+from labkit.core import measure as measure_mod
+from labkit.core import runtime
+from labkit.core.measure import measure
 from labkit.core.plans import plan_summary
 from labkit.core.session import spark_conf
 
@@ -115,9 +119,10 @@ def test_plan_summary_sees_an_aqe_skew_split(spark):
     assert default.joins == ["SortMergeJoin"] and not default.skew_split
 
 
-def test_plan_summary_of_a_measurement_without_sql_is_an_error():
-    m = Measurement("rdd", 0.1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, None, 0.0)
-    with pytest.raises(ValueError, match="ran no SQL"):
+def test_plan_summary_of_a_measurement_without_sql_is_an_error(make_measurement):
+    m = make_measurement(label="rdd", wall_s=0.1, jobs=1, stages=1, tasks=1)
+    assert m.plan is None
+    with pytest.raises(ValueError, match="measurement 'rdd' ran no SQL"):
         plan_summary(m)
 
 
@@ -133,9 +138,48 @@ def test_a_sql_metric_that_does_not_parse_is_a_warning_not_a_silent_zero():
 
 
 def test_ui_report_names_the_slowest_stage_spill_and_gc(spark):
-    from labkit.core.measure import measure, noop
+    from labkit.core.measure import noop
 
     m = measure(spark, noop(spark.range(50_000).repartition(4)), "repartition")
     text = m.ui_report()
-    assert "slowest stage:" in text and "spill:" in text and "GC:" in text and "shuffle:" in text
-    assert m.ui_url and m.ui_url in text and m.gc_ms >= 0
+    assert m.stages == 2 and m.shuffle_write_bytes > 0 and isinstance(m.gc_ms, int)
+    assert f"{m.stages} stage(s)" in text and f"GC: {m.gc_ms:,} ms" in text
+    assert f"shuffle: {m.shuffle_read_bytes / 2**20:,.1f} MiB read" in text
+    assert "slowest stage:" in text and "spill: 0.0 MiB memory, 0.0 MiB disk" in text
+    assert m.ui_url.startswith("http") and f"the real UI: {m.ui_url}" in text
+
+
+def test_ui_report_flags_skew_spill_and_gc_pressure(make_measurement):
+    m = make_measurement(label="hot", wall_s=2.5, jobs=1, stages=2, tasks=5, executor_run_ms=1000, gc_ms=150,
+                         disk_spill_bytes=3 * 2**20, memory_spill_bytes=2**30, shuffle_read_bytes=2**20,
+                         shuffle_write_bytes=2**21, stage_wall_ms={0: 100.0, 1: 900.0},
+                         stage_tasks_ms={0: [50], 1: [800, 10, 10, 10]})
+    assert m.ui_report().splitlines() == [
+        "hot: 2.50 s wall, 1 job(s), 2 stage(s), 5 task(s)",
+        "slowest stage: 1, 900 ms, 4 task(s), max/median task 80.0x  <- task skew",
+        "spill: 1,024.0 MiB memory, 3.0 MiB disk  <- spilling: more partitions or memory",
+        "GC: 150 ms, 15% of task time  <- GC pressure",
+        "shuffle: 1.0 MiB read, 2.0 MiB written",
+    ]
+
+
+def test_jobs_the_rest_api_never_shows_finished_are_an_error_naming_the_tag_and_the_timeout(spark, monkeypatch):
+    tags, ran = [], []
+    add = runtime.add_job_tag
+    monkeypatch.setattr(runtime, "add_job_tag", lambda session, tag: (tags.append(tag), add(session, tag)))
+    monkeypatch.setattr(measure_mod, "_get", lambda base, path: [{"jobId": 7, "status": "RUNNING", "jobTags": tags}]
+                        if path == "/jobs" else [])
+    monkeypatch.setattr(measure_mod, "_DRAIN_TIMEOUT_S", 0.5)
+    with pytest.raises(TimeoutError) as err:
+        measure(spark, lambda: ran.append(1), "stuck")
+    assert ran == [1] and len(tags) == 1
+    assert f"the jobs tagged {tags[0]!r} ([7]) had not finished" in str(err.value)
+    assert "after 0.5 s" in str(err.value) and "/jobs" in str(err.value)
+
+
+def test_a_session_without_its_ui_is_a_clear_error_before_the_action_runs():
+    ran = []
+    no_ui = SimpleNamespace(sparkContext=SimpleNamespace(uiWebUrl=None, applicationId="app-1"))
+    with pytest.raises(RuntimeError, match=r"measure needs the Spark UI \(spark.ui.enabled=true\)"):
+        measure(no_ui, lambda: ran.append(1), "no ui")
+    assert ran == []

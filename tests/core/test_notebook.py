@@ -61,6 +61,35 @@ def test_record_speedup_keeps_the_spread_and_names_a_missing_column(tmp_path):
         lab.record_speedup("k", pd.Series({"speedup": 2.0}))
 
 
+def test_two_labs_in_one_process_each_write_their_own_file(spark, tmp_path, cache_root):
+    first = notebook.start("98_first", _params(tmp_path / "a"))
+    second = notebook.start("99_second", _params(tmp_path / "b"))
+    first.record("only.first", 1.0)  # after the second lab started: still the first lab's file
+    second.record("only.second", 2.0)
+    assert list(json.loads((tmp_path / "a" / "98_first.json").read_text())["results"]) == ["only.first"]
+    assert list(json.loads((tmp_path / "b" / "99_second.json").read_text())["results"]) == ["only.second"]
+
+
+def test_each_lab_registers_one_exit_hook_and_close_removes_it(spark, tmp_path, cache_root, monkeypatch):
+    hooks = []
+    monkeypatch.setattr(notebook.atexit, "register", hooks.append)
+    monkeypatch.setattr(notebook.atexit, "unregister", hooks.remove)
+    stopped = []
+    monkeypatch.setattr(notebook, "_stop", stopped.append)
+    lab = notebook.start("99_probe", _params(tmp_path))
+    other = notebook.start("98_other", _params(tmp_path))
+    assert hooks == [lab._stop_at_exit, other._stop_at_exit]
+    lab.close()
+    lab.close()  # twice: nothing more
+    assert hooks == [other._stop_at_exit] and stopped == [spark]
+    hooks[0]()  # the exit hook of a lab never closed stops its session
+    assert stopped == [spark, spark]
+
+
+def test_a_lab_without_a_recorder_says_so():
+    lab = notebook.Lab("99_probe", None, None, None, {})
+    with pytest.raises(RuntimeError, match="99_probe: this Lab has no results file"):
+        lab.record("x", 1)
 
 
 def test_record_statement_stores_a_computed_boolean_under_its_key_and_refuses_anything_else():

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labkit.core.projection import project_job, project_makespan, projected_speedup
+from labkit.core.projection import balance, floor_ms, limiting_stages, project_job, project_makespan, projected_speedup
 
 durations = st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=200)
 cores = st.integers(min_value=1, max_value=128)
@@ -60,8 +60,6 @@ def test_negative_durations_are_rejected():
 
 
 def test_limits_floor_and_balance_name_the_coarse_stages():
-    from labkit.core.projection import balance, floor_ms, limiting_stages
-
     stages = {3: [10.0] * 4, 5: [1.0] * 256}
     assert limiting_stages(stages, 64) == ["stage 3 (4 tasks)"]
     assert limiting_stages(stages, 2) == []

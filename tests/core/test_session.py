@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from labkit.core import paths
 from labkit.core.session import JavaNotFoundError, check_java, default_shuffle_partitions, spark_conf, spark_session
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = paths.REPO
 
 
 def test_spark_conf_rejects_a_misspelled_key_and_suggests_the_real_one(spark):

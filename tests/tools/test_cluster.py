@@ -18,9 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from labkit.core import paths
 from labkit.tools import cluster
+from labkit.tools.child import group_alive
+from labkit.tools.cluster import processes
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = paths.REPO
 NOTEBOOK = REPO / "notebooks" / "09_window_top_per_group.ipynb"  # joins, windows, measure and plans: ~40 s at tiny
 
 CHILD = textwrap.dedent("""
@@ -78,7 +81,7 @@ def _port() -> int:
 
 
 def _pids_alive(state) -> list[int]:
-    return [p["pid"] for p in state["processes"] if cluster._alive(p)]
+    return [p["pid"] for p in state["processes"] if processes.alive(p)]
 
 
 def _leftovers(home: Path) -> list[str]:
@@ -179,9 +182,9 @@ FACTS = textwrap.dedent("""
     import json, sys
     from labkit import spark_session
     from labkit.core import runtime
-    from tests.core.test_cluster import _facts
+    from tests.tools.test_cluster import _facts
 
-    from labkit.topics import memory
+    from labkit.experiments import memory as memory_exp
 
     spark = spark_session(sys.argv[1])
     out = _facts(spark)
@@ -195,7 +198,7 @@ FACTS = textwrap.dedent("""
         runtime.require_classic(spark, "a JVM-only feature")
     except Exception as exc:
         out["classic_only"] = f"{type(exc).__name__}: {exc}"
-    out["heap_mb"] = memory.jvm_heap_mb(spark)
+    out["heap_mb"] = memory_exp.jvm_heap_mb(spark)
     spark.stop()
     print(json.dumps(out))
 """)
@@ -243,6 +246,31 @@ def test_up_refuses_bad_sizes(tmp_path, kwargs, words):
         cluster.up(home=tmp_path, echo=lambda *_: None, **kwargs)
 
 
+def test_up_failing_after_a_process_started_stops_it_names_what_failed_and_leaves_nothing(tmp_path, monkeypatch):
+    fake = tmp_path / "spark"  # a spark-class whose master runs (as a Python sleeping) and whose worker dies at once
+    (fake / "bin").mkdir(parents=True)
+    script = fake / "bin" / "spark-class"
+    script.write_text(f"""#!/bin/sh
+case "$1" in *Worker) echo "worker: cannot reach the master"; exit 3 ;; esac
+exec {sys.executable} -c "import time; time.sleep(300)" "$@"
+""")
+    script.chmod(0o755)
+    monkeypatch.setattr(processes, "spark_home", lambda: fake)
+    monkeypatch.setattr(cluster, "_get", lambda url: {"status": "ALIVE", "workers": []})  # the master's UI answers
+    started = []
+    spawn = processes.spawn
+    monkeypatch.setattr(processes, "spawn", lambda *a: started.append(spawn(*a)) or started[-1])
+    home = tmp_path / "cluster"
+    with pytest.raises(cluster.ClusterError) as err:
+        cluster.up(workers=1, port=_port(), ui_port=_port(), home=home, timeout=60, echo=lambda *_: None)
+    assert [p["name"] for p in started] == ["master", "worker-1"]
+    assert re.search(r"worker-1 \(pid \d+\) exited while waiting for 1 worker\(s\)", str(err.value))
+    assert "worker: cannot reach the master" in str(err.value)  # the end of its log
+    for proc in started:  # the master had started: up stopped it
+        assert not processes.running(proc["pid"]) and group_alive(proc["pgid"]) == [], proc
+    assert not (home / "state.json").exists() and not (home / "auth" / "spark-auth.properties").exists()
+
+
 def test_down_stops_only_recorded_processes_that_still_run_the_class_they_were_started_as(tmp_path):
     """A recorded pid that now belongs to another program (a reused pid) is left alone."""
     other = subprocess.Popen(["sleep", "60"], start_new_session=True)
@@ -276,7 +304,7 @@ def test_the_cluster_home_follows_the_dataset_cache_never_the_installed_package(
     assert cluster.cluster_home() == tmp_path / "cluster"
     monkeypatch.setenv("LABKIT_CACHE_DIR", "s3a://bucket/cache")
     assert cluster.cluster_home() == Path.home() / ".cache" / "labkit" / "cluster"
-    assert not str(cluster.cluster_home()).startswith(str(cluster._spark_home()))
+    assert not str(cluster.cluster_home()).startswith(str(processes.spark_home()))
 
 
 def test_connect_ui_is_found_only_for_the_server_labkit_started(tmp_path):
