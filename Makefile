@@ -1,6 +1,6 @@
 # The lab's commands. Every target sets itself up when needed.
 #   make report   run the notebooks at the default scale and build the report
-#   make test     pytest (labkit) + nbval (every notebook at tiny scale)
+#   make test     pytest (labkit) + nbval (every notebook at tiny scale), on JOBS parallel workers
 #   make lab      JupyterLab on the notebooks
 #   make setup    the virtual environment only (idempotent)
 
@@ -10,6 +10,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SCALE  ?= small
 PYTEST_ARGS ?=
+JOBS   ?= 3
 
 .PHONY: setup java test report lab lint clean
 
@@ -28,7 +29,10 @@ java:
 test: setup java
 	$(BIN)/ruff check labkit tests notebooks
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@# Everything on JOBS workers (a notebook's cells stay on one), then the tests that read the notebooks' results.
+	@export LABKIT_TEST_STARTED=$$(date +%s); \
+	  $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not notebook_results" $(PYTEST_ARGS) && \
+	  $(BIN)/python -m pytest -m notebook_results $(PYTEST_ARGS)
 
 report: setup java
 	$(BIN)/labkit report --scale $(SCALE)

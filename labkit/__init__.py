@@ -23,7 +23,7 @@ from labkit.core.cache import cached
 from labkit.core.checks import assert_same_rows
 from labkit.core.measure import Measurement, measure, noop
 from labkit.core.plans import estimated_size_bytes, plan_summary, plan_text
-from labkit.core.projection import project_makespan
+from labkit.core.projection import limiting_stages, project_makespan
 from labkit.core.results import load as load_results
 from labkit.core.scales import SCALES, Scale, scale_params
 from labkit.core.session import JavaNotFoundError, check_java, spark_conf, spark_default, spark_session
@@ -38,6 +38,7 @@ from labkit.topics import (
     phi,
     reconcile,
     s3,
+    schema,
     skew,
     tuning,
     windows,
@@ -60,6 +61,7 @@ __all__ = [
     "dq",
     "estimated_size_bytes",
     "joins",
+    "limiting_stages",
     "load_results",
     "measure",
     "median_run",
@@ -77,6 +79,7 @@ __all__ = [
     "reconcile",
     "s3",
     "scale_params",
+    "schema",
     "skew",
     "spark_conf",
     "spark_default",

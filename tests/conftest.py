@@ -1,12 +1,31 @@
-"""One SparkSession for the whole test run (local[2], few shuffle partitions)."""
+"""One SparkSession per test process (local[2], few shuffle partitions).
+
+``make test`` runs the suite on parallel workers (pytest-xdist, ``--dist loadgroup``): each worker is one process
+with its own session, its own dataset cache (no two processes write one cached dataset) and its own cluster home.
+A notebook's cells stay on one worker, and so do tests that share one outside resource (an ``xdist_group`` mark).
+The tests that read the notebooks' results (``tiny_report``) run after them, in make test's second pytest call.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
+from pathlib import Path
 
 import pytest
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    """Give each xdist worker its own dataset cache (and with it its own cluster home and warehouse)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        base = os.environ.get("LABKIT_CACHE_DIR", str(_REPO / "datasets" / "cache"))
+        if "://" not in base:
+            os.environ["LABKIT_CACHE_DIR"] = f"{base.rstrip('/')}/workers/{worker}"
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +52,8 @@ def cache_root(tmp_path, monkeypatch):
     return root
 
 
-_STARTED = time.time()
+# Results written after this moment count as this run's. make test sets it once for both of its pytest calls.
+_STARTED = float(os.environ.get("LABKIT_TEST_STARTED") or time.time())
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +69,7 @@ def tiny_report(tmp_path_factory):
 
     scratch = report.REPO / "reports" / "scratch"
     run_dir = tmp_path_factory.mktemp("tiny-report")
-    outcome = report.Outcome(run_dir, "tiny")
+    outcome = report.ReportRun(run_dir, "tiny")
     stale = []
     for path in report.discover():
         doc = scratch / f"{path.stem}.json"
@@ -72,16 +92,27 @@ def tiny_report(tmp_path_factory):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Notebook cells (nbval) and the tests that reuse their results are slow: ``pytest -m "not slow"`` skips them."""
+    """Marks: notebook cells (nbval) and the tests that reuse their results are ``slow``; the latter are also
+    ``notebook_results`` (make test runs them after the notebooks); every item gets the ``xdist_group`` of its file
+    unless it has one (so a notebook's cells run in order in one kernel)."""
     for item in items:
-        if item.path.suffix == ".ipynb" or "tiny_report" in getattr(item, "fixturenames", ()):
+        uses_results = "tiny_report" in getattr(item, "fixturenames", ())
+        if item.path.suffix == ".ipynb" or uses_results:
             item.add_marker(pytest.mark.slow)
+        if uses_results:
+            item.add_marker(pytest.mark.notebook_results)
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(_SHARED.get(item.path.name, item.path.name)))
+
+
+# Files whose tests share one outside resource run on one worker: the standalone cluster's ports and processes.
+_SHARED = {"test_cluster.py": "cluster", "test_adv_cluster.py": "cluster"}
 
 
 @pytest.fixture(scope="session")
 def s3_server():
     """moto's S3 server on 127.0.0.1 for the whole run (over HTTP, the real wire protocol); stopped at the end."""
-    from labkit.topics import s3
+    from labkit.aws import s3
 
     client = s3.client()
     assert s3.server_url().startswith("http://127.0.0.1:")

@@ -1,5 +1,6 @@
-"""The topics layer: one module per technique of the guide, each a set of plain functions over DataFrames.
+"""The topics layer: one module (or package) per technique of the guide, each a set of plain functions over DataFrames.
 
-Topics import the core and never each other (the ingestion pipeline, which composes data quality, PHI and
-S3, is the one stated exception), nor the report layer.
+Topics hold techniques only; what a notebook measures and records lives in :mod:`labkit.experiments`. Topics import
+the aws, tools and core layers and never each other, with no exception: compositions of topics are scenarios
+(:mod:`labkit.scenarios`).
 """

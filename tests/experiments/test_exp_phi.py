@@ -4,7 +4,7 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from labkit.core.datagen import _faker_lists, patients
+from labkit.core.datagen import faker_lists, patients
 from labkit.experiments import phi as phi_exp
 from labkit.topics import phi
 
@@ -22,7 +22,7 @@ def people(spark):
 
 
 def test_the_guides_name_masking_is_unsalted_sha2_and_the_dictionary_attack_reverses_it(people):
-    names = _faker_lists()["first"]
+    names = faker_lists()["first"]
     masked = people.select(phi_exp.guide_mask_name(F.col("first_name")).alias("h"))
     assertDataFrameEqual(masked, people.select(F.sha2(F.col("first_name"), 256).alias("h")))
     assert phi.dictionary_attack(masked, "h", names)["fraction"] > 0.5

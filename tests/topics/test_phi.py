@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from pyspark.sql import functions as F
 
-from labkit.core.datagen import PATIENT_IDENTIFIERS, _faker_lists, patients
+from labkit.core.datagen import PATIENT_IDENTIFIERS, faker_lists, patients
 from labkit.topics import phi
 
 KEY = "a-test-key-that-is-32-bytes-long"
@@ -99,7 +99,7 @@ def test_the_built_in_hmac_matches_pythons_hmac_and_needs_a_key(spark, monkeypat
 
 
 def test_the_dictionary_attack_reverses_unsalted_hashes_and_not_keyed_ones(people):
-    names = _faker_lists()["first"]
+    names = faker_lists()["first"]
     guide = phi.dictionary_attack(people.select(F.sha2(F.col("first_name"), 256).alias("h")), "h", names)
     keyed = phi.dictionary_attack(people.select(phi.pseudonym(F.col("first_name")).alias("h")), "h", names)
     assert guide["fraction"] > 0.5 and keyed["recovered"] == 0

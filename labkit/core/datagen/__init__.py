@@ -33,7 +33,6 @@ from labkit.core.datagen.facts import (
     transactions,
 )
 from labkit.core.datagen.patients import DIAGNOSES, PATIENT_IDENTIFIERS, faker_lists, patients
-from labkit.core.datagen.patients import _faker_lists as _faker_lists  # the old name, until its callers move
 
 __all__ = [
     "DEFECTS",

@@ -106,4 +106,3 @@ def patients(spark: SparkSession, n: int, seed: int = 42, as_of: str = "2025-06-
     return frame.withColumn("note", note)
 
 
-_faker_lists = faker_lists  # the name callers used before it was public

@@ -112,11 +112,11 @@ def scan_for_phi(df: DataFrame, rows: int = 1000, truth: Iterable[str] | None = 
     ValueError
         If ``rows`` is not an integer >= 1 (0 would scan nothing and pass everything).
     """
-    from labkit.core.datagen import _faker_lists
+    from labkit.core.datagen import faker_lists
 
     positive_int("rows", rows, 1)
     sample = df.limit(rows).toPandas()
-    names = {n.lower() for n in (*_faker_lists()["first"], *_faker_lists()["last"])}
+    names = {n.lower() for n in (*faker_lists()["first"], *faker_lists()["last"])}
     out = []
     for c in sample.columns:
         shares = _content_shares(sample[c].dropna(), names)
