@@ -31,7 +31,7 @@ test: setup java
 	$(BIN)/lint-imports
 	@# Everything on JOBS workers (a notebook's cells stay on one), then the tests that read the notebooks' results.
 	@export LABKIT_TEST_STARTED=$$(date +%s); \
-	  $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not notebook_results" $(PYTEST_ARGS) && \
+	  $(BIN)/python -m pytest -n $(JOBS) -m "not notebook_results" $(PYTEST_ARGS) && \
 	  $(BIN)/python -m pytest -m notebook_results $(PYTEST_ARGS)
 
 report: setup java

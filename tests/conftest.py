@@ -1,9 +1,6 @@
 """One SparkSession per test process (local[2], few shuffle partitions).
 
-``make test`` runs the suite on parallel workers (pytest-xdist, ``--dist loadgroup``): each worker is one process
-with its own session, its own dataset cache (no two processes write one cached dataset) and its own cluster home.
-A notebook's cells stay on one worker, and so do tests that share one outside resource (an ``xdist_group`` mark).
-The tests that read the notebooks' results (``tiny_report``) run after them, in make test's second pytest call.
+The marks and the per-worker set-up for ``make test``'s parallel run are in the repository's root conftest.py.
 """
 
 from __future__ import annotations
@@ -12,20 +9,8 @@ import json
 import os
 import shutil
 import time
-from pathlib import Path
 
 import pytest
-
-_REPO = Path(__file__).resolve().parents[1]
-
-
-def pytest_configure(config):
-    """Give each xdist worker its own dataset cache (and with it its own cluster home and warehouse)."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker:
-        base = os.environ.get("LABKIT_CACHE_DIR", str(_REPO / "datasets" / "cache"))
-        if "://" not in base:
-            os.environ["LABKIT_CACHE_DIR"] = f"{base.rstrip('/')}/workers/{worker}"
 
 
 @pytest.fixture(scope="session")
@@ -89,24 +74,6 @@ def tiny_report(tmp_path_factory):
     outcome.notebooks.sort(key=lambda nb: nb.name)
     report.write_index(outcome)
     return outcome
-
-
-def pytest_collection_modifyitems(config, items):
-    """Marks: notebook cells (nbval) and the tests that reuse their results are ``slow``; the latter are also
-    ``notebook_results`` (make test runs them after the notebooks); every item gets the ``xdist_group`` of its file
-    unless it has one (so a notebook's cells run in order in one kernel)."""
-    for item in items:
-        uses_results = "tiny_report" in getattr(item, "fixturenames", ())
-        if item.path.suffix == ".ipynb" or uses_results:
-            item.add_marker(pytest.mark.slow)
-        if uses_results:
-            item.add_marker(pytest.mark.notebook_results)
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(_SHARED.get(item.path.name, item.path.name)))
-
-
-# Files whose tests share one outside resource run on one worker: the standalone cluster's ports and processes.
-_SHARED = {"test_cluster.py": "cluster", "test_adv_cluster.py": "cluster"}
 
 
 @pytest.fixture(scope="session")

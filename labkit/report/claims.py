@@ -44,7 +44,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
+from labkit.core.paths import REPO
+from labkit.core.results import load
+from labkit.core.units import format_bytes
 from labkit.report.statements import evaluate_statements, load_statements
 from labkit.report.verdicts import (
     API_MISUSE,
@@ -70,7 +74,7 @@ __all__ = ["API_MISUSE", "ARITHMETIC", "BAND", "Claim", "DOES_NOT_RUN", "FAILS",
            "NOT_MEASURED", "NO_EFFECT", "OUT_OF_DATE", "PARTLY", "PREMISE", "RULE", "UNSAFE", "VERDICTS",
            "VERDICT_CLASS", "WRONG", "evaluate", "judge", "load_registry", "notebook_table", "verdict"]
 
-REGISTRY = Path(__file__).resolve().parents[2] / "benchmarks" / "claims.yaml"
+REGISTRY = REPO / "benchmarks" / "claims.yaml"
 _REQUIRED = ("id", "section", "quote", "stated", "unit", "notebook", "key", "compare", "cluster", "how")
 _OPTIONAL = {"criterion": "", "arithmetic": False, "basis": "", "premise": ""}
 _COMPARES = ("at_least", "about", "at_most", "no_effect", "criterion")
@@ -121,7 +125,7 @@ def _fmt(value: Any, unit: str) -> str:
     if unit.startswith("usd"):
         return f"${value:,.2f}" + ("/month" if unit == "usd_per_month" else "")
     if unit == "bytes":
-        return f"{value / 2**20:,.1f} MB"
+        return format_bytes(value, unit="MiB")
     return f"{value:,.4g} {unit}"
 
 
@@ -173,8 +177,6 @@ def load_registry(path: str | Path = REGISTRY) -> list[Claim]:
     ValueError
         For a missing field, a bad value or a duplicate id (the message names the entry).
     """
-    import yaml
-
     doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     claims, seen = [], set()
     for i, entry in enumerate(doc.get("claims") or []):
@@ -382,8 +384,6 @@ def notebook_table(notebook: str, output_dir: str | Path, registry: str | Path =
         ``claim, guide, ours, kind, verdict, detail`` for this notebook's numeric claims, then its statements
         (``guide`` is the kind of error checked for).
     """
-    from labkit.core.results import load
-
     mine = [c for c in load_registry(registry) if c.notebook == notebook]
     said = [s for s in (load_statements(statements) if statements else load_statements()) if s.notebook == notebook]
     doc = load(Path(output_dir) / f"{notebook}.json")

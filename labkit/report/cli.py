@@ -7,14 +7,15 @@ import os
 import sys
 from pathlib import Path
 
+from labkit import report
+from labkit.core.scales import SCALES
+from labkit.tools import cluster
+
 __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``labkit`` command."""
-    from labkit import report
-    from labkit.core.scales import SCALES
-
     parser = argparse.ArgumentParser(prog="labkit", description="Spark interview lab")
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("report", help="run the notebooks through papermill and build the HTML report")
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         if _cluster_auth_missing(args.master):
             return 2
         try:
-            outcome = report.run(
+            result = report.run(
                 scale=args.scale,
                 only=args.only.split(",") if args.only else None,
                 master=args.master,
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"labkit report: {exc}", file=sys.stderr)
             return 2
-        return 0 if outcome.ok else 1
+        return 0 if result.ok else 1
     return 2
 
 
@@ -88,8 +89,6 @@ def _cluster_parser(sub) -> None:
 
 def _cluster(args) -> int:
     """Run a ``labkit cluster`` verb."""
-    from labkit.tools import cluster
-
     try:
         if args.verb == "up":
             bad = [c for c in args.conf if "=" not in c]
@@ -118,8 +117,6 @@ def _cluster_auth_missing(master: str | None) -> bool:
     """
     if not master:
         return False
-    from labkit.tools import cluster
-
     try:
         cluster.client_auth(master)
     except cluster.ClusterError as exc:

@@ -5,26 +5,31 @@ quote, or the fragments of a quote joined with ``/`` or ``…``) and marked inli
 with its verdict and a link to its row in ``index.html``; each ``###`` section
 names the notebooks that cover it (``benchmarks/guide_sections.yaml``) or says
 "not covered yet"; the top gives the coverage: sections covered and claims with
-a verdict.
+a verdict. The guide's markdown is rendered by markdown-it-py, with the marks
+placed by :mod:`labkit.report.marked`, and the page by ``templates/guide.html.j2``.
 """
 
 from __future__ import annotations
 
-import html
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 from markupsafe import Markup
 
-from labkit.report.claims import NOT_MEASURABLE, NOT_MEASURED, VERDICT_CLASS
-from labkit.report.html import render_template
+from labkit.core.paths import REPO
+from labkit.report.claims import NOT_MEASURABLE, NOT_MEASURED, VERDICT_CLASS, load_registry
+from labkit.report.marked import Mark, MarkedMarkdown
+from labkit.report.model import NOTEBOOKS
+from labkit.report.render import render_template
 
-__all__ = ["GUIDE", "SECTIONS", "coverage", "locate_claims", "status_table", "structure_notes", "units",
+__all__ = ["GUIDE", "SECTIONS", "close_fences", "coverage", "locate_claims", "status_table", "structure_notes", "units",
            "write_guide"]
 
-_ROOT = Path(__file__).resolve().parents[2] / "benchmarks"
+_ROOT = REPO / "benchmarks"
 GUIDE = _ROOT / "guide.md"
 SECTIONS = _ROOT / "guide_sections.yaml"
 _UNJUDGED = (NOT_MEASURED, NOT_MEASURABLE)
@@ -239,13 +244,7 @@ def status_table(notebook_dir: Path | None = None, sections: Path = SECTIONS) ->
     pandas.DataFrame
         Indexed by notebook: ``title``, ``status`` (ready | planned), ``claims`` (registry entries it checks).
     """
-    import json
-
-    import yaml
-
-    from labkit.report.claims import load_registry
-
-    notebook_dir = Path(notebook_dir) if notebook_dir else Path(__file__).resolve().parents[2] / "notebooks"
+    notebook_dir = Path(notebook_dir) if notebook_dir else NOTEBOOKS
     mapping = yaml.safe_load(Path(sections).read_text(encoding="utf-8")) or {}
     named = {n for value in mapping.values()
              for n in ([m for v in value.values() for m in v or []] if isinstance(value, dict) else value or [])}
@@ -262,34 +261,6 @@ def status_table(notebook_dir: Path | None = None, sections: Path = SECTIONS) ->
     table = pd.DataFrame.from_dict(rows, orient="index").sort_index()
     table["claims"] = [per_nb.get(n, 0) for n in table.index]
     return table
-
-
-def _render(block: str) -> str:
-    """Markdown-ish text to HTML: code fences as <pre>, headings, bold, line breaks (already escaped marks kept)."""
-    out, fence, buf = [], False, []
-    for line in block.split("\n"):
-        if line.startswith("```"):
-            if fence:
-                out.append("<pre>" + "\n".join(buf) + "</pre>")
-                buf = []
-            fence = not fence
-            continue
-        if fence and _HEADING.match(line):  # the guide's unclosed block ends at the next heading
-            out.append("<pre>" + "\n".join(buf) + "</pre>")
-            buf, fence = [], False
-        if fence:
-            buf.append(line)
-            continue
-        m = re.match(r"(#{1,5}) (.*)", line)
-        if m:
-            level = min(len(m.group(1)) + 1, 6)
-            out.append(f"<h{level}>{m.group(2)}</h{level}>")
-        elif line.strip():
-            bold = re.sub(r"\*\*([^<>*]+?)\*\*", r"<b>\1</b>", line)  # not across a mark's tags
-            out.append(bold.replace("**", "") + "<br>")
-    if buf:
-        out.append("<pre>" + "\n".join(buf) + "</pre>")
-    return "\n".join(out)
 
 
 def write_guide(run_dir: Path, table: pd.DataFrame, present: set[str], htmls: dict[str, str],
@@ -312,45 +283,61 @@ def write_guide(run_dir: Path, table: pd.DataFrame, present: set[str], htmls: di
     -------
     pathlib.Path
     """
-    import yaml
-
-    text = re.sub(r"\A<!--.*?-->\s*", "", Path(guide).read_text(encoding="utf-8"), flags=re.S)  # our provenance note
+    raw = Path(guide).read_text(encoding="utf-8")
+    text = close_fences(re.sub(r"\A<!--.*?-->\s*", "", raw, flags=re.S))  # without our provenance note
     mapping = yaml.safe_load(Path(sections).read_text(encoding="utf-8")) or {}
-    where = locate_claims(text, table)
     rows = {r["id"]: r for r in table.to_dict("records")}
-    # sentinels around each located claim, so escaping the text keeps them
-    spans: dict[tuple[int, int], list[str]] = {}
-    for cid, span in where.items():
-        spans.setdefault(span, []).append(cid)
-    taken: list[tuple[int, int]] = []
-    for s, e in sorted(spans, key=lambda se: (se[0], -se[1])):  # a span inside another one joins the outer mark
-        outer = next((t for t in taken if t[0] <= s and e <= t[1]), None)
-        if outer:
-            spans[outer] += spans.pop((s, e))
-        else:
-            taken.append((s, e))
-    for s, e in sorted(spans, reverse=True):
-        text = text[:s] + f"\x00{'|'.join(spans[(s, e)])}\x01" + text[s:e] + "\x02" + text[e:]
-    escaped = html.escape(text)
-
-    def mark(m: re.Match) -> str:
-        ids = m.group(1).split("|")
-        first = rows[ids[0]]
-        title = html.escape(" | ".join(f"{i}: guide {rows[i]['guide']}, ours {rows[i]['ours']}. "
-                                       f"{rows[i]['detail'] or ''}"
-                                       for i in ids), quote=True)
-        badges = "".join(f'<a class="badge" href="index.html#claim-{html.escape(i)}">[{html.escape(rows[i]["verdict"])}'
-                         f': {html.escape(str(rows[i]["ours"]))}]</a>' for i in ids)
-        return f'<mark class="{VERDICT_CLASS[first["verdict"]]}" title="{title}">{m.group(2)}{badges}</mark>'
-
-    escaped = re.sub("\x00([^\x01]+)\x01(.*?)\x02", mark, escaped, flags=re.S)
-    cov = coverage(Path(guide).read_text(encoding="utf-8"), mapping, present, table)
-    lost = [r for r in table.to_dict("records") if r["id"] not in where]
-    page = render_template("guide.html.j2", cov=cov, marked=len(where), lost=lost, htmls=dict(htmls),
-                           **_body(escaped, mapping, present))
+    groups = _mark_groups(locate_claims(text, table))
+    doc = MarkedMarkdown(text, [_mark(s, e, [rows[i] for i in ids]) for (s, e), ids in groups])
+    body = _body(doc, mapping, present)
+    placed = {cid for n in doc.placed for cid in groups[n][1]}
+    lost = [r for r in table.to_dict("records") if r["id"] not in placed]
+    page = render_template("guide.html.j2", cov=coverage(raw, mapping, present, table), marked=len(placed), lost=lost,
+                           htmls=dict(htmls), **body)
     dest = Path(run_dir) / "guide.html"
     dest.write_text(page, encoding="utf-8")
     return dest
+
+
+def close_fences(text: str) -> str:
+    r"""The guide with each code block it never closed closed before the heading that ends it (as :func:`_headings`
+    reads it), so that a markdown parser ends it there too.
+
+    Examples
+    --------
+    >>> close_fences("```\nspark.driver---\n\n## Next part\ntext\n")
+    '```\nspark.driver---\n\n```\n## Next part\ntext\n'
+    """
+    out, fence = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("```"):
+            fence = not fence
+        elif fence and _HEADING.match(line):
+            out.append("```\n")
+            fence = False
+        out.append(line)
+    return "".join(out)
+
+
+def _mark_groups(where: dict[str, tuple[int, int]]) -> list[tuple[tuple[int, int], list[str]]]:
+    """The located claims as disjoint spans, in order: a span inside or overlapping another joins it (one mark)."""
+    groups: list[tuple[tuple[int, int], list[str]]] = []
+    for cid, (s, e) in sorted(where.items(), key=lambda item: (item[1][0], -item[1][1])):
+        if groups and s < groups[-1][0][1]:
+            (gs, ge), ids = groups[-1]
+            groups[-1] = ((gs, max(ge, e)), [*ids, cid])
+        else:
+            groups.append(((s, e), [cid]))
+    return groups
+
+
+def _mark(start: int, end: int, rows: list[dict[str, Any]]) -> Mark:
+    """The mark of one span: coloured by its first claim's verdict, the evidence as its title, a badge per claim."""
+    title = " | ".join(f"{r['id']}: guide {r['guide']}, ours {r['ours']}. {r['detail'] or ''}" for r in rows)
+    badges = Markup("").join(Markup('<a class="badge" href="index.html#claim-{}">[{}: {}]</a>').format(
+        r["id"], r["verdict"], str(r["ours"])) for r in rows)
+    return Mark(start, end, Markup('<mark class="{}" title="{}">').format(VERDICT_CLASS[rows[0]["verdict"]], title),
+                badges)
 
 
 def _split(markup: str, tag: str) -> tuple[Markup, Markup]:
@@ -365,24 +352,25 @@ def _names(nbs: list[str] | None, present: set[str]) -> dict[str, list[str]]:
     return {"have": [n for n in nbs if n in present], "planned": [n for n in nbs if n not in present]}
 
 
-def _body(escaped: str, mapping: dict, present: set[str]) -> dict[str, Any]:
-    """The escaped, marked guide cut into its sections and parts for the template: markup, and notebook names as data.
+def _body(doc: MarkedMarkdown, mapping: dict, present: set[str]) -> dict[str, Any]:
+    """The guide cut into its sections and parts for the template, each rendered with its marks; notebook names as data.
 
     A question without ``####`` parts gets its note after its heading; a question with parts gets one after each
     part's heading (coverage counts parts). The names stay plain strings, so the template escapes them. Text before
-    the first section is the preamble.
+    the first section is the preamble. The pieces are rendered in the guide's order: a mark may run on into the next.
     """
-    secs = _sections(escaped)
+    secs = _sections(doc.text)
+    preamble = Markup(doc.render(0, secs[0][1]) if secs else doc.render(0, len(doc.text)))
     sections = []
     for heading, start, end in secs:
-        _, value = _lookup(html.unescape(heading), mapping)
-        parts = _parts(escaped, start, end)
-        head, rest = _split(_render(escaped[start:parts[0][1] if parts else end]), "h4")
+        _, value = _lookup(heading, mapping)
+        parts = _parts(doc.text, start, end)
+        head, rest = _split(doc.render(start, parts[0][1] if parts else end), "h4")
         section = {"head": head, "rest": rest, "parts": [],
                    **_names(None if parts or isinstance(value, dict) else value, present)}
         for part, ps, pe in parts:
-            _, nbs = _lookup(html.unescape(part), value if isinstance(value, dict) else {})
-            phead, prest = _split(_render(escaped[ps:pe]), "h5")
+            _, nbs = _lookup(part, value if isinstance(value, dict) else {})
+            phead, prest = _split(doc.render(ps, pe), "h5")
             section["parts"].append({"head": phead, "rest": prest, **_names(nbs, present)})
         sections.append(section)
-    return {"preamble": Markup(_render(escaped[:secs[0][1]]) if secs else ""), "sections": sections}
+    return {"preamble": preamble, "sections": sections}

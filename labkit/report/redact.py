@@ -23,6 +23,8 @@ import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from labkit.topics import phi
+
 __all__ = ["KEY_ENV", "PATTERNS", "key_forms", "redact", "redact_counted", "redact_file", "redact_notebook",
            "strip_ansi"]
 
@@ -95,8 +97,6 @@ def key_forms(key: str | bytes) -> list[str]:
 
 def _derived(raw: bytes) -> list[bytes]:
     """The per-purpose keys ``labkit.topics.phi`` derives from ``raw`` (HKDF), or none for a key it would refuse."""
-    from labkit.topics import phi
-
     try:
         return [phi.derive_key(purpose, raw) for purpose in phi.PURPOSES]
     except (ValueError, phi.PHIKeyError):  # too short to be a PHI key: nothing is derived from it

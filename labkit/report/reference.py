@@ -13,10 +13,11 @@ import shutil
 from pathlib import Path
 
 from labkit.core.args import confined, plain_name
+from labkit.core.paths import REPO
 from labkit.report.claims import evaluate, load_registry
 from labkit.report.html import load_runs
+from labkit.report.model import NOTEBOOKS
 from labkit.report.redact import redact
-from labkit.report.runner import NOTEBOOKS, REPO
 from labkit.report.statements import evaluate_statements, load_statements
 from labkit.report.verdicts import RULE, VERDICTS
 

@@ -16,51 +16,25 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from labkit.core.paths import REPO
+from labkit.core.scales import scale_params
+from labkit.report.html import write_index
+from labkit.report.model import NOTEBOOKS, NotebookRun, ReportRun
 from labkit.report.redact import KEY_ENV, redact_counted, redact_file, redact_notebook, strip_ansi
 
-__all__ = ["NOTEBOOKS", "REPO", "NotebookRun", "Outcome", "discover", "run"]
+__all__ = ["NOTEBOOKS", "PARAMS", "discover", "run"]
 
-REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = REPO / "notebooks"
 PARAMS = REPO / "benchmarks" / "params.yaml"
-
-
-@dataclass
-class NotebookRun:
-    """One notebook's run: where it went, how long it took, and its error if it failed."""
-
-    name: str
-    status: str  # "ok" | "failed"
-    seconds: float
-    output: Path
-    html: Path | None = None
-    error: str | None = None
-    results: dict[str, Any] | None = None
-    traceback: str | None = None
-    redacted: dict[str, int] = field(default_factory=dict)  # what redaction removed from its files, by kind
-
-
-@dataclass
-class Outcome:
-    """A whole report run."""
-
-    run_dir: Path
-    scale: str
-    notebooks: list[NotebookRun] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        """True when every notebook ran."""
-        return all(nb.status == "ok" for nb in self.notebooks)
 
 
 def discover(notebook_dir: Path = NOTEBOOKS, only: Sequence[str] | None = None) -> list[Path]:
@@ -87,8 +61,6 @@ def _scale_parameters(scale: str, notebook: str, params_file: Path = PARAMS) -> 
     """Extra parameters for one notebook at one scale, from benchmarks/params.yaml."""
     if not params_file.exists():
         return {}
-    import yaml
-
     table = yaml.safe_load(params_file.read_text(encoding="utf-8")) or {}
     per_scale = table.get(scale) or {}
     return {**(per_scale.get("all") or {}), **(per_scale.get(notebook) or {})}
@@ -196,8 +168,6 @@ def _execute(path: Path, out_dir: Path, parameters: dict[str, Any], timeout: int
 
 def _run_key() -> str:
     """The PHI key the run's kernels use: ``LABKIT_PHI_KEY`` if set, else a random one for this run only."""
-    import secrets
-
     return os.environ.get(KEY_ENV) or secrets.token_hex(16)
 
 
@@ -234,7 +204,7 @@ def _new_run_dir(out: Path, scale: str) -> Path:
 
 def run(scale: str = "small", only: Sequence[str] | None = None, master: str | None = None,
         out: str | os.PathLike = "reports", timeout: int = 3600, compare: str | None = None,
-        notebook_dir: Path = NOTEBOOKS) -> Outcome:
+        notebook_dir: Path = NOTEBOOKS) -> ReportRun:
     """Run notebooks at a scale and write ``<out>/<timestamp>/`` with the report.
 
     Parameters
@@ -255,10 +225,10 @@ def run(scale: str = "small", only: Sequence[str] | None = None, master: str | N
 
     Returns
     -------
-    Outcome
+    ReportRun
+        Every notebook's run, in order: a notebook that failed (an error, a cell over ``timeout``, a kernel that
+        died or exited) has status ``"failed"`` and its error, and the next notebook still runs.
     """
-    from labkit.core.scales import scale_params
-
     scale_params(scale)  # validates the name
     if compare and not Path(compare).is_dir():
         raise ValueError(f"--compare {compare!r} is not a folder of results")
@@ -267,7 +237,7 @@ def run(scale: str = "small", only: Sequence[str] | None = None, master: str | N
         raise ValueError(f"no notebooks found in {notebook_dir}")
     out = Path(out).resolve()
     run_dir = _new_run_dir(out, scale)
-    outcome = Outcome(run_dir, scale)
+    result = ReportRun(run_dir, scale)
     keys = [_run_key()]
     started = time.monotonic()
     for i, path in enumerate(paths):
@@ -276,17 +246,15 @@ def run(scale: str = "small", only: Sequence[str] | None = None, master: str | N
         if master:
             params["spark_master"] = master
         nb = _execute(path, run_dir, params, timeout, keys)
-        outcome.notebooks.append(nb)
+        result.notebooks.append(nb)
         _progress(i + 1, len(paths), started, path.stem, f"{nb.status} in {nb.seconds:.0f}s")
-    outcome.seconds = time.monotonic() - started
+    result.seconds = time.monotonic() - started
     (run_dir / "run.json").write_text(json.dumps({
-        "scale": scale, "seconds": outcome.seconds, "date": datetime.now().strftime("%Y-%m-%d"),
+        "scale": scale, "seconds": result.seconds, "date": datetime.now().strftime("%Y-%m-%d"),
         "notebooks": {nb.name: {"status": nb.status, "seconds": round(nb.seconds, 1), "error": nb.error,
                                 "traceback": nb.traceback, "redacted": nb.redacted}
-                      for nb in outcome.notebooks}}, indent=2) + "\n", encoding="utf-8")
-    from labkit.report.html import write_index
-
-    write_index(outcome, compare=compare, notebook_dir=notebook_dir)
+                      for nb in result.notebooks}}, indent=2) + "\n", encoding="utf-8")
+    write_index(result, compare=compare, notebook_dir=notebook_dir)
     _link_latest(out, run_dir)
     print(f"report: {run_dir / 'index.html'}", file=sys.stderr)
-    return outcome
+    return result

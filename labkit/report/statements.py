@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
+from labkit.core.paths import REPO
 from labkit.report.verdicts import (
     API_MISUSE,
     DOES_NOT_RUN,
@@ -37,7 +39,7 @@ from labkit.report.verdicts import (
 
 __all__ = ["KIND_VERDICT", "STATEMENTS", "Statement", "evaluate_statements", "judge_statement", "load_statements"]
 
-STATEMENTS = Path(__file__).resolve().parents[2] / "benchmarks" / "statements.yaml"
+STATEMENTS = REPO / "benchmarks" / "statements.yaml"
 # what a refuting check says, by the kind of error the registry names
 KIND_VERDICT = {"wrong": WRONG, "out_of_date": OUT_OF_DATE, "does_not_run": DOES_NOT_RUN, "api_misuse": API_MISUSE,
                 "wrong_premise": PREMISE, "unsafe": UNSAFE}
@@ -104,8 +106,6 @@ def load_statements(path: str | Path = STATEMENTS) -> list[Statement]:
     ValueError
         For a missing or unknown field, a bad kind, key or notebook, or a duplicate id (the message names the entry).
     """
-    import yaml
-
     doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     out, seen = [], set()
     for i, entry in enumerate(doc.get("statements") or []):

@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -77,7 +78,8 @@ def test_criterion_no_effect_and_at_most_claims():
     assert verdict(crit, 1.02) == "no measurable effect here"  # a count with no spread: the 5% band
     assert verdict(crit, 0.5, spread=(0.4, 0.6)) == "does not hold at this scale"
     flat = _claim(stated=None, compare="no_effect")
-    assert verdict(flat, 1.03, spread=(0.9, 1.1)) == "holds" and verdict(flat, 0.6, spread=(0.5, 0.7)) != "holds"
+    assert verdict(flat, 1.03, spread=(0.9, 1.1)) == "holds"
+    assert verdict(flat, 0.6, spread=(0.5, 0.7)) == "does not hold at this scale"  # worse beyond the spread
     assert verdict(flat, 1.4, spread=(1.2, 1.45)) == "holds"  # better with skew: not hurt by it
     most = _claim(stated=1.5, compare="at_most")
     assert verdict(most, 1.2) == "holds" and verdict(most, 2.0) == "does not hold at this scale"
@@ -186,7 +188,8 @@ def test_the_report_from_the_tiny_run_is_complete_and_self_contained(tiny_report
     csv = pd.read_csv(tiny_report.run_dir / "claims.csv")
     assert (csv["type"] == "number").sum() == len(load_registry())
     assert sorted(csv.loc[csv["type"] == "statement", "id"]) == sorted(s.id for s in load_statements())
-    assert "4.3" in index.read_text() and "java" in index.read_text()
+    env = dict(re.findall(r"<tr><th>(\w+)</th><td>([^<]*)</td></tr>", index.read_text(encoding="utf-8")))
+    assert env["spark"].startswith("4.3.") and env["java"] not in ("", "?")  # the environment a notebook recorded
 
 
 def test_the_report_renders_in_headless_chromium(tiny_report, tmp_path):

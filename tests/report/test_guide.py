@@ -1,15 +1,18 @@
 """guide.html: every name from the section map, the guide and the registry reaches the page escaped."""
 
+import re
 from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
 import yaml
 
+from labkit.core.paths import REPO
 from labkit.report import claims
 from labkit.report.guide import GUIDE, SECTIONS, units, write_guide
 from labkit.report.html import load_runs
-from labkit.report.runner import NOTEBOOKS, REPO
+from labkit.report.marked import Mark, MarkedMarkdown
+from labkit.report.model import NOTEBOOKS
 from labkit.report.statements import evaluate_statements, load_statements
 
 SCRIPT = "<script>alert(1)</script>"
@@ -74,12 +77,17 @@ def test_guide_text_and_claim_quotes_with_markup_are_escaped(tmp_path):
     assert "1 of 1 parts covered" in page and "1 of 2 claims and statements with a verdict; 1 marked" in page
 
 
-def test_the_real_guide_keeps_every_mark_and_one_note_per_part(tmp_path):
-    present = {p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
+def _reference_table(present: set[str]) -> pd.DataFrame:
+    """Every claim and statement, judged on the committed reference run."""
     runs = load_runs(REPO / "benchmarks" / "reference")
-    table = pd.concat([part.dropna(axis=1, how="all") for part in (
+    return pd.concat([part.dropna(axis=1, how="all") for part in (
         claims.evaluate(claims.load_registry(), runs, present), evaluate_statements(load_statements(), runs, present))],
         ignore_index=True)
+
+
+def test_the_real_guide_keeps_every_mark_and_one_note_per_part(tmp_path):
+    present = {p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
+    table = _reference_table(present)
     page = write_guide(tmp_path, table, present, {n: f"{n}.html" for n in present}).read_text(encoding="utf-8")
     text = GUIDE.read_text(encoding="utf-8")
     tags = _tags(page)
@@ -96,10 +104,68 @@ def test_the_real_guide_keeps_every_mark_and_one_note_per_part(tmp_path):
     assert "Project Architecture" in page and "are missing." in page
 
 
-@pytest.mark.parametrize("name", ["guide.html.j2"])
+@pytest.mark.parametrize("name", ["guide.html.j2", "index.html.j2"])
 def test_the_templates_ship_with_the_package(name):
     import tomllib
 
     data = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     globs = data["tool"]["setuptools"]["package-data"]["labkit"]
     assert any(g in (f"report/templates/{name}", "report/templates/*.j2") for g in globs), globs
+
+
+def _unmarked(page: str) -> str:
+    """The guide's body without its marks and badges (the coverage note at the top is left out)."""
+    page = re.sub(r'<a class="badge"[^>]*>.*?</a>|<mark[^>]*>|</mark>', "", page)
+    return page[page.index("<h2>"):]
+
+
+def test_marking_the_real_guide_changes_nothing_but_the_marks(tmp_path):
+    present = {p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
+    table = _reference_table(present)
+    (tmp_path / "marked").mkdir()
+    (tmp_path / "plain").mkdir()
+    marked = write_guide(tmp_path / "marked", table, present, {}).read_text(encoding="utf-8")
+    plain = write_guide(tmp_path / "plain", table.iloc[0:0], present, {}).read_text(encoding="utf-8")
+    assert "<mark" in marked and "<mark" not in plain
+    assert _unmarked(marked) == _unmarked(plain)  # placeholders left the markdown's structure as it was
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", marked), "a control character reached the page"
+    assert "LabkitMark" not in marked
+
+
+def test_a_claim_across_a_list_marker_bold_text_and_a_line_break_is_marked_well_nested(tmp_path):
+    text = "### 1. First\n- **Salting** made the join\n  5x faster on hot keys, we measured.\n- another item\n"
+    guide, sections = _guide(tmp_path, text, {"1. First": ["01_ready"]})
+    table = _table([{"id": "c-bold", "claim": "- **Salting** made the join 5x faster on hot keys"}])
+    page = write_guide(tmp_path, table, {"01_ready"}, {}, guide=guide, sections=sections).read_text()
+    body = page[page.index("<h4>"):]
+    assert body.count('class="badge"') == 1 and body.count("<li>") == 2  # the list is still a list of two
+    assert re.search(r"<li><strong><mark [^>]+>Salting</mark></strong><mark [^>]+> made the join</mark><br>\n"
+                     r'<mark [^>]+>5x faster on hot keys<a class="badge" [^>]+>\[holds: 1.5x\]</a></mark>, we', body)
+    stack = []  # every tag closes in the order it opened
+    for closing, tag in re.findall(r"<(/?)(mark|strong|li|ul|a)\b", body):
+        if closing:
+            assert stack and stack.pop() == tag, body
+        else:
+            stack.append(tag)
+    assert not stack
+
+
+def test_a_mark_runs_on_from_one_rendered_piece_into_the_next():
+    doc = "one two three\n\nfour five six\n"
+    md = MarkedMarkdown(doc, [Mark(doc.index("two"), doc.index(" five"), '<mark class="x">', "[b]")])
+    first = md.render(0, doc.index("four"))
+    assert first == '<p>one <mark class="x">two three</mark></p>\n' and md.placed == set()
+    second = md.render(doc.index("four"), len(doc))
+    assert second == '<p><mark class="x">four[b]</mark> five six</p>\n' and md.placed == {0}
+    with pytest.raises(ValueError, match="overlap"):
+        MarkedMarkdown(doc, [Mark(0, 5, "<mark>"), Mark(3, 8, "<mark>")])
+    doc = "See [the docs](http://x.org/a-long-path) here."  # an end in a link's address: lost, the address kept
+    md = MarkedMarkdown(doc, [Mark(0, doc.index("-long"), "<mark>", "[b]")])
+    assert 'href="http://x.org/a-long-path"' in md.render(0, len(doc)) and md.placed == set()
+
+
+def test_raw_html_in_the_markdown_is_text_and_a_script_link_is_not_a_link():
+    doc = '<div onclick="x()">hi</div>\n\n[click](javascript:alert(1)) <b>bold</b>\n'
+    html = MarkedMarkdown(doc, []).render(0, len(doc))
+    assert [t for t, _ in _tags(html)] == ["p", "p"]
+    assert "&lt;div onclick=&quot;x()&quot;&gt;" in html and "&lt;b&gt;bold&lt;/b&gt;" in html

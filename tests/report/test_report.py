@@ -10,15 +10,19 @@ from labkit.report.cli import main
 NOTEBOOKS = report.REPO / "tests" / "notebooks"
 
 
+FIRST = ["01_ok", "02_broken", "03_after_broken"]
+FAILURES = ["04_timeout", "05_kernel_dies", "06_sysexit1", "07_after_failures"]
+
+
 def test_discover_filters_by_name_or_prefix_and_rejects_unknown_names():
-    assert [p.stem for p in report.discover(NOTEBOOKS)] == ["01_ok", "02_broken", "03_after_broken"]
+    assert [p.stem for p in report.discover(NOTEBOOKS)] == FIRST + FAILURES
     assert [p.stem for p in report.discover(NOTEBOOKS, ["02", "01_ok"])] == ["01_ok", "02_broken"]
     with pytest.raises(ValueError, match="matches no notebook"):
         report.discover(NOTEBOOKS, ["99_missing"])
 
 
 def test_a_failing_notebook_is_marked_failed_and_the_others_still_run(tmp_path):
-    outcome = report.run(scale="tiny", out=tmp_path, notebook_dir=NOTEBOOKS, timeout=120)
+    outcome = report.run(scale="tiny", out=tmp_path, notebook_dir=NOTEBOOKS, timeout=120, only=["01", "02", "03"])
     status = {nb.name: nb.status for nb in outcome.notebooks}
     assert status == {"01_ok": "ok", "02_broken": "failed", "03_after_broken": "ok"}
     assert not outcome.ok
@@ -26,11 +30,38 @@ def test_a_failing_notebook_is_marked_failed_and_the_others_still_run(tmp_path):
     assert "ValueError" in broken.error and "broken on purpose" in broken.error
     run_dir = outcome.run_dir
     assert (tmp_path / "latest").resolve() == run_dir.resolve()
-    for name in ("01_ok", "02_broken", "03_after_broken"):
+    for name in FIRST:
         assert (run_dir / f"{name}.ipynb").exists() and (run_dir / f"{name}.html").exists()
-    assert json.loads((run_dir / "01_ok.json").read_text())["results"]["scale"]["value"] == "tiny"
+    for name in ("01_ok", "03_after_broken"):  # each wrote its own results: the one after the failure ran
+        assert json.loads((run_dir / f"{name}.json").read_text())["results"]["scale"]["value"] == "tiny"
     page = (run_dir / "index.html").read_text()
     assert "broken on purpose" in page and 'class="failed"' in page and page.count('class="ok"') == 2
+
+
+def test_a_timeout_a_dead_kernel_and_sys_exit_are_each_reported_and_the_next_notebook_runs(tmp_path):
+    import psutil
+
+    outcome = report.run(scale="tiny", out=tmp_path, notebook_dir=NOTEBOOKS, timeout=20, only=FAILURES)
+    runs = {nb.name: nb for nb in outcome.notebooks}
+    assert list(runs) == FAILURES
+    assert [nb.status for nb in runs.values()] == ["failed", "failed", "failed", "ok"]
+    assert runs["04_timeout"].error.startswith("CellTimeoutError: A cell timed out while it was being executed, "
+                                               "after 20 seconds.")
+    assert runs["05_kernel_dies"].error.startswith("DeadKernelError: Kernel died")
+    assert runs["06_sysexit1"].error.startswith("SystemExit: 1")
+    for nb in list(runs.values())[:3]:  # each message names the kernel's log, which the run kept
+        assert nb.error.endswith(f"(kernel log: {nb.name}.kernel.log)") and (outcome.run_dir / f"{nb.name}.kernel.log"
+                                                                              ).exists()
+    assert runs["04_timeout"].seconds >= 20
+    assert runs["07_after_failures"].results["results"]["scale"]["value"] == "tiny"
+    pid = int((outcome.run_dir / "04_timeout.pid").read_text())
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, "the kernel runs on"
+    doc = json.loads((outcome.run_dir / "run.json").read_text())["notebooks"]
+    assert {name: (d["status"], d["error"]) for name, d in doc.items()} == {
+        name: (nb.status, nb.error) for name, nb in runs.items()}
+    page = (outcome.run_dir / "index.html").read_text()
+    assert page.count('class="failed"') == 3 and page.count('class="ok"') == 1
+    assert all(text in page for text in ("CellTimeoutError", "DeadKernelError: Kernel died", "SystemExit: 1"))
 
 
 def test_cli_exits_non_zero_when_a_notebook_fails_and_rejects_bad_arguments(tmp_path, capsys):
@@ -39,8 +70,9 @@ def test_cli_exits_non_zero_when_a_notebook_fails_and_rejects_bad_arguments(tmp_
     assert main(["report", *common, "--only", "02"]) == 1
     assert main(["report", *common, "--only", "99_nothing"]) == 2
     assert "matches no notebook" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_:
         main(["report", "--scale", "huge"])
+    assert exit_.value.code == 2 and "invalid choice: 'huge'" in capsys.readouterr().err
 
 
 def test_save_reference_keeps_results_and_regenerates_the_readme_table(tmp_path):

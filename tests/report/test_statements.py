@@ -5,9 +5,10 @@ import re
 import pytest
 import yaml
 
+from labkit.core.paths import REPO
 from labkit.report import claims, statements
 from labkit.report.guide import GUIDE, SECTIONS, coverage, locate_claims, structure_notes, units
-from labkit.report.runner import NOTEBOOKS, REPO
+from labkit.report.model import NOTEBOOKS
 from labkit.report.statements import Statement, evaluate_statements, judge_statement, load_statements
 
 GOOD = {"id": "dq-x", "section": "2. CSV", "quote": "the words", "kind": "wrong", "notebook": "06_data_quality",
