@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-_REPO = Path(__file__).resolve().parent
+from labkit.core.paths import REPO as _REPO  # importing labkit starts no JVM
 
 # Files whose tests share one outside resource run on one worker: the standalone cluster's ports and processes.
 _SHARED = {"test_cluster.py": "cluster", "test_adv_cluster.py": "cluster"}

@@ -53,7 +53,7 @@ def compare(
     progress : bool
         Show a progress bar.
     conf : mapping of variant name to settings, optional
-        Spark SQL settings applied (with :func:`labkit.session.spark_conf`,
+        Spark SQL settings applied (with :func:`labkit.core.session.spark_conf`,
         outside the timed body) while that variant runs, e.g. AQE on for the
         AQE variant only. A variant with no entry runs with the session's settings.
 

@@ -226,7 +226,7 @@ def datatype_facts(spark: SparkSession, cases: _Cases = DATATYPE_CASES,
 
 
 def migration_source(spark: SparkSession, rows: int) -> DataFrame:
-    """A migrated table's source side, with what ``labkit.topics.reconcile.plant_defects`` needs to hide its defects.
+    """A migrated table's source side, with what ``experiments.reconcile.plant_defects`` needs to hide its defects.
 
     ``amount`` is ``decimal(12,4)``: its values repeat every 5,000 ids (from 5,001 rows on, a row can be
     dropped and another with the same amount duplicated, count and sum unchanged), and many have a third

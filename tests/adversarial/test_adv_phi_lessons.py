@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import date
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -17,6 +16,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
+from labkit.core.paths import REPO
 from labkit.core.plans import plan_text
 from labkit.experiments import phi as phi_exp
 from labkit.topics import phi
@@ -109,7 +109,7 @@ def test_hmac_exists_from_spark_4_3_0_as_the_function_catalogue_says(spark):
 
 
 def test_the_guides_redshift_url_is_quoted_exactly_from_the_guide():
-    guide = (Path(__file__).resolve().parents[2] / "benchmarks" / "guide.md").read_text(encoding="utf-8")
+    guide = (REPO / "benchmarks" / "guide.md").read_text(encoding="utf-8")
     assert f"'url': '{phi_exp.GUIDE_REDSHIFT_URL}'" in guide
 
 
