@@ -18,7 +18,7 @@ import pytest
 
 import labkit
 
-WITH_EXAMPLES = {"labkit.core.datagen", "labkit.core.projection", "labkit.core.session", "labkit.core.args",
+WITH_EXAMPLES = {"labkit.core.datagen.facts", "labkit.core.projection", "labkit.core.session", "labkit.core.args",
                  "labkit.topics.aqe", "labkit.topics.skew"}
 MODULES = sorted(m.name for m in pkgutil.walk_packages(labkit.__path__, "labkit.")  # a __main__ is a script
                  if not m.ispkg and not m.name.endswith(("_java", ".__main__")))
