@@ -1,6 +1,7 @@
 # The lab's commands. Every target sets itself up when needed.
 #   make report   run the notebooks at the default scale and build the report
 #   make test     pytest (labkit) + nbval (every notebook at tiny scale), on JOBS parallel workers
+#   make durations  the same run, recording each test's seconds in tests/durations.json
 #   make lab      JupyterLab on the notebooks
 #   make setup    the virtual environment only (idempotent)
 
@@ -12,7 +13,7 @@ SCALE  ?= small
 PYTEST_ARGS ?=
 JOBS   ?= 3
 
-.PHONY: setup java test report lab lint clean
+.PHONY: setup java test durations report lab lint clean
 
 setup: $(STAMP)
 
@@ -33,6 +34,12 @@ test: setup java
 	@export LABKIT_TEST_STARTED=$$(date +%s); \
 	  $(BIN)/python -m pytest -n $(JOBS) -m "not notebook_results" $(PYTEST_ARGS) && \
 	  $(BIN)/python -m pytest -m notebook_results $(PYTEST_ARGS)
+
+# make test's two calls, writing each test's seconds to tests/durations.json (the fast loop's slow marks, file order)
+durations: setup java
+	@export LABKIT_TEST_STARTED=$$(date +%s); \
+	  $(BIN)/python -m pytest -n $(JOBS) -m "not notebook_results" --write-durations tests/durations.json $(PYTEST_ARGS); \
+	  $(BIN)/python -m pytest -m notebook_results --write-durations tests/durations.json $(PYTEST_ARGS)
 
 report: setup java
 	$(BIN)/labkit report --scale $(SCALE)

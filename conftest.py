@@ -6,11 +6,21 @@ and warehouse. The scheduler below hands out whole files: a notebook's cells sta
 kernel; so do the tests of one file, and the files that share one outside resource. The longest files go first, so
 no long file starts last. The tests that read the notebooks' results (``tiny_report``) are marked
 ``notebook_results``; make test runs them in a second pytest call, after the notebooks.
+
+Durations
+---------
+``tests/durations.json`` holds each test's measured seconds (set-up, call and tear-down), written by
+``make durations`` (``pytest --write-durations tests/durations.json``, the whole suite on the usual workers). It
+decides two things, so neither is a hand-kept list: the order files are handed out (longest total first), and the
+``slow`` mark: a test measured at more than ``SLOW_SECONDS`` is ``slow``, so ``pytest -m "not slow"`` is the fast
+loop. A test not in the file yet (a new one) counts as fast until the file is written again.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -20,14 +30,23 @@ from labkit.core.paths import REPO as _REPO  # importing labkit starts no JVM
 # Files whose tests share one outside resource run on one worker: the standalone cluster's ports and processes.
 _SHARED = {"test_cluster.py": "cluster", "test_adv_cluster.py": "cluster"}
 
-# The longest files, longest first (measured with --durations=0): handed out before the rest.
-_LONGEST = ["test_cluster.py", "test_adv_cluster.py", "test_adv_report.py", "07_phi_masking.ipynb",
-            "test_adv_pipeline.py", "11_ingestion_pipeline_and_incidents.ipynb", "00_start_here.ipynb",
-            "04_adaptive_query_execution.ipynb", "02_data_skew_and_salting.ipynb", "05_memory_and_oom.ipynb",
-            "test_phi.py", "test_pipeline.py", "test_ops.py", "test_exp_memory.py", "10_tuning_checklist.ipynb",
-            "01_partitioning_and_file_formats.ipynb", "09_window_top_per_group.ipynb", "06_data_quality.ipynb",
-            "test_partitioning.py", "test_exp_partitioning.py", "test_skew.py", "test_adv_phi_leaks.py",
-            "03_broadcast_joins.ipynb", "08_s3_versioning_and_costs.ipynb"]
+DURATIONS = _REPO / "tests" / "durations.json"
+SLOW_SECONDS = 1.0  # measured under make test's parallel run, where a test takes about twice its idle time
+
+
+def _durations() -> dict[str, float]:
+    try:
+        return {k: float(v) for k, v in json.loads(DURATIONS.read_text()).items()}
+    except FileNotFoundError:
+        return {}
+
+
+_MEASURED = _durations()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--write-durations", metavar="PATH", default=None,
+                     help="write each test's measured seconds (set-up + call + tear-down) to PATH as JSON")
 
 
 def pytest_configure(config):
@@ -37,26 +56,64 @@ def pytest_configure(config):
         base = os.environ.get("LABKIT_CACHE_DIR", str(_REPO / "datasets" / "cache"))
         if "://" not in base:
             os.environ["LABKIT_CACHE_DIR"] = f"{base.rstrip('/')}/workers/{worker}"
+    path = config.getoption("--write-durations")
+    if path and not worker:
+        config.pluginmanager.register(_DurationWriter(Path(path)), "labkit-durations")
+
+
+class _DurationWriter:
+    """Sums each test's phases as their reports arrive (on the controller under xdist); writes them at the end."""
+
+    def __init__(self, path: Path):
+        self.path, self.seconds = path, defaultdict(float)
+
+    def pytest_runtest_logreport(self, report):
+        self.seconds[report.nodeid] += report.duration
+
+    def pytest_sessionfinish(self, session):
+        old = _durations() if self.path.resolve() == DURATIONS.resolve() else {}
+        new = {**old, **{k: round(v, 2) for k, v in self.seconds.items()}}
+        self.path.write_text(json.dumps(dict(sorted(new.items())), indent=0) + "\n")
 
 
 def pytest_itemcollected(item):
-    """Marks, set as each item is collected .
+    """Marks, set as each item is collected.
 
-    Notebook cells (nbval) and the tests that reuse their results are ``slow``; the latter are also
-    ``notebook_results``.
+    Notebook cells (nbval), the tests that reuse their results, and every test measured at more than
+    ``SLOW_SECONDS`` are ``slow``; the tests that reuse the notebooks' results are also ``notebook_results``.
     """
     uses_results = "tiny_report" in getattr(item, "fixturenames", ())
-    if item.path.suffix == ".ipynb" or uses_results:
+    if item.path.suffix == ".ipynb" or uses_results or _MEASURED.get(item.nodeid, 0.0) > SLOW_SECONDS:
         item.add_marker(pytest.mark.slow)
     if uses_results:
         item.add_marker(pytest.mark.notebook_results)
 
 
+def _scope(nodeid: str) -> str:
+    """The unit the scheduler hands out: a file, or the shared resource its tests use."""
+    path = nodeid.split("::", 1)[0]
+    return _SHARED.get(Path(path).name, path)
+
+
+# Notebook 07 runs once per session: tests/adversarial/test_adv_report.py runs it through the report runner (with a
+# known key, then scans every file of that run), which fails if any cell fails as nbval would, and hands its results
+# on to reports/scratch for the tests that read the notebooks' results. When that file is collected, nbval's cells of
+# notebook 07 are deselected; run on its own, the notebook is still an nbval item.
+_RUN_ELSEWHERE = {"07_phi_masking.ipynb": "test_adv_report.py"}
+
+
 def pytest_collection_modifyitems(config, items):
-    """On an xdist worker: the longest files first (a stable sort: each file's own order is kept)."""
+    """Notebook 07 once (see ``_RUN_ELSEWHERE``); on an xdist worker, files with the longest measured total first."""
+    names = {item.path.name for item in items}
+    gone = [item for item in items if _RUN_ELSEWHERE.get(item.path.name) in names]
+    if gone:
+        config.hook.pytest_deselected(items=gone)
+        items[:] = [item for item in items if item not in gone]
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        rank = {name: i for i, name in enumerate(_LONGEST)}
-        items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+        total = defaultdict(float)
+        for item in items:
+            total[_scope(item.nodeid)] += _MEASURED.get(item.nodeid, 0.0)
+        items.sort(key=lambda item: -total[_scope(item.nodeid)])
 
 
 def pytest_xdist_make_scheduler(config, log):
@@ -65,8 +122,7 @@ def pytest_xdist_make_scheduler(config, log):
 
     class _Files(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return _SHARED.get(Path(path).name, path)
+            return _scope(nodeid)
 
     config.option.loadscopereorder = False
     return _Files(config, log)

@@ -8,6 +8,7 @@ queries the notebook builds to show them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 __all__ = ["coalesce_comparison", "dynamic_pruning_by_setting", "dynamic_switch_plans", "partition_pruning_query",
-           "profile_comparison", "salting_comparison", "shuffle_stage_stats", "skew_join_variants",
-           "skew_split_by_join_type", "skew_splits"]
+           "profile_comparison", "salting_comparison", "shuffle_stage_stats", "skew_join_comparison",
+           "skew_join_variants", "skew_split_by_join_type", "skew_splits"]
 
 _P = "spark.sql.adaptive."
 
@@ -302,6 +303,59 @@ def salting_comparison(spark: SparkSession, run_join: Callable[[], Any], run_sal
             salted: profiles["none"]}
     with spark_conf(spark, fixed):
         return compare(runs, repeats=repeats, conf=conf)
+
+
+def skew_join_comparison(spark: SparkSession, run_join: Callable[[], Any], run_salted: Callable[[], Any],
+                         variants: Mapping[str, Mapping[str, Any]], profiles: Mapping[str, Mapping[str, Any]],
+                         fixed: Mapping[str, Any], salt: int = 8, repeats: int = 3
+                         ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The skew join's settings and the salted join, interleaved in one ``compare``; read as two tables.
+
+    One comparison gives both of notebook 04's tables: the skew join's variants against each other, and
+    :func:`salting_comparison`'s three joins (plain, AQE's skew join, salted), whose plain join and skew join
+    are two of those variants (the same join under the same settings), so they run once, not twice.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    run_join, run_salted : callable
+        Run the plain join and the salted one (:func:`labkit.topics.skew.salted_join`) once each.
+    variants : mapping
+        :func:`skew_join_variants`: its first entry (the skew join off) is the baseline and the plain join, its
+        last (the lowered threshold) AQE's skew join.
+    profiles : mapping
+        :func:`labkit.topics.aqe.aqe_profiles` (its ``none`` runs the salted join).
+    fixed : mapping
+        Settings for every variant (no broadcast, the join's shuffle partitions).
+    salt : int
+        Only names the salted variant: ``salted <salt>, AQE on, skew join off``.
+    repeats : int
+
+    Returns
+    -------
+    (pandas.DataFrame, pandas.DataFrame)
+        The ``compare`` table of ``variants`` (baseline the first) and the table :func:`salting_comparison`
+        returns (rows ``plain, AQE on, skew join off``, ``AQE skew join``, the salted one; baseline the plain
+        join), each with its own runs in ``attrs["runs"]`` under its own row names.
+    """
+    names = list(variants)
+    salted = f"salted {salt}, AQE on, skew join off"
+    if salted in variants:
+        raise ValueError(f"a variant is already named {salted!r}")
+    runs = {**{name: run_join for name in names}, salted: run_salted}
+    with spark_conf(spark, fixed):
+        table = compare(runs, repeats=repeats, baseline=names[0], conf={**variants, salted: profiles["none"]})
+    versus_names = {names[0]: "plain, AQE on, skew join off", names[-1]: "AQE skew join", salted: salted}
+    return _rows(table, {n: n for n in names}), _rows(table, versus_names)
+
+
+def _rows(table: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
+    """Some rows of a ``compare`` table under new names, with their runs (relabelled) and its baseline."""
+    out = table.loc[list(names)].rename(index=names)
+    out.index.name = table.index.name
+    out.attrs = {"runs": [replace(m, label=names[m.label]) for m in table.attrs["runs"] if m.label in names],
+                 "baseline": names.get(table.attrs["baseline"], table.attrs["baseline"])}
+    return out
 
 
 def profile_comparison(spark: SparkSession, run: Callable[[], Any], profiles: Mapping[str, Mapping[str, Any]],

@@ -1,10 +1,11 @@
 """Notebook 09's experiments: the guide's SQL run and checked, the methods timed, and Spark's group limit measured.
 
-:func:`guide_sql` runs the guide's seven queries (Core Q13) and its benchmark's Method 2 as written, and names where
-each differs from :func:`labkit.topics.windows.top_per_group`; :func:`benchmark` times the methods through
-:func:`labkit.core.bench.sweep` and :func:`claim_ratios` takes the guide's two ratios from it;
-:func:`limit_by_method` and :func:`compare_group_limit` show which methods Spark limits per group and what the
-limit saves in the shuffle (:func:`shuffle_records_written`).
+:func:`methods_agree` checks every method of :func:`labkit.topics.windows.top_per_group` against the reference of
+its tie semantics, in one query; :func:`guide_sql` runs the guide's seven queries (Core Q13) and its benchmark's
+Method 2 as written, and names where each differs from :func:`labkit.topics.windows.top_per_group`;
+:func:`benchmark` times the methods through :func:`labkit.core.bench.sweep` and :func:`claim_ratios` takes the
+guide's two ratios from it; :func:`limit_by_method` and :func:`compare_group_limit` show which methods Spark limits
+per group and what the limit saves in the shuffle (:func:`shuffle_records_written`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 __all__ = ["BENCH_METHODS", "GUIDE_COLUMNS", "GUIDE_SAMPLE", "GUIDE_SQL", "benchmark", "claim_ratios",
-           "compare_group_limit", "guide_sql", "limit_by_method", "shuffle_records_written"]
+           "compare_group_limit", "guide_sql", "limit_by_method", "methods_agree", "shuffle_records_written"]
 
 GUIDE_COLUMNS = "employee_id long, employee_name string, department string, annual_ctc long"
 GUIDE_SAMPLE = [(1, "Alice", "Engineering", 150000), (2, "Bob", "Engineering", 150000),
@@ -63,6 +64,62 @@ GUIDE_SQL = {  # the guide's seven SQL methods (Core Q13), as written, against a
         FROM employees e1 WHERE e1.annual_ctc = (SELECT MAX(e2.annual_ctc) FROM employees e2
         WHERE e2.department = e1.department) ORDER BY e1.department""",
 }
+
+
+def methods_agree(df: DataFrame, group: str, order: str, tiebreak: str) -> pd.Series:
+    """Every method of :func:`top_per_group` against the reference of its tie semantics, in one Spark query.
+
+    The methods that keep every tied row must return the rows of ``rank`` with ``ties="all"``; the ones that keep
+    one row per group those of ``row_number`` with the tiebreak. Each method's rows must be the same multiset as
+    its reference's, with the same column types, as :func:`labkit.core.checks.assert_same_rows` checks one pair
+    at a time: here every result and every reference is tagged with its method, all of them are unioned, and one
+    aggregation counts each distinct row on both sides (nulls compare equal, as in ``exceptAll``).
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+    group, order, tiebreak : str
+        As in :func:`top_per_group`.
+
+    Returns
+    -------
+    pandas.Series
+        Method (every one of :data:`~labkit.topics.windows.METHODS`) to its number of rows, each equal to its
+        reference's; named ``rows, equal to the reference``.
+
+    Raises
+    ------
+    AssertionError
+        Naming each method whose column types differ from its reference's, or whose rows do: how many of the
+        reference's rows it misses and how many it has that the reference has not.
+    """
+    from pyspark.sql import functions as F
+
+    reference = {"all": top_per_group(df, group, order, "rank", ties="all"),
+                 "one": top_per_group(df, group, order, "row_number", tiebreak=tiebreak)}
+    columns, tagged, wrong = reference["all"].columns, [], []
+    for method, ties in METHODS.items():
+        got, want = top_per_group(df, group, order, method, ties=ties, tiebreak=tiebreak), reference[ties]
+        if sorted(got.dtypes) != sorted(want.dtypes):
+            wrong.append(f"{method}: columns or types differ: {got.dtypes} vs {want.dtypes}")
+        for side, frame in ((1, got), (-1, want)):
+            tagged.append(frame.select(F.lit(method).alias("_method"), F.lit(side).alias("_side"), *columns))
+    if wrong:
+        raise AssertionError("; ".join(wrong))
+    both = tagged[0]
+    for frame in tagged[1:]:
+        both = both.unionAll(frame)
+    per_row = both.groupBy("_method", *columns).agg(F.sum("_side").alias("_d"),
+                                                    F.count_if(F.col("_side") == 1).alias("_n"))
+    found = {r["_method"]: r for r in per_row.groupBy("_method").agg(
+        F.sum("_n").alias("rows"), F.sum(F.greatest("_d", F.lit(0))).alias("extra"),
+        F.sum(F.greatest(-F.col("_d"), F.lit(0))).alias("missing")).collect()}
+    differ = [f"{m}: {found[m]['missing']} expected rows missing, {found[m]['extra']} unexpected rows"
+              for m in METHODS if m in found and (found[m]["missing"] or found[m]["extra"])]
+    if differ:
+        raise AssertionError("; ".join(differ))
+    return pd.Series({m: int(found[m]["rows"]) if m in found else 0 for m in METHODS},
+                     name="rows, equal to the reference")
 
 
 def guide_sql(df: DataFrame) -> dict[str, dict[str, Any]]:

@@ -143,21 +143,26 @@ def _among(column: str, values: Sequence[Any]) -> Column:
     return cond | F.col(column).isNull() if any(v is None for v in values) else cond
 
 
-def _partition_dirs(df: DataFrame) -> list[str]:
-    """The partition folder names the rows of a table scan were read from (as they are on disk)."""
+def _old_partitions(old: DataFrame, ids: DataFrame, column: str) -> list[tuple[Any, str, bool]]:
+    """Per partition folder of the table (as it is on disk): its value, and whether it holds a re-loaded object's
+    rows. One aggregation."""
     from urllib.parse import unquote
 
     from pyspark.sql import functions as F
 
-    parent = F.regexp_extract(F.col("_metadata.file_path"), r"/([^/]+)/[^/]+$", 1)
-    return sorted({unquote(r[0]) for r in df.select(parent).distinct().collect()})
+    folder = F.regexp_extract(F.col("_metadata.file_path"), r"/([^/]+)/[^/]+$", 1)
+    rows = (old.select(column, folder.alias("_dir"), *SOURCE)
+            .join(ids.withColumn("_reloaded", F.lit(True)), SOURCE, "left")
+            .groupBy(column, "_dir").agg(F.max(F.coalesce("_reloaded", F.lit(False))).alias("_reloaded")).collect())
+    return [(r[0], unquote(r[1]), bool(r[2])) for r in rows]
 
 
-def stage(spark: SparkSession, typed: DataFrame, objects: Sequence[SourceObject], paths: Paths,
-          column: str) -> list[str]:
+def stage(spark: SparkSession, typed: DataFrame, objects: Sequence[SourceObject], paths: Paths, column: str,
+          values: Sequence[Any] | None = None) -> list[str]:
     """Write every partition the run touches to staging: its old rows but the re-loaded objects', plus the new.
 
-    Returns the partition folders to swap: those staged and those whose every row is being replaced.
+    ``values`` are the distinct values of ``column`` in ``typed`` when the caller has counted them (else they are
+    read). Returns the partition folders to swap: those staged and those whose every row is being replaced.
     """
     from pyspark.sql import functions as F
 
@@ -166,32 +171,30 @@ def stage(spark: SparkSession, typed: DataFrame, objects: Sequence[SourceObject]
     old = _existing(spark, paths.table, typed.schema, column)
     staged, old_dirs = typed, []
     if old is not None:
-        values = [r[0] for r in typed.select(column).distinct().collect()]
-        values += [r[0] for r in old.join(ids, SOURCE, "left_semi").select(column).distinct().collect()]
-        touched = old.where(_among(column, values))
-        old_dirs = _partition_dirs(touched)
-        staged = typed.unionByName(touched.join(ids, SOURCE, "left_anti"))
+        values = list(values) if values is not None else [r[0] for r in typed.select(column).distinct().collect()]
+        folders = _old_partitions(old, ids, column)
+        values += [v for v, _, reloaded in folders if reloaded and v not in values]
+        old_dirs = [d for v, d, _ in folders if v in values]
+        staged = typed.unionByName(old.where(_among(column, values)).join(ids, SOURCE, "left_anti"))
     staged.write.mode("overwrite").partitionBy(column).parquet(str(paths.staging))
     new_dirs = [p.name for p in paths.staging.iterdir() if p.is_dir() and p.name.startswith(f"{column}=")] \
         if paths.staging.is_dir() else []
     return sorted(set(new_dirs) | set(old_dirs))
 
 
-def ledger_entries(typed: DataFrame, good: DataFrame, bad: DataFrame, objects: Sequence[SourceObject], run_id: str,
-                   column: str) -> list[dict]:
-    """One ledger entry per object read: rows loaded, quarantined and rejected, the partitions it loaded into."""
-    from pyspark.sql import functions as F
+def ledger_entries(objects: Sequence[SourceObject], run_id: str, read: dict[tuple[str, str], int],
+                   loaded: dict[tuple[str, str], tuple[int, list[str]]], quarantined: dict[str, int]) -> list[dict]:
+    """One ledger entry per object read: rows loaded, quarantined and rejected, the partitions it loaded into.
 
-    loaded = {(r[0], r[1]): (r[2], sorted(r[3])) for r in typed.groupBy(*SOURCE).agg(
-        F.count("*"), F.collect_set(F.coalesce(F.col(column).cast("string"), F.lit("null")))).collect()}
-    read = {(r[0], r[1]): r[2] for r in good.groupBy(*SOURCE).count().collect()}
-    quarantined = {(r[0], r[1]): r[2] for r in bad.groupBy(*SOURCE).count().collect()}
+    ``read`` and ``loaded`` are keyed by (key, SHA-256): the good rows read, and the rows loaded with their
+    partitions; ``quarantined`` by the object's landed file name.
+    """
     now = datetime.now(timezone.utc).isoformat()
     out = []
     for o in objects:
         rows, parts = loaded.get((o.key, o.sha256), (0, []))
         out.append({"source_key": o.key, "version_id": o.version_id, "etag": o.etag, "sha256": o.sha256,
-                    "run_id": run_id, "rows": rows, "quarantined": quarantined.get((o.key, o.sha256), 0),
+                    "run_id": run_id, "rows": rows, "quarantined": quarantined.get(o.landed, 0),
                     "rejected": read.get((o.key, o.sha256), 0) - rows, "partitions": parts, "loaded_at": now})
     return out
 

@@ -50,7 +50,7 @@ from labkit.scenarios.ledger import FAIL_POINTS, IngestionError, SourceObject, r
 from labkit.topics import dq, phi, s3, schema
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 __all__ = ["FAIL_POINTS", "IngestionError", "TableSpec", "read_ledger", "run_ingestion"]
 
@@ -137,57 +137,109 @@ def _fetch_one(s3c, bucket: str, key: str, path: Path) -> SourceObject:
 # --------------------------------------------------------------------------- read, check, type
 
 
+def _basename(column: str) -> Column:
+    """The file name of a path column (its last component)."""
+    from pyspark.sql import functions as F
+
+    return F.regexp_extract(column, r"([^/]+)$", 1)
+
+
 def _read(spark: SparkSession, landing: Path, objects: Sequence[SourceObject], spec: TableSpec, run_id: str,
-          log: dict) -> tuple[DataFrame, DataFrame]:
-    """Read every landed file (accounted), clean the names, tag each row with its object. Returns (good, bad)."""
+          log: dict) -> tuple[dq.Accounted, DataFrame, dict[str, int]]:
+    """Read every landed file (accounted), clean the names, tag each row with its object.
+
+    Returns the read (its lines kept cached: the caller unpersists it), the good rows, and per landed file the
+    lines quarantined.
+    """
     from pyspark.sql import functions as F
 
-    acc = dq.read_csv_accounted(spark, str(landing), spec.schema, run_id=run_id, source_column=_LANDED)
-    log["lines"], log["quarantined"] = acc.report["data_lines"], acc.report["quarantined"]
-    for r in acc.quarantined.groupBy("reason").count().collect():
-        log["reasons"][f"quarantined: {r['reason']}"] = r["count"]
-    ids = spark.createDataFrame([(o.landed, o.key, o.sha256) for o in objects],
-                                f"{_LANDED} string, {ledger.SOURCE[0]} string, {ledger.SOURCE[1]} string")
-    names = schema.clean_column_names(acc.good.drop(_LANDED)).columns  # cleaned names never start with "_"
-    good = acc.good.toDF(*names, _LANDED).withColumn(_LANDED, F.regexp_extract(_LANDED, r"([^/]+)$", 1))
-    bad = acc.quarantined.select(F.regexp_extract("file", r"([^/]+)$", 1).alias(_LANDED)).join(F.broadcast(ids),
-                                                                                                 _LANDED)
-    return good.join(F.broadcast(ids), _LANDED).drop(_LANDED), bad.drop(_LANDED)
+    acc = dq.read_csv_accounted(spark, str(landing), spec.schema, run_id=run_id, source_column=_LANDED, cache=True)
+    try:
+        log["lines"], log["quarantined"] = acc.report["data_lines"], acc.report["quarantined"]
+        quarantined: dict[str, int] = {}
+        rows = acc.quarantined.groupBy(_basename("file").alias(_LANDED), "reason").count().collect()
+        for r in sorted(rows, key=lambda r: (r["reason"], r[_LANDED])):
+            why = f"quarantined: {r['reason']}"
+            log["reasons"][why] = log["reasons"].get(why, 0) + r["count"]
+            quarantined[r[_LANDED]] = quarantined.get(r[_LANDED], 0) + r["count"]
+        ids = spark.createDataFrame([(o.landed, o.key, o.sha256) for o in objects],
+                                    f"{_LANDED} string, {ledger.SOURCE[0]} string, {ledger.SOURCE[1]} string")
+        names = schema.clean_column_names(acc.good.drop(_LANDED)).columns  # cleaned names never start with "_"
+        good = acc.good.toDF(*names, _LANDED).withColumn(_LANDED, _basename(_LANDED))
+        return acc, good.join(F.broadcast(ids), _LANDED).drop(_LANDED), quarantined
+    except BaseException:
+        acc.unpersist()
+        raise
 
 
-def _apply_rules(good: DataFrame, spec: TableSpec, log: dict) -> tuple[DataFrame, int]:
-    """The rows that pass the spec's rules (every row when it has none); the broken ones counted per reason."""
+def _apply_rules(good: DataFrame, spec: TableSpec, log: dict) -> tuple[DataFrame, dict[tuple[str, str], int], int]:
+    """The rows that pass the spec's rules (every row when it has none), the rows read per object, the broken rows.
+
+    One aggregation: every row grouped by its object and the rules it broke; the broken ones counted per reason.
+    """
     from pyspark.sql import functions as F
 
-    if not spec.rules:
-        return good, 0
-    valid, broken = dq.split_valid(good, spec.rules)
-    for r in broken.select(F.explode("dq_failures").alias("why")).groupBy("why").count().collect():
-        log["reasons"][f"rule: {r['why']}"] = r["count"]
-    return valid, broken.count()
+    none = F.array().cast("array<string>")
+    if spec.rules:
+        valid, broken = dq.split_valid(good, spec.rules, cache=False)  # the read under it is cached
+        tagged = valid.withColumn("dq_failures", none).unionByName(broken)
+    else:
+        valid, tagged = good, good.withColumn("dq_failures", none)
+    read: dict[tuple[str, str], int] = {}
+    per_rule: dict[str, int] = {}
+    n_broken = 0
+    for r in tagged.groupBy(*ledger.SOURCE, "dq_failures").count().collect():
+        read[(r[0], r[1])] = read.get((r[0], r[1]), 0) + r["count"]
+        n_broken += r["count"] if r["dq_failures"] else 0
+        for why in r["dq_failures"]:  # a row breaking two rules counts for both
+            per_rule[why] = per_rule.get(why, 0) + r["count"]
+    for why in sorted(per_rule):
+        log["reasons"][f"rule: {why}"] = per_rule[why]
+    return valid, read, n_broken
+
+
+def _loaded(typed: DataFrame, column: str) -> tuple[dict[tuple[str, str], tuple[int, list[str]]], list[Any]]:
+    """Per object the rows it loads and their partitions (as text, ``null`` for a null value); the distinct
+    partition values. One aggregation."""
+    from pyspark.sql import functions as F
+
+    part = F.coalesce(F.col(column).cast("string"), F.lit("null"))
+    rows = typed.groupBy(*ledger.SOURCE, F.col(column).alias("_value"), part.alias("_part")).count().collect()
+    loaded: dict[tuple[str, str], tuple[int, set[str]]] = {}
+    values: list[Any] = []
+    for r in rows:
+        n, parts = loaded.get((r[0], r[1]), (0, set()))
+        loaded[(r[0], r[1])] = (n + r["count"], parts | {r["_part"]})
+        if r["_value"] not in values:
+            values.append(r["_value"])
+    return {k: (n, sorted(parts)) for k, (n, parts) in loaded.items()}, values
 
 
 def _process(spark: SparkSession, good: DataFrame, spec: TableSpec, phi_key: str | None, log: dict,
-             lap: Callable[[str], None]) -> DataFrame:
-    """Derive, apply rules and PHI, and keep the rows whose values survive the warehouse types."""
+             lap: Callable[[str], None]) -> tuple[DataFrame, dict[str, Any]]:
+    """Derive, apply rules and PHI, and keep the rows whose values survive the warehouse types.
+
+    Returns the typed rows and what the staging and the ledger need: per object the rows read (``read``) and
+    the rows loaded with their partitions (``loaded``); the distinct partition values (``values``).
+    """
     from pyspark.sql import functions as F
 
     for name, expr in spec.derive.items():
         good = good.withColumn(name, F.expr(expr))
     lap("read")
-    valid, n_broken = _apply_rules(good, spec, log)
+    valid, read, n_broken = _apply_rules(good, spec, log)
     lap("rules")
-    masked = _apply_phi(valid, spec.phi, phi_key).cache()
-    n_masked = masked.count()
+    masked = _apply_phi(valid, spec.phi, phi_key)
     lap("phi")
     log["types"] = schema.check_datatype_matching(masked, spec.target_types).reset_index().to_dict("records")
     typed = schema.to_target_types(masked, spec.target_types)
-    n_type = n_masked - typed.count()
+    loaded, values = _loaded(typed, spec.partition_by)
+    n_type = sum(read.values()) - n_broken - sum(n for n, _ in loaded.values())
     if n_type:
         log["reasons"]["type: value would not survive the warehouse type"] = n_type
     log["rejected"] = n_broken + n_type
     lap("types")
-    return typed
+    return typed, {"read": read, "loaded": loaded, "values": values}
 
 
 # --------------------------------------------------------------------------- archive what was read
@@ -251,11 +303,14 @@ def _ingest(spark: SparkSession, s3c, bucket: str, keys: Sequence[str], paths: l
     """Fetch, read, check, stage, swap and commit, then archive: the body of :func:`run_ingestion`."""
     objects = _fetch(s3c, bucket, keys, paths.landing)
     lap("fetch")
-    good, bad = _read(spark, paths.landing, objects, spec, paths.run_id, log)
-    typed = _process(spark, good, spec, phi_key, log, lap)
-    log["partitions"] = ledger.stage(spark, typed, objects, paths, spec.partition_by)
+    acc, good, quarantined = _read(spark, paths.landing, objects, spec, paths.run_id, log)
+    try:  # the read stays cached until the staging is written: every count comes from it
+        typed, counts = _process(spark, good, spec, phi_key, log, lap)
+        log["partitions"] = ledger.stage(spark, typed, objects, paths, spec.partition_by, counts["values"])
+    finally:
+        acc.unpersist()
     ledger.checkpoint("after_staging", fail_at)
-    entries = ledger.ledger_entries(typed, good, bad, objects, paths.run_id, spec.partition_by)
+    entries = ledger.ledger_entries(objects, paths.run_id, counts["read"], counts["loaded"], quarantined)
     log["loaded"] = sum(e["rows"] for e in entries)
     ledger.swap_in(paths, log["partitions"], entries, fail_at)
     lap("load")

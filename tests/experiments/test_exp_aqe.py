@@ -104,6 +104,25 @@ def test_salting_comparison_runs_the_three_joins_and_the_skew_join_splits(spark,
     assert tasks["plain, AQE on, skew join off"] == 16 < tasks["AQE skew join"]  # the split runs more tasks
 
 
+def test_skew_join_comparison_runs_the_shared_joins_once_and_reads_both_tables(spark, skewed):
+    large, small = skewed
+    fixed = {"spark.sql.autoBroadcastJoinThreshold": -1, "spark.sql.shuffle.partitions": 16}
+    profiles = aqe_profiles(skew_threshold="1KB")
+    variants = aqe_exp.skew_join_variants(spark, profiles, "1KB")
+    skew_table, versus = aqe_exp.skew_join_comparison(spark, noop(large.join(small, "k")),
+                                                      noop(skew.salted_join(large, small, "k", 4)), variants,
+                                                      profiles, fixed, salt=4, repeats=1)
+    assert list(skew_table.index) == list(variants) and skew_table.loc["AQE on, skew join off", "speedup"] == 1.0
+    assert list(versus.index) == ["plain, AQE on, skew join off", "AQE skew join", "salted 4, AQE on, skew join off"]
+    assert versus.loc["plain, AQE on, skew join off", "speedup"] == 1.0
+    # the same runs read twice: the plain join is the skew join off, AQE's skew join the lowered threshold
+    assert versus.loc["AQE skew join", "median_s"] == skew_table.loc["skew join, threshold 1KB", "median_s"]
+    assert len(skew_table.attrs["runs"]) == 3 and len(versus.attrs["runs"]) == 3  # one measured run each
+    tasks = aqe_exp.shuffle_stage_stats(versus)["tasks"]
+    assert tasks["plain, AQE on, skew join off"] == 16 < tasks["AQE skew join"]  # the split runs more tasks
+    assert aqe_exp.shuffle_stage_stats(skew_table)["tasks"]["skew join, threshold 1KB"] == tasks["AQE skew join"]
+
+
 def test_profile_comparison_adds_the_hand_tuned_variant_against_aqe_off(spark):
     profiles = aqe_profiles()
     table = aqe_exp.profile_comparison(spark, noop(_grouped(spark)), profiles, {"spark.sql.shuffle.partitions": 20},

@@ -209,8 +209,82 @@ def test_a_comparison_whose_child_failed_raises_naming_the_failure(monkeypatch):
 
 @pytest.mark.slow
 def test_the_spill_comparison_runs_in_a_child_and_each_partition_count_takes_effect():
-    table = memory_exp.compare_spill(rows=300_000, partitions=(1, 16), repeats=1, warmup=0, timeout_s=600)
+    table = memory_exp.compare_spill(rows=100_000, partitions=(1, 16), repeats=1, warmup=0, timeout_s=600)
     assert list(table.index) == [1, 16] and table.loc[1, "speedup"] == 1.0
     runs = {m.label: m for m in table.attrs["runs"]}
     assert sorted(runs) == ["1", "16"] and runs["16"].tasks > runs["1"].tasks  # 16 sort tasks against 1
     assert table.loc[1, "disk spill MB"] >= table.loc[16, "disk spill MB"]  # fewer, larger tasks never spill less
+
+
+# --------------------------------------------------------------------------- several workloads in one child
+
+
+def _step_output(*steps):
+    """A child's stdout and stderr: per step its marker, its log lines and, when given, its report."""
+    out, err = [], []
+    for i, (report, log) in enumerate(steps):
+        out.append(f"{isolated._STEP}{i}")
+        err += [f"{isolated._STEP}{i}", *log]
+        if report is not None:
+            out.append(isolated._MARK + json.dumps(report))
+    return "\n".join(out) + "\n", "\n".join(err) + "\n"
+
+
+def _fake_child_runs(monkeypatch, runs):
+    """Replace run_child in isolated with children that answer ``runs`` in turn; return the steps each was given."""
+    from labkit.tools.child import ChildRun
+
+    given = []
+
+    def fake(module, args, timeout_s, **kw):
+        given.append(([s["workload"] for s in json.loads(args[0])], json.loads(args[1])["master"], timeout_s))
+        out, err, code = runs[len(given) - 1]
+        return ChildRun(code, out, err, False, 9.0, 100 + len(given))
+
+    monkeypatch.setattr(isolated, "run_child", fake)
+    return given
+
+
+def test_one_child_runs_its_steps_in_turn_and_each_gets_its_own_outcome(monkeypatch):
+    oom = "java.lang.OutOfMemoryError: Java heap space"
+    out, err = _step_output(({"status": "ok", "result": 4, "wall_s": 3.0}, []),
+                            ({"status": "failed", "error_class": "SparkException", "wall_s": 1.0,
+                              "message": "Total size of serialized results of 2 tasks (1.1 MiB) is bigger than "
+                                         "spark.driver.maxResultSize (1024.0 KiB)"}, []),
+                            (None, [oom]))
+    given = _fake_child_runs(monkeypatch, [(out, err, 1)])
+    got = memory_exp.run_in_one_child([("aggregate_instead", {"spark.driver.memory": "512m"}, {}),
+                                       ("collect_large", {"spark.driver.memory": "512m"}, {"rows": 10}),
+                                       ("collect_large", {"spark.driver.memory": "512m"}, {})], timeout_s=10)
+    assert given == [(["aggregate_instead", "collect_large", "collect_large"], "local[2]", 30)]
+    assert [o.status for o in got] == ["ok", "result_too_large", "driver_oom"] and got[0].result == 4
+    assert [o.wall_s for o in got] == [3.0, 1.0, 5.0]  # the crashed step: the child's time after the others
+    assert {o.pgid for o in got} == {101} and oom in " ".join(got[2].log)
+
+
+def test_the_steps_after_one_that_killed_the_child_run_in_a_new_child(monkeypatch):
+    first = _step_output((None, ["java.lang.OutOfMemoryError: Java heap space"]))
+    second = _step_output(({"status": "ok", "result": "written", "wall_s": 2.0}, []))
+    given = _fake_child_runs(monkeypatch, [(*first, 1), (*second, 0)])
+    got = memory_exp.run_in_one_child([("collect_large", {}, {}), ("write_instead", {}, {})], timeout_s=5)
+    assert [g[0] for g in given] == [["collect_large", "write_instead"], ["write_instead"]]
+    assert [(o.status, o.pgid) for o in got] == [("driver_oom", 101), ("ok", 102)]
+
+
+def test_steps_whose_jvm_settings_differ_cannot_share_a_child():
+    with pytest.raises(ValueError, match="JVM settings differ"):
+        memory_exp.run_in_one_child([("collect_large", {"spark.driver.memory": "512m"}, {}),
+                                     ("collect_large", {"spark.driver.memory": "1g"}, {})])
+
+
+def test_demos_share_a_child_per_master_and_driver_memory_with_the_failures_last():
+    from labkit.experiments.memory import demos
+
+    quick = {k: v for k, v in memory_exp.DEMOS.items() if v[5]}
+    assert [[memory_exp.DEMOS[n][4] for n in names] for names in demos._groups(quick).values()] == [
+        ["ok", "result_too_large", "driver_oom"]]
+    every = demos._groups(dict(memory_exp.DEMOS))
+    assert [key[0] for key in every] == ["local[2]", "local-cluster[2,1,1024]"]
+    assert sorted(n for names in every.values() for n in names) == sorted(memory_exp.DEMOS)
+    assert [[memory_exp.DEMOS[n][4] for n in names] for names in every.values()] == [
+        ["ok"] * 4 + ["result_too_large", "driver_oom", "driver_oom"], ["ok", "executor_oom"]]

@@ -51,7 +51,8 @@ def test_tpch_lineitem_compresses_and_write_lake_checks_keep_nulls(spark, tmp_pa
 
 @pytest.mark.slow
 def test_file_size_experiment_straddles_the_guides_lines(spark, tmp_path):
-    table = part_exp.file_size_experiment(spark, str(tmp_path), large_mb=128, small_mb=8, repeats=1)
+    table = part_exp.file_size_experiment(spark, str(tmp_path), large_mb=128, small_mb=8, repeats=1, large_files=1,
+                                          warmup=0)  # one 128 MB file and 16 of 8 MB, each read once
     assert table.loc["files of 128 MB or more", "mean MB"] >= 128 and table.loc["files under 10 MB", "mean MB"] < 10
     assert table.loc["files under 10 MB", "files"] >= 10 * table.loc["files of 128 MB or more", "files"]
     with pytest.raises(ValueError, match="large_mb"):

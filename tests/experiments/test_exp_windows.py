@@ -86,3 +86,24 @@ def test_the_benchmark_times_every_method_and_the_guides_ratios_come_from_its_ro
         medians["groupby_join"] / medians["row_number"])
     with pytest.raises(ValueError, match="no dataset 'ten'"):
         windows_exp.claim_ratios(table, "ten")
+
+
+def test_methods_agree_checks_every_method_against_its_reference_in_one_query(spark, staff):
+    got = windows_exp.methods_agree(staff, "department", "annual_ctc", "employee_id")
+    assert got.index.tolist() == list(windows.METHODS)
+    # every tied top row: Alice, Bob, Diana, Grace, Lea, Hiro; one a department: Alice, Diana, Grace, Hiro
+    assert {m: int(n) for m, n in got.items()} == {m: 6 if t == "all" else 4 for m, t in windows.METHODS.items()}
+
+
+def test_methods_agree_names_the_method_whose_rows_or_types_differ(spark, staff, monkeypatch):
+    real = windows_exp.top_per_group
+    broken = {"max_struct": lambda top: top.where("department != 'HR'").unionAll(top.where("department = 'Solo'")),
+              "dense_rank": lambda top: top.withColumn("annual_ctc", F.col("annual_ctc").cast("int"))}
+    monkeypatch.setattr(windows_exp, "top_per_group", lambda df, group, order, method, **kw: broken.get(
+        method, lambda top: top)(real(df, group, order, method, **kw)))
+    with pytest.raises(AssertionError, match="dense_rank: columns or types differ"):
+        windows_exp.methods_agree(staff, "department", "annual_ctc", "employee_id")
+    del broken["dense_rank"]
+    with pytest.raises(AssertionError, match="max_struct: 1 expected rows missing, 1 unexpected rows") as err:
+        windows_exp.methods_agree(staff, "department", "annual_ctc", "employee_id")
+    assert "row_number" not in str(err.value)  # only the method that differs is named

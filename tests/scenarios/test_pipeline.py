@@ -39,25 +39,51 @@ def _table(spark, world):
     return spark.read.parquet(f"{world['warehouse']}/orders")
 
 
-def test_end_to_end_every_line_is_accounted_masked_and_archived(spark, s3c, world):
-    log = pipeline.run_ingestion(spark, s3c, world["bucket"], world["warehouse"], SPEC, phi_key=KEY)
-    labels = world["dirty"].labels
+@pytest.fixture(scope="module")
+def first_run(spark, s3_server, tmp_path_factory):
+    """One first run, shared: its log and what it left (warehouse, S3), captured before the next test empties S3."""
+    root = tmp_path_factory.mktemp("first")
+    bucket = f"ingest-{uuid.uuid4().hex[:8]}"
+    s3_server.create_bucket(Bucket=bucket)
+    dirty = _land(s3_server, bucket, root / "src")
+    warehouse = str(root / "wh")
+    log = pipeline.run_ingestion(spark, s3_server, bucket, warehouse, SPEC, phi_key=KEY)
+    rows = spark.read.parquet(f"{warehouse}/orders")
+    return {"log": log, "dirty": dirty, "warehouse": warehouse, "rows": rows.collect(), "schema": rows.schema,
+            "left": s3_server.list_objects_v2(Bucket=bucket, Prefix="data/in/").get("Contents", []),
+            "archived": {k: s3_server.get_object(Bucket=bucket, Key=k)["Body"].read() for k in log["archived"]},
+            "log_size": s3_server.get_object(Bucket=bucket, Key=log["log_key"])["ContentLength"]}
+
+
+@pytest.fixture
+def after_first(first_run, s3c, tmp_path):
+    """A world as the first run left it: its warehouse copied, its archives in a new bucket, data/in/ empty."""
+    bucket = f"ingest-{uuid.uuid4().hex[:8]}"
+    s3c.create_bucket(Bucket=bucket)
+    for key, body in first_run["archived"].items():
+        s3c.put_object(Bucket=bucket, Key=key, Body=body)
+    shutil.copytree(first_run["warehouse"], tmp_path / "wh")
+    return {"bucket": bucket, "dirty": first_run["dirty"], "warehouse": str(tmp_path / "wh")}
+
+
+def test_end_to_end_every_line_is_accounted_masked_and_archived(spark, first_run):
+    log, labels = first_run["log"], first_run["dirty"].labels
     assert log["accounted"] and log["lines"] == len(labels)  # every physical data line, repeated headers included
     assert log["lines"] == log["loaded"] + log["quarantined"] + log["rejected"] and log["loaded"] > 0
     assert log["quarantined"] > 0 and all(k.startswith(("quarantined: ", "rule: ", "type: ")) for k in log["reasons"])
-    table = _table(spark, world)
+    table = spark.createDataFrame(first_run["rows"], first_run["schema"])  # the table as the run left it
     assert table.count() == log["loaded"]
     originals = spark.createDataFrame([(e,) for e in labels["raw"].str.split(",").str[2].dropna().unique()
                                        if "@" in e], "email string")
     phi.assert_no_phi(table, originals, ["email"])
-    left = s3c.list_objects_v2(Bucket=world["bucket"], Prefix="data/in/").get("Contents", [])
+    left = first_run["left"]
     assert not left and len(log["archived"]) == len(set(log["archived"])) == len(log["files"])
     assert all(k.startswith("data/archive/") for k in log["archived"])
-    assert s3c.get_object(Bucket=world["bucket"], Key=log["log_key"])["ContentLength"] > 0
+    assert first_run["log_size"] > 0
 
 
-def test_a_second_run_of_the_same_input_gives_the_same_table(spark, s3c, world, tmp_path):
-    pipeline.run_ingestion(spark, s3c, world["bucket"], world["warehouse"], SPEC, phi_key=KEY)
+def test_a_second_run_of_the_same_input_gives_the_same_table(spark, s3c, after_first, tmp_path):
+    world = after_first  # the first run's table, ledger and archives
     first = _table(spark, world).collect()
     _land(s3c, world["bucket"], tmp_path / "again")  # the same files land again
     log = pipeline.run_ingestion(spark, s3c, world["bucket"], world["warehouse"], SPEC, phi_key=KEY)
@@ -68,8 +94,8 @@ def test_a_second_run_of_the_same_input_gives_the_same_table(spark, s3c, world, 
 
 
 @pytest.mark.parametrize("fail_at", ["after_staging", "during_swap"])
-def test_a_run_failing_part_way_leaves_the_table_as_it_was(spark, s3c, world, tmp_path, fail_at):
-    pipeline.run_ingestion(spark, s3c, world["bucket"], world["warehouse"], SPEC, phi_key=KEY)
+def test_a_run_failing_part_way_leaves_the_table_as_it_was(spark, s3c, after_first, tmp_path, fail_at):
+    world = after_first  # the first run's table, ledger and archives
     before = _table(spark, world).collect()
     folders = sorted(p.name for p in Path(world["warehouse"], "orders").iterdir())
     _land(s3c, world["bucket"], tmp_path / "again")

@@ -3,7 +3,10 @@
 Every cluster here is started by the test with free ports and its own state
 folder, and brought down in a ``finally``: nothing is left running, even when an
 assertion fails. The notebook runs go through papermill, like ``labkit report``,
-and their stderr (the kernel's and the JVM's) must hold no ERROR line.
+and their stderr (the kernel's and the JVM's) must hold no ERROR line. The
+standalone cluster runs ``tests/notebooks/1x_cluster_probe.ipynb`` (a lab
+notebook's start, cached data, measured comparison, record and close, in ~10
+Spark jobs); Spark Connect runs a whole lab notebook, ``09_window_top_per_group``.
 """
 
 import json
@@ -25,6 +28,10 @@ from labkit.tools.cluster import processes
 
 REPO = paths.REPO
 NOTEBOOK = REPO / "notebooks" / "09_window_top_per_group.ipynb"  # joins, windows, measure and plans: ~40 s at tiny
+NOTEBOOK_PARAMS = {"cardinalities": [10], "skewed_share": 0.0}  # one benchmark dataset: the suite stays short
+# the lab notebook's life in five calls (start, cached data, a measured comparison, a record, close): ~10 Spark jobs
+PROBE = REPO / "tests" / "notebooks" / "1x_cluster_probe.ipynb"
+PROBE_NAME = "19_cluster_probe"  # the name it starts its Lab with: its app, its results file
 
 CHILD = textwrap.dedent("""
     import json, sys
@@ -90,22 +97,23 @@ def _leftovers(home: Path) -> list[str]:
     return [ln for ln in out.splitlines() if str(home) in ln and "ps -eo" not in ln]
 
 
-def _papermill(master: str, out_dir: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, str]:
-    """Run the notebook through papermill the way ``labkit report`` does; the process and the kernel's stderr."""
+def _papermill(notebook: Path, master: str, out_dir: Path, env: dict[str, str],
+               extra: dict | None = None) -> tuple[subprocess.CompletedProcess, str]:
+    """Run a notebook through papermill the way ``labkit report`` does; the process and the kernel's stderr."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    params = {"scale": "tiny", "spark_master": master, "output_dir": str(out_dir),
-              "cardinalities": [10], "skewed_share": 0.0}  # one benchmark dataset: the suite stays short
+    params = {"scale": "tiny", "spark_master": master, "output_dir": str(out_dir), **(extra or {})}
     code = ("import json, sys; from pathlib import Path; from labkit.report.runner import _execute; "
             "run = _execute(Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]), 600); "
             "sys.exit(run.error or 0)")
-    done = subprocess.run([sys.executable, "-c", code, str(NOTEBOOK), str(out_dir), json.dumps(params)],
+    done = subprocess.run([sys.executable, "-c", code, str(notebook), str(out_dir), json.dumps(params)],
                           capture_output=True, text=True, timeout=660, env=env)
-    log = out_dir / f"{NOTEBOOK.stem}.kernel.log"
+    log = out_dir / f"{notebook.stem}.kernel.log"
     return done, (log.read_text(errors="replace") if log.exists() else "")
 
 
-def _results(out_dir: Path) -> dict:
-    return json.loads((out_dir / f"{NOTEBOOK.stem}.json").read_text())
+def _results(out_dir: Path, name: str) -> dict:
+    """The results a notebook's Lab ``name`` recorded in ``out_dir``."""
+    return json.loads((out_dir / f"{name}.json").read_text())
 
 
 def _labkit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -128,9 +136,9 @@ def test_a_notebook_runs_on_a_two_worker_standalone_cluster_and_down_leaves_noth
         assert state["master_url"].startswith("spark://127.0.0.1:") and len(state["worker_uis"]) == 2
         assert state["master_view"]["aliveworkers"] == 2 and state["master_view"]["cores"] == 2
         assert all(p["alive"] for p in state["processes"])
-        run, kernel = _papermill(state["master_url"], tmp_path / "out", env)
+        run, kernel = _papermill(PROBE, state["master_url"], tmp_path / "out", env)
         assert run.returncode == 0, run.stderr[-3000:] + kernel[-3000:]
-        doc = _results(tmp_path / "out")
+        doc = _results(tmp_path / "out", PROBE_NAME)
         assert doc["environment"]["master"] == state["master_url"]
         assert doc["environment"]["default_parallelism"] == 2  # the two workers' cores, not this machine's
         assert doc["environment"]["spark_connect"] is False
@@ -138,7 +146,7 @@ def test_a_notebook_runs_on_a_two_worker_standalone_cluster_and_down_leaves_noth
         assert isinstance(ratio, float) and ratio > 0
         assert _errors(run.stderr + kernel) == [], _errors(run.stderr + kernel)[:20]
         finished = cluster._get(f"{state['master_ui']}/json/")["completedapps"]
-        assert [a["name"] for a in finished] == [NOTEBOOK.stem]  # the notebook's app ran on this master
+        assert [a["name"] for a in finished] == [PROBE_NAME]  # the notebook's app ran on this master
         assert list((home / "work").glob("worker-*/app-*")), "executor folders belong under the cluster's home"
     finally:
         stopped = _labkit("cluster", "down", env=env)
@@ -155,9 +163,9 @@ def test_a_notebook_runs_on_spark_connect_and_measure_sees_the_same_task_facts_a
         state = cluster.up(workers=0, cores=2, connect=True, connect_port=_port(), connect_ui_port=_port(),
                            home=home, echo=lambda *_: None)
         url = state["connect_url"]
-        run, kernel = _papermill(url, tmp_path / "out", env)
+        run, kernel = _papermill(NOTEBOOK, url, tmp_path / "out", env, NOTEBOOK_PARAMS)  # a lab notebook, whole
         assert run.returncode == 0, run.stderr[-3000:] + kernel[-3000:]
-        doc = _results(tmp_path / "out")
+        doc = _results(tmp_path / "out", NOTEBOOK.stem)
         assert doc["environment"]["master"] == f"{url} (server on local[2])"
         assert doc["environment"]["spark_connect"] is True and doc["environment"]["default_parallelism"] == 2
         assert doc["results"]["ctc.row_number_over_groupby"]["value"] > 0

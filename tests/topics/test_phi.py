@@ -22,7 +22,7 @@ def key(monkeypatch):
 
 @pytest.fixture(scope="module")
 def people(spark):
-    return patients(spark, 1500, seed=3, as_of="2025-06-30").cache()
+    return patients(spark, 300, seed=3, as_of="2025-06-30").cache()  # every check below holds on 300 as on 1500
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +59,12 @@ def test_safe_harbor_removes_all_identifiers_on_generated_and_hand_made_data(peo
         out, link = phi.deidentify_safe_harbor(frame, spec, as_of="2025-06-30")
         report = phi.assert_no_phi(out, frame, [c for c, k in spec.items() if k not in ("age", "keep")])
         assert (report["leaked"] == 0).all() and report["values"].sum() > 0
-        assert link.count() == frame.count() and out.select("study_id").distinct().count() == frame.count()
-    out, _ = phi.deidentify_safe_harbor(edge, EDGE_SPEC, as_of="2025-06-30")
-    got = {r["zip"]: (r["dob"], r["age"]) for r in out.collect()}
+        rows = frame.count()
+        assert link.count() == rows and out.agg(F.count_distinct("study_id")).first()[0] == rows
+    rows = out.collect()  # the hand-made data's release, from the last round of the loop
+    got = {r["zip"]: (r["dob"], r["age"]) for r in rows}
     assert got == {"000": ("90+", "90+"), "100": ("2000", "25")}  # restricted ZIP3, age 95 top-coded, leap day
-    notes = [r["note"] for r in out.collect()]
+    notes = [r["note"] for r in rows]
     assert all("zelda" not in n.lower() and "ann li" not in n.lower() and "6789" not in n for n in notes)
 
 

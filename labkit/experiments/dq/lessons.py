@@ -55,10 +55,13 @@ def _width_case(spark: SparkSession, path: str, schema: str, wrong: DataFrame, c
             return {"rows": read.count(), "flagged": 0, "wrong width flagged": 0}  # nothing can mark a line
         # cached: a count on _corrupt_record alone is refused; the cache reads exactly the columns selected here
         read = read.cache()
-        try:
-            bad = read.where(F.col(_CORRUPT).isNotNull())
-            hit = bad.join(wrong.select(F.col("raw").alias(_CORRUPT)), _CORRUPT, "left_semi").count()
-            return {"rows": read.count(), "flagged": bad.count(), "wrong width flagged": hit}
+        try:  # one pass: each line once (the wrong-width texts are distinct), marked when it is one of them
+            marks = wrong.select(F.col("raw").alias(_CORRUPT)).distinct().withColumn("_wrong", F.lit(True))
+            flagged = F.col(_CORRUPT).isNotNull()
+            got = read.join(marks, _CORRUPT, "left").agg(
+                F.count("*").alias("rows"), F.count_if(flagged).alias("flagged"),
+                F.count_if(flagged & F.col("_wrong")).alias("hit")).first()
+            return {"rows": got["rows"], "flagged": got["flagged"], "wrong width flagged": got["hit"]}
         finally:
             read.unpersist()
 
@@ -280,14 +283,16 @@ def guide_subtract_union(good: DataFrame, first: str, second: str, rows: int = 3
         ``rows`` (twice ``rows``), ``split_valid keeps``, ``subtract keeps``, ``union counts``, ``failing either``
         and ``failing both`` (rows meeting either condition, both), as Python ints.
     """
+    from pyspark.sql import functions as F
+
     twice = good.limit(rows).unionByName(good.limit(rows))
     kept, _ = split_valid(twice, [rules.column_values("quantity", ">=", 0)])
     subtracted = twice.subtract(twice.limit(0)).count()  # the guide's df.subtract(all_malformed), nothing malformed
     unioned = good.where(first).union(good.where(second)).count()  # the guide's all_malformed.count()
-    either = good.where(f"({first}) or ({second})").count()
-    both = good.where(f"({first}) and ({second})").count()
+    failing = good.agg(F.count_if(F.expr(f"({first}) or ({second})")).alias("either"),  # one pass for both
+                       F.count_if(F.expr(f"({first}) and ({second})")).alias("both")).first()
     return pd.Series({"rows": twice.count(), "split_valid keeps": kept.count(), "subtract keeps": subtracted,
-                      "union counts": unioned, "failing either": either, "failing both": both},
+                      "union counts": unioned, "failing either": failing["either"], "failing both": failing["both"]},
                      name="rows", dtype=object)
 
 

@@ -1,7 +1,8 @@
 """Notebook 05's demonstrations: each failure run in a child process and then its fix; the driver JVM's heap and GC.
 
 :data:`DEMOS` names every failure the notebook reproduces, the workload, settings and master it runs with, and
-the status it must end with; :func:`run_demos` runs them through :func:`~labkit.experiments.memory.run_isolated`.
+the status it must end with; :func:`run_demos` runs them through :func:`~labkit.experiments.memory.run_in_one_child`,
+the demonstrations that share a master and JVM settings in one child, fixes first and failures last.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from labkit.core import runtime
-from labkit.experiments.memory.isolated import run_isolated
+from labkit.experiments.memory.isolated import jvm_settings, run_in_one_child
 from labkit.topics.memory import RESERVED_MB
 
 if TYPE_CHECKING:
@@ -45,34 +46,54 @@ DEMOS = {
 
 
 def run_demos(quick_only: bool = True, timeout_s: float = 180) -> pd.DataFrame:
-    """Run :data:`DEMOS` in child processes, each failure followed by its fix, with a progress line per run.
+    """Run :data:`DEMOS` in child processes, each failure with its fix, with a progress line per child.
+
+    The demonstrations that share a master and JVM settings (driver memory) run in one child, each in a new
+    SparkSession (:func:`~labkit.experiments.memory.run_in_one_child`): those expected to end ``ok`` first, then
+    ``result_too_large`` (a job the driver aborts), then the out-of-memory ones, each of which ends its child.
 
     Parameters
     ----------
     quick_only : bool
         Only the demonstrations fast enough for CI (a driver OOM, its fix, maxResultSize).
     timeout_s : float
+        Per demonstration.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by demonstration: ``id`` (a short name for results keys), ``workload``, ``master``, ``expected``,
-        ``status``, ``seconds``, ``cause`` (the line that shows it) and ``first fix``; ``attrs["outcomes"]`` holds
-        every :class:`~labkit.experiments.memory.OomOutcome`.
+        Indexed by demonstration, in :data:`DEMOS` order: ``id`` (a short name for results keys), ``workload``,
+        ``master``, ``expected``, ``status``, ``seconds`` (its run in the child: the JVM's start counts in the
+        first run of each child), ``cause`` (the line that shows it) and ``first fix``; ``attrs["outcomes"]``
+        holds every :class:`~labkit.experiments.memory.OomOutcome`.
     """
     chosen = {k: v for k, v in DEMOS.items() if v[5] or not quick_only}
-    rows, outcomes = [], {}
-    for name, (workload, conf, params, master, expected, _) in tqdm(chosen.items(), desc="isolated runs"):
-        out = run_isolated(workload, conf, master=master, timeout_s=timeout_s, params=params)
-        outcomes[name] = out
+    outcomes = {}
+    for master, names in tqdm(_groups(chosen).items(), desc="isolated children"):
+        steps = [(chosen[n][0], chosen[n][1], chosen[n][2]) for n in names]
+        outcomes.update(zip(names, run_in_one_child(steps, master[0], timeout_s), strict=True))
+    rows = []
+    for name, (workload, _conf, _params, master, expected, _) in chosen.items():
+        out = outcomes[name]
         rows.append({"demo": name, "id": re.sub(r"[^a-z0-9]+", "_", name.split(":")[0].lower()).strip("_"),
                      "workload": workload, "master": master, "expected": expected,
                      "status": out.status, "seconds": round(out.wall_s, 1),
                      "cause": (out.log[0] if out.log else "").lstrip(": ")[:140],
                      "first fix": out.fixes[0] if out.fixes else ""})
     table = pd.DataFrame(rows).set_index("demo")
-    table.attrs["outcomes"] = outcomes
+    table.attrs["outcomes"] = {name: outcomes[name] for name in chosen}
     return table
+
+
+_ORDER = {"ok": 0, "result_too_large": 1}  # the rest (out-of-memory failures) last: each ends its child
+
+
+def _groups(chosen: dict[str, tuple]) -> dict[tuple[str, str], list[str]]:
+    """Demonstrations by (master, JVM settings), in the order one child runs them: fixes, aborted jobs, OOMs."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name, (_workload, conf, _params, master, _expected, _quick) in chosen.items():
+        groups.setdefault((master, repr(sorted(jvm_settings(conf).items()))), []).append(name)
+    return {key: sorted(names, key=lambda n: _ORDER.get(chosen[n][4], 2)) for key, names in groups.items()}
 
 
 def jvm_heap_mb(spark: SparkSession) -> float:

@@ -1,11 +1,14 @@
-"""A named workload in a child Python with its own SparkSession and JVM, and how the run ended.
+"""Named workloads in a child Python with its own JVM, each in a SparkSession of its own, and how each run ended.
 
-:func:`run_isolated` runs ``python -m labkit.experiments.memory <workload> '<json conf>' '<json params>'``
-through :func:`labkit.tools.child.run_child`: driver memory is set before the child's JVM starts, an
-OutOfMemoryError kills only the child, and the notebook's kernel never dies. The child is bounded in time, runs
-in its own process group, and is killed with its JVM when it ends. The child prints one report line; the
-parent reads it, or classifies the child's logs with :func:`labkit.topics.memory.diagnose` when it died
-without one (an :class:`OomOutcome`).
+:func:`run_isolated` runs one workload, :func:`run_in_one_child` several in turn, through
+``python -m labkit.experiments.memory '<json steps>' '<json master>'`` and :func:`labkit.tools.child.run_child`:
+driver memory is set before the child's JVM starts, an OutOfMemoryError kills only the child, and the notebook's
+kernel never dies. The child is bounded in time, runs in its own process group, and is killed with its JVM when it
+ends. Each workload gets a new SparkSession (its own SparkContext, with its own settings) after the previous one
+stopped, so workloads that share the JVM's settings (driver memory and options) share one JVM start. The child
+prints one report line per workload and stops at the first that fails (a failed run may leave the JVM unfit);
+the parent reads those lines, classifies the logs of a run that died without one with
+:func:`labkit.topics.memory.diagnose` (an :class:`OomOutcome`), and runs what was left in a new child.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+import sys
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,11 +26,15 @@ from labkit.experiments.memory.workloads import WORKLOADS
 from labkit.tools.child import child_session, run_child
 from labkit.topics.memory import CATEGORIES, diagnose
 
-__all__ = ["OomOutcome", "run_isolated"]
+__all__ = ["OomOutcome", "jvm_settings", "run_in_one_child", "run_isolated"]
 
 _STATUS = {"driver_oom": "driver_oom", "broadcast_oom": "driver_oom", "executor_oom": "executor_oom",
            "result_too_large": "result_too_large", "container_killed": "container_killed"}
 _MARK = "LABKIT-OUTCOME "
+_STEP = "LABKIT-STEP "  # starts each workload's part of the child's output, on stdout and on stderr
+# JVM settings: fixed when the child's JVM starts, so every workload of one child must have the same
+_JVM_SETTINGS = ("spark.driver.memory", "spark.driver.extraJavaOptions", "spark.driver.extraClassPath",
+                 "spark.driver.extraLibraryPath")
 _CHILD_MODULE = "labkit.experiments.memory"  # its __main__ runs _child
 
 
@@ -86,17 +95,109 @@ def run_isolated(workload: str, conf: Mapping[str, Any] | None = None, master: s
     ValueError
         For an unknown workload (the message lists the known ones).
     """
-    if workload not in WORKLOADS:
-        raise ValueError(f"unknown workload {workload!r}; the known ones are {', '.join(WORKLOADS)}")
-    run = run_child(_CHILD_MODULE, [workload, json.dumps({"master": master, **(conf or {})}),
-                                    json.dumps(dict(params or {}))],
-                    timeout_s=timeout_s, scratch_prefix=f"labkit-{workload}-")
-    if run.timed_out:
-        return OomOutcome(workload, "timeout", "TimeoutExpired", [f"killed after {timeout_s:.0f} s"], run.wall_s,
-                          pgid=run.pgid)
-    outcome = _outcome(workload, run.stdout, run.stderr, run.returncode, run.wall_s, master)
-    outcome.pgid = run.pgid
-    return outcome
+    return run_in_one_child([(workload, conf or {}, params or {})], master, timeout_s)[0]
+
+
+def run_in_one_child(steps: Sequence[tuple[str, Mapping[str, Any], Mapping[str, Any]]], master: str = "local[2]",
+                     timeout_s: float = 120) -> list[OomOutcome]:
+    """Run named workloads one after the other in one child Python process and JVM, each in a new SparkSession.
+
+    The child stops at the first workload that does not end ``ok`` or ``result_too_large`` (an
+    OutOfMemoryError may leave its JVM unfit); the workloads after it run in a new child, the same way. So put
+    the runs expected to fail last: a run that fails first costs a JVM start for the ones after it.
+
+    Parameters
+    ----------
+    steps : sequence of (workload, conf, params)
+        As :func:`run_isolated`'s arguments. The settings fixed when a JVM starts (``spark.driver.memory`` and the
+        driver's Java options and paths) must be the same in every step; the others are each step's own.
+    master : str
+    timeout_s : float
+        Per workload: a child is killed after this long times the workloads it was given, and the workload it
+        was running then ends ``timeout``.
+
+    Returns
+    -------
+    list of OomOutcome
+        One per step, in order. ``wall_s`` is the step's own time in the child (the JVM's start counts in the
+        first step of each child); the steps of one child share its ``pgid``, gone when this returns.
+
+    Raises
+    ------
+    ValueError
+        For an unknown workload, or steps whose JVM settings differ.
+    """
+    steps = [(w, dict(c or {}), dict(p or {})) for w, c, p in steps]
+    for workload, _conf, _params in steps:
+        if workload not in WORKLOADS:
+            raise ValueError(f"unknown workload {workload!r}; the known ones are {', '.join(WORKLOADS)}")
+    jvm = [jvm_settings(c) for _w, c, _p in steps]
+    if any(j != jvm[0] for j in jvm):
+        raise ValueError(f"run_in_one_child: the steps' JVM settings differ ({jvm}); one JVM has one set of them")
+    outcomes: list[OomOutcome] = []
+    while len(outcomes) < len(steps):
+        outcomes += _one_child(steps[len(outcomes):], master, timeout_s)
+    return outcomes
+
+
+def jvm_settings(conf: Mapping[str, Any]) -> dict[str, str]:
+    """The settings of ``conf`` fixed when a JVM starts (driver memory, the driver's Java options and paths).
+
+    Workloads whose JVM settings are equal can share one child (:func:`run_in_one_child`).
+
+    Examples
+    --------
+    >>> jvm_settings({"spark.driver.memory": "512m", "spark.driver.maxResultSize": "1m"})
+    {'spark.driver.memory': '512m'}
+    """
+    return {k: str(conf[k]) for k in _JVM_SETTINGS if k in conf}
+
+
+def _one_child(steps: list[tuple[str, dict, dict]], master: str, timeout_s: float) -> list[OomOutcome]:
+    """Run ``steps`` in one child; the outcomes of the steps it ran (at least the first), in order."""
+    budget = timeout_s * len(steps)
+    run = run_child(_CHILD_MODULE, [json.dumps([{"workload": w, "conf": c, "params": p} for w, c, p in steps]),
+                                    json.dumps({"master": master})],
+                    timeout_s=budget, scratch_prefix=f"labkit-{steps[0][0]}-")
+    outs, errs = _parts(run.stdout), _parts(run.stderr)
+    outcomes = []
+    for i, (workload, _conf, _params) in enumerate(steps):
+        if i not in outs and i not in errs and outcomes:
+            break  # never started: the child stopped before it
+        out, err = outs.get(i, ""), errs.get(i, "")
+        reported = any(ln.startswith(_MARK) for ln in out.splitlines())
+        wall = _step_wall(out, run.wall_s - sum(o.wall_s for o in outcomes))
+        if not reported and run.timed_out:
+            outcome = OomOutcome(workload, "timeout", "TimeoutExpired", [f"killed after {budget:.0f} s"], wall)
+        else:
+            outcome = _outcome(workload, out, err, 0 if reported else run.returncode, wall, master)
+        outcome.pgid = run.pgid
+        outcomes.append(outcome)
+        if not reported or outcome.status not in _CONTINUE:
+            break
+    return outcomes
+
+
+_CONTINUE = ("ok", "result_too_large")  # a job the driver aborted leaves the JVM fit for the next step
+
+
+def _parts(text: str) -> dict[int, str]:
+    """A child's output cut at its step markers: step index to the lines it printed (before any marker: step 0)."""
+    parts: dict[int, list[str]] = {}
+    step = 0
+    for line in text.splitlines():
+        if line.startswith(_STEP):
+            step = int(line[len(_STEP):].split()[0])
+            parts.setdefault(step, [])
+            continue
+        parts.setdefault(step, []).append(line)
+    return {k: "\n".join(v) for k, v in parts.items()}
+
+
+def _step_wall(out: str, rest: float) -> float:
+    """A step's wall time from its report line; ``rest`` (what the child ran after the steps before) without one."""
+    report = next((json.loads(ln[len(_MARK):]) for ln in out.splitlines() if ln.startswith(_MARK)), None)
+    return float(report["wall_s"]) if report and "wall_s" in report else max(rest, 0.0)
 
 
 def _single_jvm(master: str) -> bool:
@@ -131,14 +232,21 @@ def _outcome(workload: str, out: str, err: str, returncode: int | None, wall: fl
     return OomOutcome(workload, status, error_class, lines, wall, fixes=fixes)
 
 
-def _child(workload: str, conf: dict, params: dict) -> None:
-    """The child process: build a session with ``conf``, run the workload, print one report line."""
-    master = conf.pop("master", "local[2]")
-    spark = child_session(f"labkit-{workload}", conf, master)
-    try:
-        result = WORKLOADS[workload](spark, params)
-        report = {"status": "ok", "result": result}
-    except Exception as exc:  # the point of the child: report the failure, then exit
-        report = {"status": "failed", "error_class": type(exc).__name__, "message": str(exc)[:20000]}
-    print(_MARK + json.dumps(report, default=str), flush=True)
+def _child(steps: list[dict], master: str) -> None:
+    """The child process: each step in a new session with its conf; one report line each; stop at a failure."""
+    for i, step in enumerate(steps):
+        print(f"{_STEP}{i}", flush=True)
+        print(f"{_STEP}{i}", file=sys.stderr, flush=True)
+        start = time.monotonic()
+        spark = child_session(f"labkit-{step['workload']}", step["conf"], master)
+        try:
+            result = WORKLOADS[step["workload"]](spark, step["params"])
+            report = {"status": "ok", "result": result}
+        except Exception as exc:  # the point of the child: report the failure, then stop
+            report = {"status": "failed", "error_class": type(exc).__name__, "message": str(exc)[:20000]}
+        report["wall_s"] = round(time.monotonic() - start, 3)
+        print(_MARK + json.dumps(report, default=str), flush=True)
+        if report["status"] != "ok" and _STATUS.get(diagnose(report["message"]).category) not in _CONTINUE:
+            break
+        spark.stop()
     os._exit(0)  # skip the JVM shutdown hooks: the parent kills the process group

@@ -108,12 +108,15 @@ def kb_per_file(small: Mapping[str, Any]) -> dict[str, list[float]]:
 
 
 def file_size_experiment(spark: SparkSession, root: str, large_mb: int = 136, small_mb: int = 4, repeats: int = 3,
-                         seed: int = 42) -> pd.DataFrame:
+                         seed: int = 42, large_files: int = 2, warmup: int = 1) -> pd.DataFrame:
     """The same rows read as files under 10 MB and as files of at least 128 MB: the guide's two file-size lines.
 
-    The data is generated to size (random doubles, which do not compress): two
-    files of at least ``large_mb`` MB, and the same rows as files of about
-    ``small_mb`` MB. Both are read in full, interleaved (:func:`labkit.core.bench.compare`).
+    The data is generated to size (four hashed doubles per row, which do not
+    compress): ``large_files`` files of at least ``large_mb`` MB, and the same
+    rows as files of about ``small_mb`` MB. Each layout is written straight from
+    ``spark.range`` split into as many partitions as it has files (a value is a
+    hash of its row id, so both layouts hold the same rows, and no shuffle is
+    needed). Both are read in full, interleaved (:func:`labkit.core.bench.compare`).
 
     Parameters
     ----------
@@ -123,6 +126,10 @@ def file_size_experiment(spark: SparkSession, root: str, large_mb: int = 136, sm
     large_mb, small_mb : int
         Target file sizes; ``large_mb`` must be at least 128 and ``small_mb`` under 10.
     repeats, seed : int
+    large_files : int
+        Files of ``large_mb`` MB (2: one per core of a laptop's two).
+    warmup : int
+        Unmeasured rounds before the measured ones (:func:`labkit.core.bench.compare`).
 
     Returns
     -------
@@ -133,23 +140,29 @@ def file_size_experiment(spark: SparkSession, root: str, large_mb: int = 136, sm
     Raises
     ------
     ValueError
-        For sizes that do not straddle the guide's lines.
+        For sizes that do not straddle the guide's lines, or fewer than one large file.
     """
     from pyspark.sql import functions as F
 
     if large_mb < 128 or not 0 < small_mb < 10:
         raise ValueError(f"large_mb must be >= 128 and small_mb in (0, 10): got {large_mb} and {small_mb}")
-    rows = int(2 * large_mb * 2**20 / 8 / 4)  # four random doubles per row: 32 bytes that do not compress
-    data = spark.range(rows).select(*(F.rand(seed + i).alias(f"x{i}") for i in range(4)))
+    positive_int("large_files", large_files)
+    rows = int(large_files * large_mb * 2**20 / 8 / 4)  # four random doubles per row: 32 bytes that do not compress
+
+    def data(files: int) -> DataFrame:
+        """The rows in ``files`` partitions: ``x<i>`` is a hash of ``id`` scaled to [-1, 1)."""
+        return spark.range(0, rows, 1, files).select(
+            *(F.xxhash64("id", F.lit(seed + i)) / F.lit(2.0**63) for i in range(4))).toDF("x0", "x1", "x2", "x3")
+
     paths = {"files under 10 MB": f"{root.rstrip('/')}/small", "files of 128 MB or more": f"{root.rstrip('/')}/large"}
-    data.repartition(2).write.mode("overwrite").parquet(paths["files of 128 MB or more"])
+    data(large_files).write.mode("overwrite").parquet(paths["files of 128 MB or more"])
     total_mb = file_stats(spark, paths["files of 128 MB or more"]).bytes / 2**20
-    data.repartition(max(2, round(total_mb / small_mb))).write.mode("overwrite").parquet(paths["files under 10 MB"])
+    data(max(2, round(total_mb / small_mb))).write.mode("overwrite").parquet(paths["files under 10 MB"])
     stats = {name: file_stats(spark, path) for name, path in paths.items()}
     if min(stats["files of 128 MB or more"].sizes) < 128 * 2**20 or max(stats["files under 10 MB"].sizes) >= 10 * 2**20:
         raise RuntimeError(f"the files missed their sizes: {stats}")
     table = compare({name: noop(spark.read.parquet(path)) for name, path in paths.items()}, repeats=repeats,
-                    baseline="files under 10 MB", spark=spark)
+                    warmup=warmup, baseline="files under 10 MB", spark=spark)
     table["files"] = [stats[n].files for n in table.index]
     table["mean MB"] = [stats[n].mean_mb for n in table.index]
     return table

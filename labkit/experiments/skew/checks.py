@@ -26,9 +26,11 @@ CHECKED_AGGS = {"revenue": ("sum", "amount"), "orders": ("count", "*"), "biggest
 _SALT = "_salt"
 
 
-def _salts_by_id(df: DataFrame, ids: list[str], salt: Column) -> pd.Series:
-    """The salt of every row, collected and indexed by the id columns."""
-    return df.select(*ids, salt.alias(_SALT)).toPandas().set_index(ids)[_SALT]
+def _salts_by_id(df: DataFrame, ids: list[str], salts: Mapping[str, Column]) -> pd.DataFrame:
+    """Every salt of every row, collected in one job: one column per salt name, indexed by the id columns."""
+    named = {f"{_SALT}{i}": name for i, name in enumerate(salts)}
+    frame = df.select(*ids, *(salt.alias(col) for col, salt in zip(named, salts.values(), strict=True))).toPandas()
+    return frame.set_index(ids).rename(columns=named)
 
 
 def _share_same(first: pd.Series, other: pd.Series) -> float:
@@ -80,22 +82,24 @@ def salt_stability(df: DataFrame, id_cols: str | Sequence[str], salts: int = 8, 
     ids = require_columns(df, id_cols, "id column")
     positive_int("salts", salts)
     positive_int("partitions", partitions)
-    rows = df.count()
+    counts = df.groupBy(*ids).count().agg(F.sum("count").alias("rows"), F.count("*").alias("ids")).first()
+    rows = int(counts["rows"] or 0)  # rows, and distinct ids (a null id counted as one), in one job
     if rows > max_rows:
         raise ValueError(f"salt_stability collects every row: {rows} rows is more than max_rows={max_rows}; "
                          "pass a sample")
-    duplicates = rows - df.select(*ids).distinct().count()
+    duplicates = rows - int(counts["ids"])
     if duplicates:
         raise ValueError(f"the id column(s) {ids} do not identify the rows: {duplicates} rows repeat an id")
     candidates = {"seedless rand()": (F.rand() * salts).cast("int"),  # one seed, drawn here, used for all three runs
                   "row position (default)": skew.salt_column(df, salts, seed),
                   f"salt_by={ids}": skew.salt_column(df, salts, seed, ids)}
     moved = df.repartition(partitions)
+    # the three salts side by side in each of the three runs: each salt is evaluated per row, as on its own
+    first, again, other = (_salts_by_id(frame, ids, candidates) for frame in (df, df, moved))
     out = []
-    for name, salt in candidates.items():
-        first, again, other = (_salts_by_id(frame, ids, salt) for frame in (df, df, moved))
-        out.append({"salt": name, "same on rerun": _share_same(first, again),
-                    "same after repartition": _share_same(first, other), "rows": rows})
+    for name in candidates:
+        out.append({"salt": name, "same on rerun": _share_same(first[name], again[name]),
+                    "same after repartition": _share_same(first[name], other[name]), "rows": rows})
     return pd.DataFrame(out).set_index("salt")
 
 
@@ -134,22 +138,44 @@ def verify_techniques(large: DataFrame, small: DataFrame, key: str, hot_keys: Se
 
     hot, with_null = list(hot_keys), [None, *hot_keys]
     half = small.filter(F.pmod(F.xxhash64(F.col(key)), F.lit(2)) == 0)
-    plain_agg = skew.plain_aggregate(large, key, aggs)
-    inner, left = large.join(small, key), large.join(half, key, "left")
+    # the plain results each check reads three times (rows missing, rows extra, rows), some in several checks:
+    # cached, so each is computed once; unpersisted when the checks end
+    plain_agg = skew.plain_aggregate(large, key, aggs).cache()
+    inner, left = large.join(small, key).cache(), large.join(half, key, "left").cache()
+    left_all = large.join(small, key, "left").cache()
+    try:
+        return _verified(large, small, half, key, hot, with_null, salts, aggs, salt_by, plain_agg, inner, left,
+                         left_all)
+    finally:
+        for frame in (plain_agg, inner, left, left_all):
+            frame.unpersist()
+
+
+def _verified(large: DataFrame, small: DataFrame, half: DataFrame, key: str, hot: list, with_null: list, salts: int,
+              aggs: Mapping[str, tuple[str, str]], salt_by: Sequence[str] | None, plain_agg: DataFrame,
+              inner: DataFrame, left: DataFrame, left_all: DataFrame) -> pd.DataFrame:
+    """:func:`verify_techniques`' checks against the plain results given; each technique's result cached while its
+    check reads it twice (rows missing, rows extra), so it is computed once."""
     by = {"salt_by": salt_by}
     checks = {
         "salted join": (skew.salted_join(large, small, key, salts, **by), inner),
         "salted left join, half the keys missing": (skew.salted_join(large, half, key, salts, "left", **by), left),
         "hot keys salted": (skew.salted_join_hot_keys(large, small, key, hot, salts, **by), inner),
         "hot keys salted, null among them": (skew.salted_join_hot_keys(large, small, key, with_null, salts, "left",
-                                                                       **by), large.join(small, key, "left")),
+                                                                       **by), left_all),
         "two-stage aggregate": (skew.salted_aggregate(large, key, aggs, salts, **by), plain_agg),
         "isolated hot keys": (skew.isolate_hot_keys(large, key, aggs, hot, salts, **by), plain_agg),
         "isolated hot keys, null among them": (skew.isolate_hot_keys(large, key, aggs, with_null, salts, **by),
                                                plain_agg),
     }
-    return pd.DataFrame([{"technique": name, "rows": assert_same_rows(got, want, name)}
-                         for name, (got, want) in checks.items()]).set_index("technique")
+    rows = []
+    for name, (got, want) in checks.items():
+        got = got.cache()
+        try:
+            rows.append({"technique": name, "rows": assert_same_rows(got, want, name)})
+        finally:
+            got.unpersist()
+    return pd.DataFrame(rows).set_index("technique")
 
 
 def isolation_check(df: DataFrame, sample: DataFrame, key: str, hot_keys: Sequence[Any], salts: int,
@@ -185,9 +211,12 @@ def isolation_check(df: DataFrame, sample: DataFrame, key: str, hot_keys: Sequen
     hot_test = F.col(key).isin(list(hot_keys))
     ours = skew.isolate_hot_keys(holed, key, {"n": ("count", "*")}, hot_keys, salts,
                                  salt_by=list(salt_by or []) or None)
-    return {"spread over": one_key.select(F.spark_partition_id()).distinct().count(), "rows": holed.count(),
-            "kept": holed.filter(hot_test).count() + holed.filter(~hot_test).count(),
-            "counted": ours.agg(F.sum("n")).first()[0]}
+    # the guide's two filters' row counts, and all the rows, in one job: count(when(test, 1)) counts the rows a
+    # filter(test) keeps (a null test keeps none)
+    filtered = holed.agg(F.count("*").alias("rows"), F.count(F.when(hot_test, 1)).alias("hot"),
+                         F.count(F.when(~hot_test, 1)).alias("cold")).first()
+    return {"spread over": one_key.select(F.spark_partition_id()).distinct().count(), "rows": filtered["rows"],
+            "kept": filtered["hot"] + filtered["cold"], "counted": ours.agg(F.sum("n")).first()[0]}
 
 
 def detector_checks(uniform: DataFrame, one_hot: DataFrame, key: str, partitions: int = 100) -> list[dict[str, Any]]:

@@ -182,7 +182,7 @@ def _wait(what: str, ready, procs: list[dict[str, Any]], timeout: float) -> None
         except (OSError, ValueError):  # not listening yet, or a UI still starting answers a page that is not JSON
             return False
 
-    if not wait_until(check, timeout, interval=0.5):
+    if not wait_until(check, timeout, interval=0.25):  # a local HTTP GET and a few psutil reads per call
         raise ClusterError(f"cluster up: {what} not ready after {timeout:.0f} s; logs in {procs[0]['log']}")
 
 

@@ -113,7 +113,8 @@ def _check_columns(df: DataFrame, rule_list: Sequence[Rule]) -> None:
 
 
 def split_valid(df: DataFrame, rule_list: Sequence[Rule] | str, references: Mapping[str, DataFrame] | None = None,
-                max_failure_rate: float | None = None, strict: bool = False) -> tuple[DataFrame, DataFrame]:
+                max_failure_rate: float | None = None, strict: bool = False,
+                cache: bool = True) -> tuple[DataFrame, DataFrame]:
     """Split rows into valid and quarantined; each quarantined row names every rule it broke (``dq_failures``).
 
     Unlike the guide's ``df.subtract(bad)`` (EXCEPT DISTINCT), duplicate good
@@ -130,6 +131,10 @@ def split_valid(df: DataFrame, rule_list: Sequence[Rule] | str, references: Mapp
         Raise :class:`DataQualityError` when more than this share of rows is quarantined.
     strict : bool
         Raise when any row is quarantined.
+    cache : bool
+        Cache the tagged rows both frames are read from (they stay cached: ``spark.catalog.clearCache()``
+        releases them). False leaves nothing cached: for a caller that reads each frame once, or whose input is
+        cached and whose rules need no window (IsUnique, IsPrimaryKey, ZScore).
 
     Returns
     -------
@@ -146,11 +151,13 @@ def split_valid(df: DataFrame, rule_list: Sequence[Rule] | str, references: Mapp
     flags = [(text, v) for text, v in flags if v is not None]
     failures = F.filter(F.array(*[F.when(v, F.lit(text)) for text, v in flags]), lambda x: x.isNotNull()) if flags \
         else F.array().cast("array<string>")
-    tagged = work.withColumn("dq_failures", failures).cache()
+    tagged = work.withColumn("dq_failures", failures)
+    tagged = tagged.cache() if cache else tagged
     valid = tagged.where(F.size("dq_failures") == 0).select(*cols)
     quarantined = tagged.where(F.size("dq_failures") > 0).select(*cols, "dq_failures")
-    if max_failure_rate is not None or strict:
-        total, bad = tagged.count(), quarantined.count()
+    if max_failure_rate is not None or strict:  # both counts in one aggregation
+        row = tagged.agg(F.count(F.lit(1)), F.sum((F.size("dq_failures") > 0).cast("long"))).first()
+        total, bad = int(row[0]), int(row[1] or 0)
         rate = bad / total if total else 0.0
         if strict and bad:
             raise DataQualityError(f"strict mode: {bad} of {total} rows broke a rule", quarantined)

@@ -4,9 +4,9 @@ The leak check's design, and what it does not cover
 ---------------------------------------------------
 Both sides are put into one form by the same Python function (:func:`_fold`):
 Unicode NFKD with accents removed, case-folded, NFKC, whitespace collapsed. Spark
-4.3 has no Unicode normalisation function, so this runs as pandas UDFs: on
-the executors, for the output as for the originals, so neither side is ever
-collected to the driver.
+4.3 has no Unicode normalisation function, so this runs as a pandas UDF: on
+the executors, for the output as for the originals (one pass over both), so
+neither side is ever collected to the driver.
 
 A text becomes *words* (split on whitespace and ``, ; : ( ) [ ] { } < > " ' ! ? |``,
 with ``. - _ * # / + ~ = &`` trimmed from each end) and *digit windows* (every
@@ -31,11 +31,12 @@ one of its *forms* is a word of that cell (any order, any spacing):
 A value with no form (every word shorter than ``min_length``, no number, no
 date) cannot be checked: it is counted in ``not_checked`` and fails the check.
 
-The search is relational, so it scales with the output: the output's words are
-exploded once (cached, and released before returning), each form is joined to
-the cells holding its rarest word (a form with a word the output never holds is
-cleared without a join), and only those candidate cells are checked for the
-form's other words. The cost grows with how often a form's rarest word occurs.
+The search is relational, so it scales with the output: the output's cells are
+split into words once (cached with the originals' forms, and released before
+returning), each form is joined to the cells holding its rarest word (a form with
+a word the output never holds is cleared without a join), and only those
+candidate cells are checked for the form's other words. The cost grows with how
+often a form's rarest word occurs.
 
 Not covered: a value split across cells or columns, or glued to other text
 (``johnsmith``, ``MRN12345678`` rewritten as ``MRN1234-5678``); part of a value
@@ -50,6 +51,7 @@ other orders or languages; numbers of fewer than 7 digits in another spelling
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -233,65 +235,68 @@ def _iso_date(originals: DataFrame, c: str) -> Column:
     return F.date_format(parsed, "yyyy-MM-dd")
 
 
-def _needles(originals: DataFrame, cols: Sequence[str], min_length: int) -> DataFrame:
-    """``source, value, forms``: every distinct non-null value of the identifier columns, with its forms."""
+_NEEDLE, _CELL = 0, 1  # the two sides of the leak check, in one frame
+
+
+def _prepare(sides: pd.Series, texts: pd.Series, isos: pd.Series, min_length: int) -> pd.Series:
+    """Per row: an original value's forms, or an output cell's tokens as the one element of a list."""
+    return pd.Series([_forms(t, i, min_length) if s == _NEEDLE else [_cell_tokens(t)]
+                      for s, t, i in zip(sides, texts, isos, strict=True)])
+
+
+def _texts(frame: DataFrame, cols: Sequence[str], side: int, iso: Callable[[str], Column]) -> DataFrame:
+    """``side, name, text, iso``: one row per column and row of ``frame`` (one scan, not a union per column)."""
     from pyspark.sql import functions as F
 
-    def forms(values: pd.Series, isos: pd.Series) -> pd.Series:
-        return pd.Series([_forms(v, i, min_length) for v, i in zip(values, isos, strict=True)])
-
-    parts = [originals.select(F.lit(c).alias("source"), F.col(c).cast("string").alias("value"),
-                              _iso_date(originals, c).alias("iso")) for c in cols]
-    raw = parts[0]
-    for more in parts[1:]:
-        raw = raw.unionByName(more)
-    raw = raw.where(F.col("value").isNotNull()).distinct()
-    return raw.select("source", "value", F.pandas_udf(forms, "array<array<string>>")("value", "iso").alias("forms"))
+    items = [F.struct(F.lit(c).alias("name"), F.col(c).cast("string").alias("text"), iso(c).alias("iso"))
+             for c in cols]
+    return frame.select(F.lit(side).alias("side"), F.explode(F.array(*items)).alias("item")).select("side", "item.*")
 
 
-def _output_tokens(df: DataFrame) -> DataFrame:
-    """``column, cell, token``: the words and digit windows of every cell of ``df`` (distinct)."""
+def _prepared(df: DataFrame, originals: DataFrame, cols: Sequence[str], min_length: int) -> DataFrame:
+    """``side, name, text, forms``: every distinct non-null value of the identifier columns (``side`` 0, with its
+    forms) and every distinct non-null cell of ``df`` (``side`` 1, ``forms`` holding its tokens), in one pass."""
+    from pyspark import cloudpickle
     from pyspark.sql import functions as F
 
-    def tokens(texts: pd.Series) -> pd.Series:
-        return pd.Series([_cell_tokens(t) for t in texts])
+    # the UDF's helpers travel by value, so a Python worker imports pandas but not all of labkit
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    both = _texts(originals, cols, _NEEDLE, lambda c: _iso_date(originals, c))
+    if df.columns:
+        both = both.unionByName(_texts(df, df.columns, _CELL, lambda c: F.lit(None).cast("string")))
+    both = both.where(F.col("text").isNotNull()).distinct()
 
-    parts = [df.select(F.lit(c).alias("column"), F.col(c).cast("string").alias("text")) for c in df.columns]
-    cells = parts[0]
-    for more in parts[1:]:
-        cells = cells.unionByName(more)
-    cells = cells.where(F.col("text").isNotNull()).distinct()
-    return cells.select("column", F.xxhash64("column", "text").alias("cell"),
-                        F.explode(F.pandas_udf(tokens, "array<string>")("text")).alias("token")).distinct()
+    def prepare(sides: pd.Series, texts: pd.Series, isos: pd.Series) -> pd.Series:
+        return _prepare(sides, texts, isos, min_length)
+
+    return both.select("side", "name", "text",
+                       F.pandas_udf(prepare, "array<array<string>>")("side", "text", "iso").alias("forms"))
 
 
-def _hits(needles, out_tokens):
+def _hits(needles: DataFrame, cells: DataFrame) -> DataFrame:
     """``source, value, column``: each original value found in an output cell, and the column it was found in."""
     from pyspark.sql import functions as F
 
+    out_tokens = cells.select("column", "cell", F.explode("tokens").alias("token"))
     forms = needles.select("source", "value", F.posexplode("forms").alias("form", "tokens"))
-    form_tokens = forms.select("source", "value", "form", F.size("tokens").alias("n"),
-                               F.explode("tokens").alias("token"))
+    form_tokens = forms.select("source", "value", "form", "tokens", F.explode("tokens").alias("token"))
     freq = out_tokens.groupBy("token").agg(F.count("*").alias("freq"))
-    ranked = form_tokens.join(freq, "token", "left").fillna(0, ["freq"])
-    anchors = ranked.groupBy("source", "value", "form", "n").agg(
-        F.min("freq").alias("least"), F.min_by("token", F.struct("freq", "token")).alias("anchor"))
-    anchors = anchors.where("least > 0")  # a form with a word the output never holds is in no cell
+    anchors = (form_tokens.join(freq, "token").groupBy("source", "value", "form")
+               .agg(F.count("*").alias("held"), F.first("tokens").alias("tokens"),
+                    F.min_by("token", F.struct("freq", "token")).alias("anchor"))
+               .where(F.col("held") == F.size("tokens")))  # a form with a word the output never holds is in no cell
     candidates = anchors.join(out_tokens, anchors["anchor"] == out_tokens["token"]).select(
-        "source", "value", "form", "n", "cell", "column")
-    single = candidates.where("n = 1").select("source", "value", "column")
-    several = (candidates.where("n > 1").join(form_tokens.select("source", "value", "form", "token"),
-                                              ["source", "value", "form"])
-               .join(out_tokens.select("cell", "token"), ["cell", "token"])
-               .groupBy("source", "value", "form", "n", "cell", "column").count()
-               .where("count = n").select("source", "value", "column"))
-    return single.unionByName(several)
+        "source", "value", "tokens", "cell", "column")
+    found = candidates.join(cells.select("cell", F.col("tokens").alias("cell_tokens")), "cell").where(
+        F.forall("tokens", lambda t: F.array_contains("cell_tokens", t)))  # every word of the form is in the cell
+    return found.select("source", "value", "column")
 
 
-def _report(counts: pd.DataFrame, leaked: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
-    """Per identifier column: values, not_checked, leaked (and found_in where some leaked)."""
-    report = counts.set_index("source").reindex(list(cols)).fillna(0).astype(int).join(leaked, how="left")
-    report["leaked"] = report["leaked"].fillna(0).astype(int)
+def _report(table: pd.DataFrame, cols: Sequence[str]) -> pd.DataFrame:
+    """Per identifier column: values, not_checked, leaked and found_in (zeros for a column with no value)."""
+    report = table.set_index("source").reindex(list(cols))
+    for c in ("values", "not_checked", "leaked"):
+        report[c] = report[c].fillna(0).astype(int)
     report.index.name = "source"
     return report
 
@@ -337,17 +342,23 @@ def assert_no_phi(df: DataFrame, originals: DataFrame, columns: Sequence[str] | 
 
     positive_int("min_length", min_length, 1)
     cols = require_columns(originals, list(columns) if columns is not None else originals.columns, "identifier")
-    needles = _needles(originals, cols, min_length)
-    out_tokens = _output_tokens(df).persist(StorageLevel.MEMORY_AND_DISK)
+    prepared = _prepared(df, originals, cols, min_length).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        leaked = (_hits(needles, out_tokens).groupBy("source")
-                  .agg(F.countDistinct("value").alias("leaked"), F.collect_set("column").alias("found_in"))
-                  .toPandas().set_index("source"))
+        needles = prepared.where(F.col("side") == _NEEDLE).select(
+            F.col("name").alias("source"), F.col("text").alias("value"), "forms")
+        cells = prepared.where(F.col("side") == _CELL).select(
+            F.col("name").alias("column"), F.xxhash64("name", "text").alias("cell"), F.col("forms")[0].alias("tokens"))
+        checked = needles.select("source", "value", (F.size("forms") > 0).cast("int").alias("checked"),
+                                 F.lit(None).cast("string").alias("column"))
+        hits = _hits(needles, cells).select("source", "value", F.lit(None).cast("int").alias("checked"), "column")
+        table = (checked.unionByName(hits).groupBy("source")  # the counts and the hits in one aggregation
+                 .agg(F.sum("checked").alias("values"), F.sum(1 - F.col("checked")).alias("not_checked"),
+                      F.count_distinct(F.when(F.col("column").isNotNull(), F.col("value"))).alias("leaked"),
+                      F.collect_set("column").alias("found_in"))
+                 .toPandas())
     finally:
-        out_tokens.unpersist()
-    counts = needles.groupBy("source").agg(F.sum((F.size("forms") > 0).cast("int")).alias("values"),
-                                           F.sum((F.size("forms") == 0).cast("int")).alias("not_checked")).toPandas()
-    report = _report(counts, leaked, cols)
+        prepared.unpersist()
+    report = _report(table, cols)
     problems = [f"{c}: {int(r['leaked'])} value(s) leaked, found in {sorted(r['found_in'])}"
                 for c, r in report[report["leaked"] > 0].iterrows()]
     problems += [f"{c}: {int(r['not_checked'])} value(s) could not be checked (no word of {min_length}+ characters, "
@@ -396,10 +407,13 @@ def dictionary_attack(df: DataFrame, column: str, candidates: Iterable[str],
     guesses = spark.createDataFrame([(c,) for c in set(candidates)], "guess string").select(
         "guess", hash_fn(F.col("guess")).alias("h"))
     targets = df.select(F.col(column).alias("h")).where("h is not null").distinct()
-    matched = targets.join(F.broadcast(guesses), "h")
-    total, recovered = targets.count(), matched.select("h").distinct().count()
+    row = targets.join(F.broadcast(guesses), "h", "left").agg(  # one job: the counts and the examples
+        F.count_distinct("h").alias("hashes"), F.count_distinct(F.when(F.col("guess").isNotNull(), F.col("h"))
+                                                                ).alias("recovered"),
+        F.slice(F.array_sort(F.collect_set("guess")), 1, 3).alias("examples")).first()
+    total, recovered = row["hashes"], row["recovered"]
     return {"hashes": total, "recovered": recovered, "fraction": recovered / total if total else 0.0,
-            "examples": [r["guess"] for r in matched.limit(3).collect()]}
+            "examples": list(row["examples"])}
 
 
 def leak_check_error(df: DataFrame, originals: DataFrame, columns: Sequence[str] | None = None,
