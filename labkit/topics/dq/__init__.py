@@ -5,7 +5,8 @@ reasons. :func:`read_csv_accounted` checks ``data_lines == good + quarantined`` 
 
 One submodule per section, the same API re-exported here:
 
-* :mod:`~labkit.topics.dq.accounted`  the CSV read with its accounting, the quarantine's summaries;
+* :mod:`~labkit.topics.dq.accounted`  the CSV read with its accounting;
+* :mod:`~labkit.topics.dq.quarantine` the quarantine's summaries, its precision and recall;
 * :mod:`~labkit.topics.dq.dqdl`       :class:`Rule`, the :class:`rules` constructors, the DQDL parser;
 * :mod:`~labkit.topics.dq.checks`     :func:`check`, :func:`split_valid`, the four ways to look for violations;
 * :mod:`~labkit.topics.dq.parquet`    :func:`diagnose_parquet`;
@@ -15,13 +16,7 @@ The measured studies of notebook 06 (sampling recall, the strategies timed, pand
 and the guide's code do are in :mod:`labkit.experiments.dq`.
 """
 
-from labkit.topics.dq.accounted import (
-    Accounted,
-    precision_recall,
-    quarantine_summary,
-    read_csv_accounted,
-    wrong_width_lines,
-)
+from labkit.topics.dq.accounted import Accounted, read_csv_accounted
 from labkit.topics.dq.checks import (
     STRATEGIES,
     CheckReport,
@@ -35,6 +30,7 @@ from labkit.topics.dq.checks import (
 from labkit.topics.dq.dqdl import Rule, parse_dqdl, rules
 from labkit.topics.dq.errors import DataQualityError, DQDLSyntaxError
 from labkit.topics.dq.parquet import diagnose_parquet
+from labkit.topics.dq.quarantine import precision_recall, quarantine_summary, wrong_width_lines
 
 __all__ = [
     "STRATEGIES",

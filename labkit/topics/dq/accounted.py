@@ -20,16 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from labkit.core.args import confined, plain_name, require_columns
+from labkit.core.args import confined, plain_name
 from labkit.topics.dq.errors import DataQualityError
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.types import StructField, StructType
 
-__all__ = ["Accounted", "precision_recall", "quarantine_summary", "read_csv_accounted", "wrong_width_lines"]
+__all__ = ["Accounted", "read_csv_accounted"]
 
 _WIDE = 4  # string columns read beyond the schema, to see extra fields
 _NULL = "\u0001"  # the nullValue: an unquoted empty field becomes null, a quoted "" stays "" (as DuckDB reads them)
@@ -466,60 +464,3 @@ def _report(files: int, checked: DataFrame, fields: list[StructField]) -> tuple[
             notes.append(f"{len(missing)} file(s) have no header: their first line was read as data: "
                          f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}")
     return report, notes
-
-
-def precision_recall(quarantined: DataFrame, labels: pd.DataFrame) -> dict[str, float]:
-    """Precision and recall of a quarantine against ground-truth labels (``file, raw, label``; "good" is clean).
-
-    Lines are matched by file name and text, as multisets.
-    """
-    from pyspark.sql import functions as F
-
-    got = quarantined.select(F.regexp_extract("file", r"([^/]+)$", 1).alias("file"), "raw").toPandas()
-    predicted = got.groupby(["file", "raw"]).size()
-    truth = labels[labels["label"] != "good"].groupby(["file", "raw"]).size()
-    hits = int(pd.concat([predicted, truth], axis=1).fillna(0).min(axis=1).sum())
-    return {"precision": hits / max(int(predicted.sum()), 1), "recall": hits / max(int(truth.sum()), 1),
-            "quarantined": int(predicted.sum()), "truly_bad": int(truth.sum())}
-
-
-def quarantine_summary(quarantined: DataFrame) -> pd.DataFrame:
-    """Where and why lines were quarantined, without their raw text: one row per file name and reason.
-
-    A quarantined line can hold PHI (an email, say), so the summary shows only the file's name (not its folder),
-    the reason, how many lines and the first line number.
-
-    Parameters
-    ----------
-    quarantined : pyspark.sql.DataFrame
-        :attr:`Accounted.quarantined` (columns ``file``, ``line``, ``reason``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``file``, ``reason``, ``lines``, ``first line``, sorted by file and reason.
-    """
-    from pyspark.sql import functions as F
-
-    require_columns(quarantined, ["file", "line", "reason"], "quarantine_summary")
-    return quarantined.groupBy(F.regexp_extract("file", r"([^/]+)$", 1).alias("file"), "reason").agg(
-        F.count("*").alias("lines"), F.min("line").alias("first line")).orderBy("file", "reason").toPandas()
-
-
-def wrong_width_lines(quarantined: DataFrame) -> DataFrame:
-    """The quarantined lines of the wrong width: reason ``extra columns`` or ``missing columns``.
-
-    Parameters
-    ----------
-    quarantined : pyspark.sql.DataFrame
-        :attr:`Accounted.quarantined` (a ``reason`` column; ``raw`` for :func:`permissive_width_cases`).
-
-    Returns
-    -------
-    pyspark.sql.DataFrame
-    """
-    from pyspark.sql import functions as F
-
-    require_columns(quarantined, ["reason"], "wrong_width_lines")
-    return quarantined.where(F.col("reason").rlike("^(extra|missing) columns"))
-
