@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.error
 import uuid
 import warnings
 from collections.abc import Callable
@@ -228,10 +229,52 @@ def _sql_metric(sqls: list[dict], name: str, parse: Callable[[str], int]) -> int
                for m in node.get("metrics", []) if m["name"] == name)
 
 
+# base URL -> (offset, id) of an execution near the end of the last listing read there. The next listing starts at
+# that offset, so a session with a thousand past executions is not read in full on every measure(). When the id
+# found at the offset differs (the store dropped old executions, or another application took the port), the whole
+# list is read again.
+_SQL_TAIL: dict[str, tuple[int, int]] = {}
+_SQL_TAIL_KEEP = 5  # executions before the end a later listing re-reads
+
+
+def _recent_sql(base: str) -> list[dict]:
+    """The SQL executions from a recent point on (all of them the first time), without details."""
+    offset, listing = 0, None
+    if base in _SQL_TAIL:
+        offset, first_id = _SQL_TAIL[base]
+        part = _get(base, f"/sql?details=false&offset={offset}&length=1000000")
+        listing = part if part and part[0].get("id") == first_id else None
+    if listing is None:
+        offset, listing = 0, _get(base, "/sql?details=false&length=1000000")
+    keep = max(0, len(listing) - _SQL_TAIL_KEEP)
+    if listing:
+        _SQL_TAIL[base] = (offset + keep, listing[keep]["id"])
+    return listing
+
+
+def _get_or_empty(base: str, path: str) -> list:
+    """GET a REST list, or ``[]`` when the status store no longer has it (404: dropped by spark.ui.retainedStages)."""
+    try:
+        return _get(base, path)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return []
+        raise
+
+
+def _stages_of(base: str, stage_ids: set[int]) -> list[dict]:
+    """The finished attempts (complete or failed) of these stages, without their tasks."""
+    if len(stage_ids) > 50:  # many stages: one listing costs less than one request each
+        listed = [s for s in _get(base, "/stages") if s["stageId"] in stage_ids]
+    else:
+        listed = [a for sid in sorted(stage_ids) for a in _get_or_empty(base, f"/stages/{sid}?details=false")]
+    return [s for s in listed if s["status"] in ("COMPLETE", "FAILED")]
+
+
 def _sql_for_jobs(base: str, job_ids: set[int]) -> list[dict]:
     """The SQL executions (with node metrics and plan) that ran any of these jobs."""
     out = []
-    for ex in _get(base, "/sql?details=false"):
+    for ex in _recent_sql(base):
         ran = set(ex.get("successJobIds", [])) | set(ex.get("failedJobIds", [])) | set(ex.get("runningJobIds", []))
         if ran & job_ids:
             out.append(_get(base, f"/sql/{ex['id']}?details=true&planDescription=true"))
@@ -293,7 +336,7 @@ def measure(spark: SparkSession, action: Callable[[], Any], label: str = "action
     jobs = _drain(spark, base, tag)
     job_ids = {j["jobId"] for j in jobs}
     stage_ids = {s for j in jobs for s in j["stageIds"]}
-    stages = [s for s in _get(base, "/stages") if s["stageId"] in stage_ids and s["status"] in ("COMPLETE", "FAILED")]
+    stages = _stages_of(base, stage_ids)
     stage_tasks = {s["stageId"]: _task_durations(base, s) for s in stages}
     heaviest = max(stage_tasks, key=lambda sid: sum(stage_tasks[sid]), default=None)
     tasks_ms = stage_tasks.get(heaviest, [])

@@ -263,20 +263,25 @@ def _delete_read(s3c, bucket: str, obj: SourceObject) -> str | None:
     return None
 
 
-def _archive(s3c, bucket: str, objects: Sequence[SourceObject], log: dict, fail_at: str | None) -> None:
-    """Archive each object read (that version, or while it has that ETag), then delete only that; log what is left.
+def _archive(s3c, bucket: str, objects: Sequence[SourceObject], log: dict, fail_at: str | None,
+             landing: Path) -> None:
+    """Archive the bytes of each object read (its landed copy), then delete only what was read; log what is left.
 
-    On a versioned bucket both are exact. On an unversioned one the copy is made only while the ETag matches, and
-    the delete is conditional (``If-Match``; checked with ``HeadObject`` first, for servers that ignore it): a
+    The archive holds exactly what was loaded: the landed file, checked against the hash taken while it was
+    downloaded, not a second download. On a versioned bucket the delete is exact (that version). On an unversioned
+    one it is conditional (``If-Match``; checked with ``HeadObject`` first, for servers that ignore it): a
     server that ignores ``If-Match`` on delete leaves the window between that check and the delete, in which a
     re-upload would be deleted unread.
     """
     for obj in objects:
         try:
-            log["archived"].append(s3.archive_with_timestamp(s3c, bucket, obj.key, version_id=obj.version_id,
-                                                             etag=obj.etag))
-        except s3.S3RecoveryError:
-            log["left"][obj.key] = "changed or gone since it was read: not archived, not deleted"
+            body = (landing / obj.landed).read_bytes()  # the bytes loaded, not a second download
+            if hashlib.sha256(body).hexdigest() != obj.sha256:
+                log["left"][obj.key] = "its landed copy changed since it was loaded: not archived, not deleted"
+                continue
+            log["archived"].append(s3.archive_with_timestamp(s3c, bucket, obj.key, body=body))
+        except s3.S3RecoveryError as exc:
+            log["left"][obj.key] = f"not archived, not deleted: {exc}"
             continue
         why = _delete_read(s3c, bucket, obj)
         if why:
@@ -314,7 +319,7 @@ def _ingest(spark: SparkSession, s3c, bucket: str, keys: Sequence[str], paths: l
     log["loaded"] = sum(e["rows"] for e in entries)
     ledger.swap_in(paths, log["partitions"], entries, fail_at)
     lap("load")
-    _archive(s3c, bucket, objects, log, fail_at)
+    _archive(s3c, bucket, objects, log, fail_at, paths.landing)
     lap("archive")
 
 

@@ -195,3 +195,22 @@ def test_lifecycle_moves_are_the_days_each_object_changes_class():
     b = moves[moves["key"] == "data/b.csv"]
     assert list(b[["day", "storage_class"]].itertuples(index=False, name=None)) == [
         (0, None), (10, "STANDARD"), (40, "STANDARD_IA"), (100, "GLACIER"), (410, None)]
+
+
+def test_archive_of_given_bytes_writes_them_without_reading_the_source_again(bucket):
+    _put(bucket, "data/in/sales.csv", "as loaded")
+    _put(bucket, "data/in/sales.csv", "replaced later")  # the source changed after the caller read it
+    calls = []
+    def seen(model, **_):
+        calls.append(model.name)
+
+    bucket.meta.events.register("before-call.s3", seen)
+    now = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+    key = s3.archive_with_timestamp(bucket, B, "data/in/sales.csv", now=now, body=b"as loaded")
+    bucket.meta.events.unregister("before-call.s3", seen)
+    assert calls == ["PutObject"]  # no HeadBucket, no GetObject
+    assert bucket.get_object(Bucket=B, Key=key)["Body"].read() == b"as loaded"
+    with pytest.raises(S3RecoveryError, match="no bucket 'missing-bucket' to archive"):
+        s3.archive_with_timestamp(bucket, "missing-bucket", "data/in/sales.csv", now=now, body=b"x")
+    with pytest.raises(TypeError, match="body must be the bytes"):
+        s3.archive_with_timestamp(bucket, B, "data/in/sales.csv", now=now, body="text")

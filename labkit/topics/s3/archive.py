@@ -53,7 +53,7 @@ def _read_source(s3, bucket: str, src_key: str, version_id: str | None, etag: st
 
 def archive_with_timestamp(s3, bucket: str, src_key: str, archive_prefix: str = "data/archive",
                            now: datetime | None = None, version_id: str | None = None,
-                           etag: str | None = None) -> str:
+                           etag: str | None = None, body: bytes | None = None) -> str:
     """Copy a source file to ``<prefix>/YYYY/MM/<name>_YYYYmmddHHMMSS<ext>``, never overwriting an archive.
 
     The guide's naming, made collision-free: a second archive of the same name
@@ -80,6 +80,11 @@ def archive_with_timestamp(s3, bucket: str, src_key: str, archive_prefix: str = 
     etag : str, optional
         Archive only while the version read still has this ETag (quoted or not): a source replaced since
         the caller read it is not archived.
+    body : bytes, optional
+        The bytes the caller already read of ``src_key`` (the ingestion's landed copy, checked against its hash):
+        archived as given, so the archive holds exactly what was loaded, with no second ``GetObject`` and no
+        bucket check first (a missing bucket still raises :class:`S3RecoveryError`, from the write).
+        ``version_id`` and ``etag`` describe a read, so they are not used with ``body``.
 
     Returns
     -------
@@ -95,8 +100,11 @@ def archive_with_timestamp(s3, bucket: str, src_key: str, archive_prefix: str = 
         nothing is written then.
     """
     prefix = _archive_prefix(archive_prefix)
-    _check_bucket(s3, bucket)
-    body = _read_source(s3, bucket, src_key, version_id, etag)
+    if body is None:
+        _check_bucket(s3, bucket)
+        body = _read_source(s3, bucket, src_key, version_id, etag)
+    elif not isinstance(body, (bytes, bytearray)):
+        raise TypeError(f"body must be the bytes read from {src_key!r}, got {type(body).__name__}")
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     name = PurePosixPath(src_key)
     stem = f"{prefix}/{now:%Y/%m}/{name.stem}_{now:%Y%m%d%H%M%S}"
@@ -106,6 +114,9 @@ def archive_with_timestamp(s3, bucket: str, src_key: str, archive_prefix: str = 
             s3.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*")
             return key
         except ClientError as exc:
+            if _code(exc) in ("NoSuchBucket",):
+                raise S3RecoveryError(f"no bucket {bucket!r} to archive {src_key!r} into: nothing was archived") \
+                    from None
             if _code(exc) not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
                 raise
     raise S3RecoveryError(f"999 archives of {src_key!r} in one second under {stem}: refusing to go on")
