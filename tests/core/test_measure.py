@@ -183,3 +183,42 @@ def test_a_session_without_its_ui_is_a_clear_error_before_the_action_runs():
     with pytest.raises(RuntimeError, match=r"measure needs the Spark UI \(spark.ui.enabled=true\)"):
         measure(no_ui, lambda: ran.append(1), "no ui")
     assert ran == []
+
+
+def test_sql_listing_restarts_from_a_checked_offset_and_reads_everything_when_the_store_dropped_some(monkeypatch):
+    store = {"ids": list(range(20))}  # the execution ids the status store holds, oldest first
+    asked = []
+
+    def fake_get(base, path):
+        asked.append(path)
+        offset = int(path.split("offset=")[1].split("&")[0]) if "offset=" in path else 0
+        return [{"id": i} for i in store["ids"][offset:]]
+
+    monkeypatch.setattr(measure_mod, "_get", fake_get)
+    monkeypatch.setattr(measure_mod, "_SQL_TAIL", {})
+    assert [e["id"] for e in measure_mod._recent_sql("b")] == list(range(20))  # first time: the whole list
+    store["ids"] += [20, 21]
+    assert [e["id"] for e in measure_mod._recent_sql("b")] == [15, 16, 17, 18, 19, 20, 21]  # from offset 15
+    assert "offset=15" in asked[-1]
+    store["ids"] = store["ids"][10:] + [22]  # the store dropped the ten oldest: nothing at offset 17 now
+    listed = [e["id"] for e in measure_mod._recent_sql("b")]
+    assert listed == list(range(10, 23)) and "offset" not in asked[-1]  # the id there differed: read it all again
+    assert [e["id"] for e in measure_mod._recent_sql("other")] == list(range(10, 23))  # another UI: its own tail
+
+
+def test_stages_the_store_no_longer_has_are_left_out_and_other_errors_raise(monkeypatch):
+    import urllib.error
+
+    def fake_get(base, path):
+        sid = int(path.split("/stages/")[1].split("?")[0])
+        if sid == 2:
+            raise urllib.error.HTTPError(path, 404, "no such stage", {}, None)
+        if sid == 3:
+            raise urllib.error.HTTPError(path, 500, "server error", {}, None)
+        return [{"stageId": sid, "attemptId": 0, "status": "COMPLETE"}, {"stageId": sid, "attemptId": 1,
+                                                                          "status": "SKIPPED"}]
+
+    monkeypatch.setattr(measure_mod, "_get", fake_get)
+    assert [(s["stageId"], s["attemptId"]) for s in measure_mod._stages_of("b", {1, 2})] == [(1, 0)]
+    with pytest.raises(urllib.error.HTTPError, match="server error"):
+        measure_mod._stages_of("b", {1, 3})
