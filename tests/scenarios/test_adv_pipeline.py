@@ -272,6 +272,20 @@ def test_a_re_upload_during_a_run_is_not_archived_or_deleted_unread(spark, world
     assert _rows(world) == [(1, "data/in/a.csv"), (2, "data/in/a.csv"), (9, "data/in/a.csv")]
 
 
+def test_a_landed_copy_that_no_longer_matches_its_hash_is_neither_archived_nor_deleted(world, tmp_path):
+    _put(world, "data/in/a.csv", _csv(1, 2))
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "o000000.csv").write_bytes(b"id,day,amount\n9,2024-01-01,1\n")  # not the bytes that were hashed
+    obj = ledger.SourceObject("data/in/a.csv", '"etag"', None, "0" * 64, "o000000.csv")
+    log = {"archived": [], "left": {}}
+    pipeline._archive(world["s3"], world["bucket"], [obj], log, None, landing)
+    assert log == {"archived": [], "left": {"data/in/a.csv": "its landed copy changed since it was loaded: not "
+                                                             "archived, not deleted"}}
+    assert _waiting(world) == ["data/in/a.csv"]  # still waiting: nothing deleted
+    assert world["s3"].list_objects_v2(Bucket=world["bucket"], Prefix="data/archive/")["KeyCount"] == 0
+
+
 # --------------------------------------------------------------------------- ids that would become paths
 
 

@@ -214,3 +214,6 @@ def test_archive_of_given_bytes_writes_them_without_reading_the_source_again(buc
         s3.archive_with_timestamp(bucket, "missing-bucket", "data/in/sales.csv", now=now, body=b"x")
     with pytest.raises(TypeError, match="body must be the bytes"):
         s3.archive_with_timestamp(bucket, B, "data/in/sales.csv", now=now, body="text")
+    with pytest.raises(ValueError, match="either body .* or version_id/etag"):
+        s3.archive_with_timestamp(bucket, B, "data/in/sales.csv", now=now, body=b"x", etag='"abc"')
+    assert len(bucket.list_objects_v2(Bucket=B, Prefix="data/archive/")["Contents"]) == 1  # the refusals wrote nothing

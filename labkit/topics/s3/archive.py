@@ -84,7 +84,7 @@ def archive_with_timestamp(s3, bucket: str, src_key: str, archive_prefix: str = 
         The bytes the caller already read of ``src_key`` (the ingestion's landed copy, checked against its hash):
         archived as given, so the archive holds exactly what was loaded, with no second ``GetObject`` and no
         bucket check first (a missing bucket still raises :class:`S3RecoveryError`, from the write).
-        ``version_id`` and ``etag`` describe a read, so they are not used with ``body``.
+        ``version_id`` and ``etag`` describe a read, so passing either with ``body`` is a ``ValueError``.
 
     Returns
     -------
@@ -105,6 +105,9 @@ def archive_with_timestamp(s3, bucket: str, src_key: str, archive_prefix: str = 
         body = _read_source(s3, bucket, src_key, version_id, etag)
     elif not isinstance(body, (bytes, bytearray)):
         raise TypeError(f"body must be the bytes read from {src_key!r}, got {type(body).__name__}")
+    elif version_id is not None or etag is not None:
+        raise ValueError("give either body (bytes already read) or version_id/etag (what to read), not both: "
+                         "with body nothing is read, so neither could be checked; nothing was archived")
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
     name = PurePosixPath(src_key)
     stem = f"{prefix}/{now:%Y/%m}/{name.stem}_{now:%Y%m%d%H%M%S}"
