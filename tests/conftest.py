@@ -94,7 +94,9 @@ def s3c(s3_server):
         name = bucket["Name"]
         items = [item for page in s3_server.get_paginator("list_object_versions").paginate(Bucket=name)
                  for item in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-        for item in items:  # listed first, deleted after: deleting while paging would skip entries
-            s3_server.delete_object(Bucket=name, Key=item["Key"], VersionId=item["VersionId"])
+        for i in range(0, len(items), 1000):  # listed first, deleted after (1,000 a call): paging would skip entries
+            batch = [{"Key": item["Key"], "VersionId": item["VersionId"]} for item in items[i:i + 1000]]
+            out = s3_server.delete_objects(Bucket=name, Delete={"Objects": batch, "Quiet": True})
+            assert not out.get("Errors"), out["Errors"][:3]
         s3_server.delete_bucket(Bucket=name)
     return s3_server

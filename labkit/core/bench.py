@@ -24,7 +24,7 @@ _FIELDS = ("wall_s", "task_max_ms", "task_p50_ms", "skew_ratio", "shuffle_read_b
 def compare(
     variants: Mapping[str, Callable[[], Any]],
     repeats: int = 3,
-    warmup: int = 1,
+    warmup: int | None = None,
     *,
     baseline: str | None = None,
     spark: SparkSession | None = None,
@@ -44,8 +44,10 @@ def compare(
         setting changed afterwards would not reach it.
     repeats : int
         Measured runs per variant (>= 1).
-    warmup : int
-        Unmeasured rounds first (JIT, caches, broadcast of small tables).
+    warmup : int, optional
+        Unmeasured rounds first (JIT, caches, broadcast of small tables). By
+        default one round, or none when ``repeats`` is 1: a single run is a
+        smoke run (tiny scale, whose times are never judged), not a measurement.
     baseline : str, optional
         The variant the ratios are taken against; the first one by default.
     spark : SparkSession, optional
@@ -80,6 +82,7 @@ def compare(
 
     if not variants:
         raise ValueError("compare needs at least one variant")
+    warmup = (1 if repeats > 1 else 0) if warmup is None else warmup
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
     baseline = baseline or next(iter(variants))
@@ -172,7 +175,7 @@ def median_run(runs: list[Measurement], label: str) -> Measurement:
 
 
 def sweep(spark: SparkSession, datasets: Mapping[str, Any], variants: Mapping[str, Callable[[Any], Any]],
-          conf: Mapping[str, Mapping[str, Any]] | None = None, repeats: int = 3, warmup: int = 1,
+          conf: Mapping[str, Mapping[str, Any]] | None = None, repeats: int = 3, warmup: int | None = None,
           baseline: str | None = None, progress: bool = True) -> pd.DataFrame:
     """Compare variants on several datasets (one per skew level), interleaved within each dataset.
 

@@ -15,7 +15,7 @@ class Scale:
     rows: int  # fact rows
     customers: int  # distinct customer keys
     products: int  # distinct products
-    repeats: int  # measured repeats per variant in comparisons
+    repeats: int  # measured repeats per variant in comparisons (1: a smoke run, without warm-up)
 
 
 SCALES = {

@@ -26,7 +26,7 @@ __all__ = ["broadcast_crossover", "crossover_size"]
 
 
 def broadcast_crossover(spark: SparkSession, large: DataFrame, key: str, sizes: Sequence[int], repeats: int = 3,
-                        warmup: int = 1, payload_chars: int = 40, progress: bool = True) -> pd.DataFrame:
+                        warmup: int | None = None, payload_chars: int = 40, progress: bool = True) -> pd.DataFrame:
     """Time broadcast, sort-merge and shuffle-hash joins as the small side grows.
 
     Parameters

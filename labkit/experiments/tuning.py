@@ -58,7 +58,7 @@ def chained_vs_combined(df: DataFrame) -> dict[str, Any]:
     return {"frames": frames, "same_plan": {name: same_plan(chained, f) for name, f in frames.items()}}
 
 
-def analysis_cost(df: DataFrame, columns: Sequence[int] = (10, 100, 300), repeats: int = 3, warmup: int = 1,
+def analysis_cost(df: DataFrame, columns: Sequence[int] = (10, 100, 300), repeats: int = 3, warmup: int | None = None,
                   progress: bool = True) -> pd.DataFrame:
     """Where chained ``withColumn`` really costs: building (analysing) the plan, not running it.
 

@@ -277,7 +277,7 @@ def shuffle_records_written(spark: SparkSession, m: Measurement) -> int:
 
 
 def compare_group_limit(df: DataFrame, group: str, order: str, k: int = 1, function: str = "row_number",
-                        tiebreak: str | None = None, repeats: int = 3, warmup: int = 1) -> pd.DataFrame:
+                        tiebreak: str | None = None, repeats: int = 3, warmup: int | None = None) -> pd.DataFrame:
     """Time the :func:`top_k` query with the group limit off (threshold -1) against Spark's default threshold.
 
     One knob differs (``spark.sql.optimizer.windowGroupLimitThreshold``), the variants run interleaved

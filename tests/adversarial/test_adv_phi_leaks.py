@@ -155,3 +155,47 @@ def test_every_respelling_of_a_name_is_found(spark, spellings):
     out = spark.createDataFrame([(t,) for _, t in rows], "note string")
     err = _leak(out, originals, ["name"])
     assert err.report.loc["name", "leaked"] == len({n for n, _ in rows})
+
+
+def test_ip_addresses_and_uuid_digits_are_not_read_as_numbers():
+    """Notebook 07 at small: an IP's digits spelled an amount, a UUID's digit groups spelled a record number."""
+    from labkit.topics.phi import leaks
+
+    assert leaks._forms("4.91.23.75", None, 2) == [["4.91.23.75"]]  # its dotted word only
+    assert [t for t in leaks._cell_tokens("49123.75") if t.startswith("d:")] == []  # an amount: 49123, too short
+    assert "d:1234567" in leaks._cell_tokens("1234567.89")  # a long amount's whole part is still a number
+    assert [t for t in leaks._cell_tokens("3f1a2b4c-9d2e-4123-8765-def012345678") if t.startswith("d:")] == []
+    # numbers written the way people write them keep their digit form on both sides
+    assert leaks._forms("MRN-1234567", None, 2)[-1] == ["d:1234567"]
+    assert leaks._forms("+1 (555) 123-4567", None, 2)[-1] == ["d:5551234567"]
+    cell = leaks._cell_tokens("ref MRN-1234567, call +1 (555) 123-4567 or 555.123.4567")
+    assert {"d:1234567", "d:5551234567"} <= set(cell)
+
+
+_IP = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: ".".join(map(str, t)))
+_MRN = st.integers(10_000_000, 99_999_999).map(lambda n: f"MRN{n}")
+_AMOUNT = st.decimals(min_value=0, max_value=10**6, places=2, allow_nan=False, allow_infinity=False).map(str)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.uuids(), _AMOUNT, _IP, _MRN)
+def test_random_uuids_and_amounts_never_match_an_ip_or_a_record_number(study_id, amount, ip, mrn):
+    """Hypothesis: the number forms of IPs and record numbers are never among a UUID's or an amount's tokens."""
+    from labkit.topics.phi import leaks
+
+    cells = set(leaks._cell_tokens(str(study_id))) | set(leaks._cell_tokens(amount))
+    for value in (ip, mrn):
+        for form in leaks._forms(value, None, 2):
+            assert not set(form) <= cells, (value, form)
+
+
+def test_ips_and_record_numbers_beside_amounts_and_uuids_are_clean_and_real_leaks_are_found(spark):
+    originals = spark.createDataFrame([("4.91.23.75", "MRN41238765")], "ip_address string, mrn string")
+    clean = spark.createDataFrame([("3f1a2b4c-9d2e-4123-8765-def012345678", "49123.75")],
+                                  "study_id string, amount string")
+    report = phi.assert_no_phi(clean, originals)
+    assert report["leaked"].tolist() == [0, 0] and report["values"].tolist() == [1, 1]
+    leaked = _cells(spark, note="login from 4.91.23.75 by MRN-41238765", other="41238765")
+    err = _leak(leaked, originals, ["ip_address", "mrn"])
+    assert "ip_address: 1 value(s) leaked, found in ['note']" in str(err)
+    assert "mrn: 1 value(s) leaked, found in ['note', 'other']" in str(err)

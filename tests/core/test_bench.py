@@ -25,6 +25,22 @@ def test_compare_interleaves_variants_and_reports_medians_and_speedups(spark):
     assert out.loc["big", "tasks"] == 3  # two partial sums and the final one
 
 
+def test_compare_warms_up_once_by_default_and_not_before_a_single_smoke_run(spark):
+    calls = []
+
+    def variant(name):
+        return lambda: calls.append(name)
+
+    compare({"a": variant("a"), "b": variant("b")}, repeats=2, spark=spark, progress=False)
+    assert calls == ["a", "b"] * 3  # one warm-up round, then two measured
+    calls.clear()
+    out = compare({"a": variant("a"), "b": variant("b")}, repeats=1, spark=spark, progress=False)
+    assert calls == ["a", "b"] and (out["runs"] == 1).all()  # tiny scale: one run each, none unmeasured
+    calls.clear()
+    compare({"a": variant("a")}, repeats=1, warmup=2, spark=spark, progress=False)
+    assert calls == ["a"] * 3  # an explicit warm-up is kept
+
+
 def test_compare_rejects_bad_arguments(spark):
     with pytest.raises(ValueError, match="at least one variant"):
         compare({}, spark=spark)

@@ -159,7 +159,7 @@ def recall_lines(sweeps: pd.DataFrame) -> pd.DataFrame:
     return long.assign(line=long["case"] + " (" + long["kind"] + ")")
 
 
-def strategies(df: DataFrame, rule_list: Sequence[Rule] | str, repeats: int = 3, warmup: int = 1,
+def strategies(df: DataFrame, rule_list: Sequence[Rule] | str, repeats: int = 3, warmup: int | None = None,
                fraction: float = 0.01, minimum: int = 10_000) -> pd.DataFrame:
     """The four ways of :func:`labkit.topics.dq.find_violations` timed on ``df`` cached, with what each found.
 
@@ -188,6 +188,7 @@ def strategies(df: DataFrame, rule_list: Sequence[Rule] | str, repeats: int = 3,
     if repeats < 1:
         raise ValueError(f"strategies: repeats must be at least 1, got {repeats}")
     rule_list = parse_dqdl(rule_list) if isinstance(rule_list, str) else list(rule_list)
+    warmup = (1 if repeats > 1 else 0) if warmup is None else warmup  # compare's default, fixed here for the seeds
     cached = df.cache()
     total = cached.count()
     seeds = {name: itertools.count(-warmup) for name in STRATEGIES}  # warm-up rounds -warmup..-1, then 0, 1, ...

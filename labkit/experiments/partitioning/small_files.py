@@ -108,7 +108,7 @@ def kb_per_file(small: Mapping[str, Any]) -> dict[str, list[float]]:
 
 
 def file_size_experiment(spark: SparkSession, root: str, large_mb: int = 136, small_mb: int = 4, repeats: int = 3,
-                         seed: int = 42, large_files: int = 2, warmup: int = 1) -> pd.DataFrame:
+                         seed: int = 42, large_files: int = 2, warmup: int | None = None) -> pd.DataFrame:
     """The same rows read as files under 10 MB and as files of at least 128 MB: the guide's two file-size lines.
 
     The data is generated to size (four hashed doubles per row, which do not
@@ -128,7 +128,7 @@ def file_size_experiment(spark: SparkSession, root: str, large_mb: int = 136, sm
     repeats, seed : int
     large_files : int
         Files of ``large_mb`` MB (2: one per core of a laptop's two).
-    warmup : int
+    warmup : int, optional
         Unmeasured rounds before the measured ones (:func:`labkit.core.bench.compare`).
 
     Returns

@@ -11,8 +11,9 @@ neither side is ever collected to the driver.
 A text becomes *words* (split on whitespace and ``, ; : ( ) [ ] { } < > " ' ! ? |``,
 with ``. - _ * # / + ~ = &`` trimmed from each end) and *digit windows* (every
 maximal run of digits joined by up to 3 of ``space ( ) . - /``, not glued to a
-letter or digit on either side, read as digits only; every substring of 7 to 19
-digits of it). An original value is found in an output cell when every word of
+letter or digit on either side nor joined by ``- . /`` to a group of letters and
+digits such as a UUID's, read as digits only, a decimal amount by its whole part;
+every substring of 7 to 19 digits of it). An original value is found in an output cell when every word of
 one of its *forms* is a word of that cell (any order, any spacing):
 
 * its words of ``min_length`` or more characters (``John  Smith``, ``Smith, John``
@@ -21,7 +22,9 @@ one of its *forms* is a word of that cell (any order, any spacing):
   account and plan numbers: ``123-45-6789``, ``+1 (555) 123-4567``,
   ``MRN-1234567``, ``Acct #123456789``) and 7 to 19 significant digits: its
   digits alone (an 11-digit number starting with 1 is looked for as its last
-  10 digits, so ``+1`` does not hide a phone);
+  10 digits, so ``+1`` does not hide a phone; an IPv4 address has no such form,
+  since its digits alone spell amounts such as ``49123.75``: it is looked for as
+  its dotted word);
 * for a date (a date or timestamp column, or a string that is an ISO or
   ``M/d/yyyy`` date): ``yyyy-MM-dd``, ``MM/dd/yyyy``, ``M/d/yyyy``,
   ``yyyy/MM/dd``, ``dd/MM/yyyy``, ``dd.MM.yyyy``, ``MM-dd-yyyy``, and the month
@@ -39,7 +42,8 @@ candidate cells are checked for the form's other words. The cost grows with how
 often a form's rarest word occurs.
 
 Not covered: a value split across cells or columns, or glued to other text
-(``johnsmith``, ``MRN12345678`` rewritten as ``MRN1234-5678``); part of a value
+(``johnsmith``, ``MRN12345678`` rewritten as ``MRN1234-5678``, a number joined to
+an id as in ``a1b2-1234567``); part of a value
 (a last name alone is found only through a last-name column; the last 4 digits
 of an SSN are not a leak); nicknames, initials, misspellings and
 transliterations other than dropped accents; dates with 2-digit years or in
@@ -144,6 +148,9 @@ _SEP = re.compile(r"[\s,;:()\[\]{}<>\"'\u2018\u2019\u201c\u201d!?|]+")
 _EDGE = ".-_*#/+~=&"
 _RUN = re.compile(r"[0-9](?:[ ().\-/]{0,3}[0-9])*")
 _NUMBER = re.compile(r"(?:[a-z]{1,6}\.?\s*)?(?:#|no\.?)?\s*[-+0-9 ().#/]+")
+_IPV4 = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
+_DECIMAL = re.compile(r"[0-9]+\.[0-9]{1,2}")
+_JOIN = "-./"  # what joins a digit run to the rest of an id
 _DIGITS = (7, 19)  # significant digits of a number looked for as digits only
 _D = "d:"  # prefix of a digit window: never a word, since ":" splits words
 
@@ -159,15 +166,35 @@ def _words(folded: str) -> list[str]:
     return [w for w in (p.strip(_EDGE) for p in _SEP.split(folded)) if w]
 
 
+def _joined_to_mixed(folded: str, at: int, step: int) -> bool:
+    """Whether ``folded[at]`` is one of ``- . /`` followed (in direction ``step``) by letters mixed with digits."""
+    if not (0 <= at < len(folded)) or folded[at] not in _JOIN:
+        return False
+    i, group = at + step, []
+    while 0 <= i < len(folded) and folded[i].isalnum():
+        group.append(folded[i])
+        i += step
+    return any(ch.isdigit() for ch in group) and any(ch.isalpha() for ch in group)
+
+
 def _windows(folded: str) -> set[str]:
-    """Every 7- to 19-digit substring of each digit run that is not glued to a letter or digit."""
+    """Every 7- to 19-digit substring of each digit run that is not glued to a letter or digit.
+
+    A decimal amount (``100000.00``: one ``.`` before the last one or two digits) is read by
+    its whole part, so its cents do not make it a record number. A run joined by ``- . /``
+    to a group mixing letters and digits (a UUID's or a hex id's ``...-9d2e-4123-8765-def0...``)
+    is glued too: it is part of that id, not a number.
+    """
     out = set()
     for m in _RUN.finditer(folded):
         before = folded[m.start() - 1] if m.start() else " "
         after = folded[m.end()] if m.end() < len(folded) else " "
         if before.isalnum() or after.isalnum():
             continue
-        digits = re.sub(r"[^0-9]", "", m.group())
+        if _joined_to_mixed(folded, m.start() - 1, -1) or _joined_to_mixed(folded, m.end(), 1):
+            continue
+        run = m.group()
+        digits = re.sub(r"[^0-9]", "", run.split(".")[0] if _DECIMAL.fullmatch(run) else run)
         for width in range(_DIGITS[0], min(len(digits), _DIGITS[1]) + 1):
             out.update(_D + digits[i:i + width] for i in range(len(digits) - width + 1))
     return out
@@ -183,8 +210,8 @@ def _cell_tokens(text: str | None) -> list[str]:
 
 def _number_form(folded: str) -> list[str]:
     """The digits of a value that is a number with at most a short prefix, as one digit-window token."""
-    if not _NUMBER.fullmatch(folded):
-        return []
+    if not _NUMBER.fullmatch(folded) or _IPV4.fullmatch(folded):
+        return []  # an IPv4 address is looked for as its dotted word: its digits alone read as amounts
     digits = re.sub(r"[^0-9]", "", folded)
     if len(digits) == 11 and digits.startswith("1"):
         digits = digits[1:]  # +1 555 123 4567: the country code is not part of the number
