@@ -100,3 +100,34 @@ def s3c(s3_server):
             assert not out.get("Errors"), out["Errors"][:3]
         s3_server.delete_bucket(Bucket=name)
     return s3_server
+
+
+@pytest.fixture
+def small_pages():
+    """``with small_pages(client, "ListObjectsV2", 3) as pages:``: every such call asks for at most 3 keys a page.
+
+    S3 (and moto) return at most 1,000 keys a page, so code that reads one page only loses the rest: with pages of
+    3, a handful of objects crosses the same boundary a thousand would. ``pages`` counts the calls made.
+    """
+    import contextlib
+
+    @contextlib.contextmanager
+    def shrink(client, operation: str, size: int):
+        calls: list[int] = []
+
+        def limit(params, **_):
+            params["MaxKeys"] = size
+
+        def count(**_):
+            calls.append(1)
+
+        events = client.meta.events
+        events.register(f"before-parameter-build.s3.{operation}", limit, unique_id=f"small-pages-{operation}")
+        events.register(f"after-call.s3.{operation}", count, unique_id=f"small-pages-count-{operation}")
+        try:
+            yield calls
+        finally:
+            events.unregister(f"before-parameter-build.s3.{operation}", unique_id=f"small-pages-{operation}")
+            events.unregister(f"after-call.s3.{operation}", unique_id=f"small-pages-count-{operation}")
+
+    return shrink

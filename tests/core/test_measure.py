@@ -28,7 +28,7 @@ def _stage_after_shuffle(df):
 
 @pytest.fixture(scope="module")
 def rows(spark):
-    return spark.range(0, 240_000, 1, 2).cache()
+    return spark.range(0, 120_000, 1, 2).cache()
 
 
 def test_a_skewed_stage_has_skew_ratio_above_3(spark, rows):
@@ -42,11 +42,14 @@ def test_a_skewed_stage_has_skew_ratio_above_3(spark, rows):
 
 
 def test_a_uniform_stage_has_skew_ratio_below_2(spark, rows):
-    # Eight ~80 ms tasks on 2 cores: one GC pause or a late-scheduled task can stretch a single one
-    # (CI once saw 2.65). Noise only ever raises the ratio, so the best of three runs is the stage's own.
+    # Eight short tasks on 2 cores: one GC pause or a late-scheduled task can stretch a single one
+    # (CI once saw 2.65). Noise only ever raises the ratio, so the best of up to three runs is the stage's own
+    # (the loop stops at the first run under 2: the same verdict as the minimum of three).
+    runs = []
     with spark_conf(spark, {"spark.sql.adaptive.enabled": False}):
         run = _stage_after_shuffle(rows.repartition(8))
-        runs = [measure(spark, run, f"uniform {i}") for i in range(3)]
+        while len(runs) < 3 and not (runs and runs[-1].shuffle_skew_ratio < 2 and runs[-1].skew_ratio < 2):
+            runs.append(measure(spark, run, f"uniform {len(runs)}"))
     assert all(len(m.stage_tasks_ms[m.shuffle_stage]) == 8 for m in runs)
     assert min(m.shuffle_skew_ratio for m in runs) < 2 and min(m.skew_ratio for m in runs) < 2
 

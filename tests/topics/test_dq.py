@@ -16,8 +16,16 @@ def dirty(tmp_path_factory):
     return dirty_csv(str(tmp_path_factory.mktemp("dirty")), lines=600, defect_rate=0.2, seed=5)
 
 
-def test_every_line_is_accounted_for_and_matches_the_ground_truth(spark, dirty):
+@pytest.fixture(scope="module")
+def accounted(spark, dirty):
+    """One accounted read of the dirty files, shared by the tests that only read its result."""
     acc = dq.read_csv_accounted(spark, dirty.root, dirty.schema, run_id="t1")
+    yield acc
+    acc.unpersist()
+
+
+def test_every_line_is_accounted_for_and_matches_the_ground_truth(accounted, dirty):
+    acc = accounted
     r = acc.report
     assert r["data_lines"] == r["good"] + r["quarantined"] == len(dirty.labels)
     assert r["good"] == acc.good.count() and r["quarantined"] == acc.quarantined.count()
@@ -29,8 +37,8 @@ def test_every_line_is_accounted_for_and_matches_the_ground_truth(spark, dirty):
 
 
 @pytest.mark.parametrize("kind", DEFECTS)
-def test_each_defect_is_quarantined_with_its_reason(spark, dirty, kind):
-    acc = dq.read_csv_accounted(spark, dirty.root, dirty.schema)
+def test_each_defect_is_quarantined_with_its_reason(accounted, dirty, kind):
+    acc = accounted
     expected = {"extra column": "extra columns", "missing column": "missing columns", "not a number": "amount:",
                 "impossible date": "order_date:", "unbalanced quote": "unbalanced quote",
                 "repeated header": "repeated header", "invalid UTF-8": "invalid UTF-8"}[kind]
@@ -191,8 +199,8 @@ def test_a_multiline_reader_keeps_quoted_newlines_that_a_line_reader_splits(spar
     assertDataFrameEqual(whole.select("order_id"), spark.createDataFrame([(first,)], "order_id int"))
 
 
-def test_the_quarantine_summary_names_files_and_reasons_but_never_the_raw_text(spark, dirty):
-    acc = dq.read_csv_accounted(spark, dirty.root, dirty.schema)
+def test_the_quarantine_summary_names_files_and_reasons_but_never_the_raw_text(accounted, dirty):
+    acc = accounted
     summary = dq.quarantine_summary(acc.quarantined)
     assert list(summary.columns) == ["file", "reason", "lines", "first line"]
     assert summary["lines"].sum() == acc.report["quarantined"]

@@ -45,11 +45,15 @@ def test_only_the_exact_key_is_listed_not_every_key_sharing_its_prefix(bucket):
                           .version_id) == b"old"
 
 
-def test_more_than_1000_versions_are_paged(bucket):
-    for i in range(1005):
+def test_versions_over_several_list_pages_are_all_listed(bucket, small_pages):
+    """S3 lists at most 1,000 versions a page; with pages of 3, seven versions cross the same boundary."""
+    for i in range(7):
         _put(bucket, "k.csv", str(i))
-    history = s3.list_versions(bucket, B, "k.csv")
-    assert len(history) == 1005 and history[0].is_latest
+    with small_pages(bucket, "ListObjectVersions", 3) as pages:
+        history = s3.list_versions(bucket, B, "k.csv")
+    assert len(pages) == 3 and len(history) == 7 and history[0].is_latest
+    assert [bucket.get_object(Bucket=B, Key="k.csv", VersionId=v.version_id)["Body"].read() for v in history] == [
+        str(i).encode() for i in reversed(range(7))]  # newest first, every version once
     assert s3.get_version(bucket, B, "k.csv", history[-1].version_id) == b"0"
 
 
