@@ -148,8 +148,13 @@ def _drain(spark: SparkSession, base: str, tag: str, timeout: float | None = Non
     connect = runtime.is_connect(spark)
     last: dict[str, Any] = {"ids": None, "jobs": [], "unfinished": []}
 
+    tagged = None if connect else _tagged_job_ids(spark, tag)
+
     def drained() -> bool:
-        jobs = [j for j in _get(base, "/jobs") if runtime.has_job_tag(j, tag)]
+        if tagged is not None:  # a few jobs by id: the full listing grows to spark.ui.retainedJobs entries
+            jobs = [j for i in tagged for j in _get_or_empty(base, f"/jobs/{i}")]
+        else:
+            jobs = [j for j in _get(base, "/jobs") if runtime.has_job_tag(j, tag)]
         ids = sorted(j["jobId"] for j in jobs)
         unfinished = [j["jobId"] for j in jobs if j["status"] not in ("SUCCEEDED", "FAILED")]
         settled = not connect or (ids == last["ids"] and (ids or time.monotonic() - began > 2.0))
@@ -161,6 +166,14 @@ def _drain(spark: SparkSession, base: str, tag: str, timeout: float | None = Non
                            f"finished in the REST API ({base}/jobs) after {timeout:g} s; their stages and tasks "
                            "would be missing from the measurement")
     return last["jobs"]
+
+
+def _tagged_job_ids(spark: SparkSession, tag: str) -> list[int] | None:
+    """The ids of a classic session's jobs carrying ``tag`` (its status tracker), or None where it cannot tell."""
+    try:
+        return sorted(int(i) for i in spark.sparkContext._jsc.sc().statusTracker().getJobIdsForTag(tag))
+    except Exception:  # changed internals: the REST listing below still works
+        return None
 
 
 def _quantiles(durations: list[int]) -> tuple[float, float, float]:
@@ -253,13 +266,15 @@ def _recent_sql(base: str) -> list[dict]:
 
 
 def _get_or_empty(base: str, path: str) -> list:
-    """GET a REST list, or ``[]`` when the status store no longer has it (404: dropped by spark.ui.retainedStages)."""
+    """GET a REST list (or one object, as a list of it), or ``[]`` when the status store no longer has it (404:
+    dropped by spark.ui.retainedStages or retainedJobs)."""
     try:
-        return _get(base, path)
+        got = _get(base, path)
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return []
         raise
+    return got if isinstance(got, list) else [got]
 
 
 def _stages_of(base: str, stage_ids: set[int]) -> list[dict]:

@@ -166,18 +166,34 @@ def test_ui_report_flags_skew_spill_and_gc_pressure(make_measurement):
     ]
 
 
-def test_jobs_the_rest_api_never_shows_finished_are_an_error_naming_the_tag_and_the_timeout(spark, monkeypatch):
+@pytest.mark.parametrize("by_id", [True, False], ids=["job ids from the status tracker", "the jobs listing"])
+def test_jobs_the_rest_api_never_shows_finished_are_an_error_naming_the_tag_and_the_timeout(spark, monkeypatch, by_id):
     tags, ran = [], []
     add = runtime.add_job_tag
     monkeypatch.setattr(runtime, "add_job_tag", lambda session, tag: (tags.append(tag), add(session, tag)))
-    monkeypatch.setattr(measure_mod, "_get", lambda base, path: [{"jobId": 7, "status": "RUNNING", "jobTags": tags}]
-                        if path == "/jobs" else [])
+    stuck = {"jobId": 7, "status": "RUNNING", "jobTags": tags}
+    monkeypatch.setattr(measure_mod, "_tagged_job_ids", lambda session, tag: [7] if by_id else None)
+    monkeypatch.setattr(measure_mod, "_get", lambda base, path: (stuck if by_id else [stuck])
+                        if path == ("/jobs/7" if by_id else "/jobs") else [])
     monkeypatch.setattr(measure_mod, "_DRAIN_TIMEOUT_S", 0.5)
     with pytest.raises(TimeoutError) as err:
         measure(spark, lambda: ran.append(1), "stuck")
     assert ran == [1] and len(tags) == 1
     assert f"the jobs tagged {tags[0]!r} ([7]) had not finished" in str(err.value)
     assert "after 0.5 s" in str(err.value) and "/jobs" in str(err.value)
+
+
+def test_measure_finds_its_jobs_by_tag_without_the_listing_and_the_listing_agrees(spark, monkeypatch):
+    df = spark.range(0, 100, 1, 2)
+    paths = []
+    get = measure_mod._get
+    monkeypatch.setattr(measure_mod, "_get", lambda base, path: (paths.append(path), get(base, path))[1])
+    by_id = measure(spark, lambda: (df.count(), df.collect()), "two jobs")
+    assert "/jobs" not in paths and sum(p.startswith("/jobs/") for p in paths) == by_id.jobs >= 2
+    monkeypatch.setattr(measure_mod, "_tagged_job_ids", lambda session, tag: None)
+    listed = measure(spark, lambda: (df.count(), df.collect()), "two jobs, listed")
+    assert (by_id.jobs, by_id.stages, by_id.tasks) == (listed.jobs, listed.stages, listed.tasks)
+    assert by_id.tasks >= 4  # both actions' tasks: a count's partial sums and final one, a collect's two
 
 
 def test_a_session_without_its_ui_is_a_clear_error_before_the_action_runs():
