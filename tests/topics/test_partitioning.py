@@ -140,6 +140,18 @@ def test_partition_types_and_their_sizes(spark, facts):
     assert [partitioning.partition_count(f) for f in (facts.repartition(8), facts.repartition(7).coalesce(3))] == [8, 3]
 
 
+def test_rows_per_partition_match_the_rdds_own_partitions_empty_ones_included(spark, facts):
+    """The reference: each partition's rows counted in Python from the RDD (``glom``), which ships every row."""
+    from labkit.topics.partitioning.partitions import _partition_counts
+
+    two_keys = facts.where("customer_id in (1, 2)")  # range partitioning is left out: each execution samples
+    for df in (facts.repartition(8, "customer_id"), facts.repartition(8),  # its bounds, so two runs cut elsewhere
+               facts.repartition(7).coalesce(3), two_keys.repartition(8, "customer_id")):
+        assert _partition_counts(df) == df.rdd.glom().map(len).collect()
+    counts = _partition_counts(two_keys.repartition(8, "customer_id"))
+    assert len(counts) == 8 and counts.count(0) >= 6  # two keys fill at most two of the eight
+
+
 def test_coalesce_does_not_shuffle_and_repartition_does(spark, facts):
     assert plan_summary(facts.coalesce(2)._jdf.queryExecution().executedPlan().toString()).exchanges == 0
     assert plan_summary(facts.repartition(2)._jdf.queryExecution().executedPlan().toString()).exchanges == 1

@@ -31,9 +31,9 @@ def partition_stats(df: DataFrame) -> dict[str, float]:
 
     Notes
     -----
-    Spark Connect has no RDDs: there, the rows are counted per
-    ``spark_partition_id()`` and the number of partitions (empty ones included)
-    is the task count of the query's last stage, measured.
+    The rows are counted per ``spark_partition_id()`` in the JVM. The number of
+    partitions (empty ones included) is the RDD's; Spark Connect has no RDDs,
+    so there it is the task count of the query's last stage, measured.
     """
     counts = _partition_counts(df)
     s = pd.Series(counts, dtype=float)
@@ -44,14 +44,20 @@ def partition_stats(df: DataFrame) -> dict[str, float]:
 
 
 def _partition_counts(df: DataFrame) -> list[int]:
-    """Rows in each partition of ``df``, in partition order."""
-    spark = df.sparkSession
-    if not runtime.is_connect(spark):
-        return df.rdd.glom().map(len).collect()
+    """Rows in each partition of ``df``, in partition order.
+
+    Counted in the JVM (``spark_partition_id()``, one small aggregation), never by shipping the rows to Python;
+    the partitions come from the RDD (classic) or the tasks of the query's last stage (Connect), so empty ones
+    count as 0.
+    """
     from pyspark.sql import functions as F
 
-    m = measure(spark, noop(df), "partitions")
-    parts = len(m.stage_tasks_ms[max(m.stage_tasks_ms)]) if m.stage_tasks_ms else 0  # the result stage
+    spark = df.sparkSession
+    if runtime.is_connect(spark):
+        m = measure(spark, noop(df), "partitions")
+        parts = len(m.stage_tasks_ms[max(m.stage_tasks_ms)]) if m.stage_tasks_ms else 0  # the result stage
+    else:
+        parts = df.rdd.getNumPartitions()
     rows = {r["p"]: r["count"] for r in df.groupBy(F.spark_partition_id().alias("p")).count().collect()}
     return [int(rows.get(i, 0)) for i in range(max(parts, len(rows)))]
 
