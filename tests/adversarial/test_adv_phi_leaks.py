@@ -172,6 +172,36 @@ def test_ip_addresses_and_uuid_digits_are_not_read_as_numbers():
     assert {"d:1234567", "d:5551234567"} <= set(cell)
 
 
+def test_a_uuid_with_an_all_digit_group_beside_an_all_letter_one_is_not_a_record_number(spark):
+    """Notebook 07 at small, about one run in 20: ``08504320-eaad-...`` read as MRN08504320 (found in study_id)."""
+    from labkit.topics.phi import leaks
+
+    study_id = "08504320-eaad-494a-a8cc-a856e801ac4e"
+    assert [t for t in leaks._cell_tokens(study_id) if t.startswith("d:")] == []
+    originals = spark.createDataFrame([("MRN08504320",)], "mrn string")
+    assert phi.assert_no_phi(spark.createDataFrame([(study_id.upper(),)], "study_id string"), originals
+                             )["leaked"].tolist() == [0]
+    beside = spark.createDataFrame([(f"{study_id} mrn 08504320",)], "note string")  # a number beside it is found
+    err = _leak(beside, originals, ["mrn"])
+    assert "mrn: 1 value(s) leaked, found in ['note']" in str(err)
+
+
+# each hex group all digits, all letters or mixed: a uniform uuid4 has an all-digit 8-group 2% of the time
+_HEX_GROUP = {n: st.one_of(st.text("0123456789", min_size=n, max_size=n), st.text("abcdef", min_size=n, max_size=n),
+                           st.text("0123456789abcdef", min_size=n, max_size=n)) for n in (4, 8, 12)}
+_UUID_TEXT = st.tuples(*(_HEX_GROUP[n] for n in (8, 4, 4, 4, 12))).map("-".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_UUID_TEXT, st.sampled_from(["{}", "{{{}}}", "urn:uuid:{}", "id={};"]), st.booleans())
+def test_no_uuid_spelling_has_a_digit_form(uuid_text, frame, upper):
+    """Hypothesis: whatever its groups hold, a UUID (in braces, as a URN, upper case) yields no digit window."""
+    from labkit.topics.phi import leaks
+
+    cell = frame.format(uuid_text.upper() if upper else uuid_text)
+    assert [t for t in leaks._cell_tokens(cell) if t.startswith("d:")] == [], cell
+
+
 _IP = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: ".".join(map(str, t)))
 _MRN = st.integers(10_000_000, 99_999_999).map(lambda n: f"MRN{n}")
 _AMOUNT = st.decimals(min_value=0, max_value=10**6, places=2, allow_nan=False, allow_infinity=False).map(str)

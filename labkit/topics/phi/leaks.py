@@ -12,7 +12,7 @@ A text becomes *words* (split on whitespace and ``, ; : ( ) [ ] { } < > " ' ! ? 
 with ``. - _ * # / + ~ = &`` trimmed from each end) and *digit windows* (every
 maximal run of digits joined by up to 3 of ``space ( ) . - /``, not glued to a
 letter or digit on either side nor joined by ``- . /`` to a group of letters and
-digits such as a UUID's, read as digits only, a decimal amount by its whole part;
+digits such as a hex id's, nor inside a UUID, read as digits only, a decimal amount by its whole part;
 every substring of 7 to 19 digits of it). An original value is found in an output cell when every word of
 one of its *forms* is a word of that cell (any order, any spacing):
 
@@ -43,7 +43,7 @@ often a form's rarest word occurs.
 
 Not covered: a value split across cells or columns, or glued to other text
 (``johnsmith``, ``MRN12345678`` rewritten as ``MRN1234-5678``, a number joined to
-an id as in ``a1b2-1234567``); part of a value
+an id as in ``a1b2-1234567`` or in a UUID's groups); part of a value
 (a last name alone is found only through a last-name column; the last 4 digits
 of an SSN are not a leak); nicknames, initials, misspellings and
 transliterations other than dropped accents; dates with 2-digit years or in
@@ -150,6 +150,7 @@ _RUN = re.compile(r"[0-9](?:[ ().\-/]{0,3}[0-9])*")
 _NUMBER = re.compile(r"(?:[a-z]{1,6}\.?\s*)?(?:#|no\.?)?\s*[-+0-9 ().#/]+")
 _IPV4 = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}")
 _DECIMAL = re.compile(r"[0-9]+\.[0-9]{1,2}")
+_UUID = re.compile(r"(?<![0-9a-z])[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![0-9a-z])")
 _JOIN = "-./"  # what joins a digit run to the rest of an id
 _DIGITS = (7, 19)  # significant digits of a number looked for as digits only
 _D = "d:"  # prefix of a digit window: never a word, since ":" splits words
@@ -180,12 +181,15 @@ def _joined_to_mixed(folded: str, at: int, step: int) -> bool:
 def _windows(folded: str) -> set[str]:
     """Every 7- to 19-digit substring of each digit run that is not glued to a letter or digit.
 
-    A decimal amount (``100000.00``: one ``.`` before the last one or two digits) is read by
-    its whole part, so its cents do not make it a record number. A run joined by ``- . /``
-    to a group mixing letters and digits (a UUID's or a hex id's ``...-9d2e-4123-8765-def0...``)
+    A UUID's groups are never numbers, whatever they hold (``08504320-eaad-...``: an all-digit group
+    beside an all-letter one, which the rule below alone would read as a number). A decimal
+    amount (``100000.00``: one ``.`` before the last one or two digits) is read by its whole
+    part, so its cents do not make it a record number. A run joined by ``- . /`` to a group
+    mixing letters and digits (a hex id's ``...-9d2e-4123-8765-def0...``)
     is glued too: it is part of that id, not a number.
     """
     out = set()
+    folded = _UUID.sub(lambda m: "\0" * len(m.group()), folded)  # neither a digit nor a separator of a run
     for m in _RUN.finditer(folded):
         before = folded[m.start() - 1] if m.start() else " "
         after = folded[m.end()] if m.end() < len(folded) else " "
