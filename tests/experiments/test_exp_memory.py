@@ -101,14 +101,18 @@ def test_every_demo_runs_a_known_workload_and_expects_a_status_the_outcome_can_h
         assert workload in memory_exp.WORKLOADS and expected in statuses
 
 
-def test_java_17_picks_g1_when_no_collector_flag_is_given(spark):
+def test_the_collectors_are_read_from_the_jvm_with_the_flag_it_was_started_with(spark):
+    """The session's JVM runs Serial (tests/conftest.py): flag and collectors are read back, and it is not G1's default.
+
+    Notebook 05 checks the other case on its own kernel's JVM, started with no GC flag: G1 by default on Java 17.
+    """
     if runtime.is_connect(spark):
         with pytest.raises(runtime.ConnectUnsupported, match="garbage collectors"):
             memory_exp.jvm_collectors(spark)
         return
     gc = memory_exp.jvm_collectors(spark)
-    assert int(gc["java"].split(".")[0]) >= 17 and gc["gc_flags"] == []
-    assert gc["collectors"] == ["G1 Young Generation", "G1 Old Generation"] and gc["g1_by_default"] is True
+    assert int(gc["java"].split(".")[0]) >= 17 and gc["gc_flags"] == ["-XX:+UseSerialGC"]  # TEST_SESSION_GC
+    assert gc["collectors"] == ["Copy", "MarkSweepCompact"] and gc["g1_by_default"] is False
 
 
 def test_classic_collectors_are_jvm_collectors_on_a_classic_session_and_none_on_connect(spark, monkeypatch):
