@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from labkit.core import runtime
 from labkit.core.args import positive_int
 from labkit.core.bench import compare, median_run
 from labkit.core.plans import PlanSummary, plan_summary
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["coalesce_comparison", "dynamic_pruning_by_setting", "dynamic_switch_plans", "partition_pruning_query",
            "profile_comparison", "salting_comparison", "shuffle_stage_stats", "skew_join_comparison",
-           "skew_join_variants", "skew_split_by_join_type", "skew_splits"]
+           "skew_join_variants", "skew_split_by_join_type", "skew_split_reasons", "skew_splits"]
 
 _P = "spark.sql.adaptive."
 
@@ -80,6 +81,32 @@ def skew_splits(spark: SparkSession, df: DataFrame, settings: Mapping[str, Mappi
         with spark_conf(spark, conf):
             found[name] = plan_summary(df.select("*")).skew_split  # a planned DataFrame keeps its plan
     return found
+
+
+def skew_split_reasons(spark: SparkSession, df: DataFrame, settings: Mapping[str, Mapping[str, Any]]
+                       ) -> dict[str, aqe.SkewVerdict] | None:
+    """:func:`labkit.topics.aqe.explain_skew_split` of ``df`` under each of the named settings.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    df : DataFrame
+        A query with a shuffled join.
+    settings : mapping of name to settings
+
+    Returns
+    -------
+    dict or None
+        Name to :class:`labkit.topics.aqe.SkewVerdict`; None on Spark Connect, where the shuffle statistics
+        are in the server's JVM.
+    """
+    if runtime.is_connect(spark):
+        return None
+    verdicts = {}
+    for name, conf in settings.items():
+        with spark_conf(spark, conf):
+            verdicts[name] = aqe.explain_skew_split(df)
+    return verdicts
 
 
 def dynamic_switch_plans(spark: SparkSession, df: DataFrame, threshold: int,

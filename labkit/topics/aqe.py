@@ -11,20 +11,23 @@ live in :mod:`labkit.experiments.aqe`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from labkit.core import runtime
 from labkit.core.args import positive_int
 from labkit.core.plans import PlanSummary, plan_summary
 from labkit.core.session import spark_conf, spark_default
+from labkit.core.units import format_bytes, parse_bytes
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["FEATURES", "JOIN_TYPES", "SKEW_KEYS", "SPLITTABLE_SIDES", "aqe_profiles", "dynamic_pruning",
-           "forced_skew_split", "laptop_skew_threshold", "local_shuffle_reads", "skew_join_defaults",
-           "skew_join_settings", "skew_split_plan", "splittable_sides"]
+__all__ = ["FEATURES", "JOIN_TYPES", "SKEW_KEYS", "SKEW_REASONS", "SPLITTABLE_SIDES", "SkewVerdict",
+           "aqe_profiles", "dynamic_pruning", "explain_skew_split", "forced_skew_split", "laptop_skew_threshold",
+           "local_shuffle_reads", "skew_join_defaults", "skew_join_settings", "skew_split_plan", "splittable_sides"]
 
 FEATURES = ("coalesce", "skew_join", "dynamic_switch")
 _P = "spark.sql.adaptive."
@@ -287,3 +290,170 @@ def dynamic_pruning(plan: PlanSummary | DataFrame | str) -> bool:
     """
     summary = plan if isinstance(plan, PlanSummary) else plan_summary(plan)
     return any("dynamicpruningexpression" in f for f in summary.partition_filters)
+
+
+# --------------------------------------------------------------------------- why AQE did (not) split a skewed join
+
+_JOIN_TYPE = {"Inner": "inner", "Cross": "cross", "LeftOuter": "left", "RightOuter": "right", "FullOuter": "full",
+              "LeftSemi": "left_semi", "LeftAnti": "left_anti"}
+SKEW_REASONS = ("split", "aqe_off", "skew_join_off", "no_shuffled_join", "side_not_splittable", "under_threshold",
+                "under_factor", "under_target_size", "one_map_task", "extra_shuffle", "unexplained")
+
+
+@dataclass(frozen=True)
+class SkewVerdict:
+    """Whether AQE split a skewed join, and the first of its conditions that stopped it (:func:`explain_skew_split`)."""
+
+    split: bool
+    reason: str  # one of SKEW_REASONS
+    detail: str  # one sentence, with the sizes and settings it compared
+    sides: pd.DataFrame  # per shuffled input of the join: the sizes AQE's rule read
+
+
+_SIZE_COLUMNS = ("side", "splittable", "map_tasks", "partitions", "max_bytes", "median_bytes", "skewed_partitions",
+                 "skew_above_bytes", "target_bytes")
+
+
+def _walk(node: Any, found: list[Any]) -> None:
+    """Append the join's shuffle stages and shuffled joins of a final adaptive plan, left to right."""
+    name = node.getClass().getSimpleName()
+    if name in ("SortMergeJoinExec", "ShuffledHashJoinExec", "ShuffleQueryStageExec", "BroadcastHashJoinExec"):
+        found.append(node)
+    if name == "ShuffleQueryStageExec":
+        return
+    if name.endswith("QueryStageExec"):
+        _walk(node.plan(), found)
+        return
+    children = node.children()
+    for i in range(children.length()):
+        _walk(children.apply(i), found)
+
+
+def _stage_sizes(stage: Any, side: str, splittable: bool, threshold: int, factor: float, advisory: int) -> dict:
+    """One shuffle stage's partition sizes as ``OptimizeSkewedJoin`` reads them (median, threshold, target)."""
+    stats = stage.mapStats()
+    sizes = sorted(int(b) for b in stats.get().bytesByPartitionId()) if stats.isDefined() else [0]
+    n = len(sizes)
+    median = max((sizes[n // 2] + sizes[n // 2 - 1]) // 2 if n % 2 == 0 else sizes[n // 2], 1)  # Utils.median
+    skew_at = max(threshold, int(median * factor))
+    normal = [s for s in sizes if s <= skew_at]
+    return {"side": side, "splittable": splittable, "map_tasks": int(stage.shuffle().numMappers()), "partitions": n,
+            "max_bytes": sizes[-1], "median_bytes": median, "skewed_partitions": n - len(normal),
+            "skew_above_bytes": skew_at, "target_bytes": max(advisory, sum(normal) // len(normal) if normal else 0)}
+
+
+def explain_skew_split(df: DataFrame) -> SkewVerdict:
+    """Run a query with a shuffled join and say whether AQE split a skewed partition, and if not, why not.
+
+    Mirrors ``OptimizeSkewedJoin`` (Spark 4) on the numbers it reads: each shuffled input's partition
+    sizes (``MapOutputStatistics``, read from the final plan's shuffle stages), the session's
+    ``skewJoin.skewedPartitionThresholdInBytes`` (256 MB by default), ``skewedPartitionFactor`` (5) and
+    ``advisoryPartitionSizeInBytes`` (64 MB). The first condition that fails is the reason:
+
+    * ``aqe_off`` / ``skew_join_off``: ``spark.sql.adaptive.enabled`` or ``skewJoin.enabled`` is false;
+    * ``no_shuffled_join``: no sort-merge or shuffled hash join (a broadcast join shuffles neither side; an
+      aggregation is never split);
+    * ``side_not_splittable``: only a side the join type keeps whole is skewed (a left join's right side,
+      either side of a full join);
+    * ``under_threshold``: the largest partition is not above ``skewedPartitionThresholdInBytes``;
+    * ``under_factor``: it is, but not above ``skewedPartitionFactor`` x the median partition;
+    * ``one_map_task``: AQE splits a partition by ranges of the map tasks that wrote it; one wrote it all;
+    * ``under_target_size``: pieces must be at least ``max(advisoryPartitionSizeInBytes, mean of the
+      other partitions)``, and the skewed partition is not two of them;
+    * ``extra_shuffle``: the split would change the join's output partitioning that a later operator
+      relies on, so Spark kept the plan; with ``forceOptimizeSkewedJoin`` it splits (checked by running
+      the query again with it on).
+
+    Parameters
+    ----------
+    df : DataFrame
+        The query (it is run, planned afresh, without collecting rows). One shuffled join is read: the
+        first from the top, as Spark's rule does.
+
+    Returns
+    -------
+    SkewVerdict
+        ``split``, ``reason`` (one of :data:`SKEW_REASONS`), ``detail`` (the numbers compared) and
+        ``sides`` (one row per shuffled input: map tasks, partitions, largest and median bytes, how many
+        are skewed, the skew bound and the target piece size).
+
+    Raises
+    ------
+    labkit.core.runtime.ConnectUnsupported
+        On Spark Connect: the shuffle statistics live in the server's JVM.
+    """
+    spark = df.sparkSession
+    runtime.require_classic(spark, "reading AQE's shuffle statistics (explain_skew_split)")
+    empty = pd.DataFrame(columns=list(_SIZE_COLUMNS))
+    for key, name in (("enabled", "spark.sql.adaptive.enabled"), ("skewJoin.enabled", "skewJoin.enabled")):
+        if spark.conf.get(f"{_P}{key}") != "true":
+            reason = "aqe_off" if key == "enabled" else "skew_join_off"
+            return SkewVerdict(False, reason, f"{name} is false: no skewed partition is split", empty)
+    split = plan_summary(df.select("*")).skew_split  # runs the query to its final plan
+    how, stages, broadcast = _final_join(df)
+    if how is None:
+        what = "a broadcast join (neither side is shuffled)" if broadcast else "no join"
+        return SkewVerdict(False, "no_shuffled_join", f"the final plan has no shuffled join: {what}", empty)
+    threshold = parse_bytes(spark.conf.get(SKEW_KEYS[0]))
+    factor, advisory = float(spark.conf.get(SKEW_KEYS[1])), parse_bytes(spark.conf.get(SKEW_KEYS[2]))
+    sides = pd.DataFrame([_stage_sizes(s, side, side in SPLITTABLE_SIDES.get(how, ()), threshold, factor, advisory)
+                          for s, side in zip(stages, ("left", "right"), strict=False)], columns=list(_SIZE_COLUMNS))
+    if split:
+        hit = sides[sides["skewed_partitions"] > 0]
+        return SkewVerdict(True, "split", f"{how} join: AQE split {int(hit['skewed_partitions'].sum())} skewed "
+                           f"partition(s) of its {' and '.join(hit['side'])} side", sides)
+    return _why_not(df, how, sides, threshold, factor, advisory)
+
+
+def _final_join(df: DataFrame) -> tuple[str | None, list[Any], bool]:
+    """The first shuffled join of the final plan from the top: its join type, its shuffle stages (left, right),
+    and whether the plan holds a broadcast hash join; (None, [], broadcast) when there is no shuffled join."""
+    qe = df._jdf.queryExecution()
+    if "isFinalPlan=false" in qe.executedPlan().toString():
+        qe.toRdd().count()
+    found: list[Any] = []
+    _walk(qe.executedPlan().executedPlan(), found)
+    names = [n.getClass().getSimpleName() for n in found]
+    broadcast = "BroadcastHashJoinExec" in names
+    joins = [i for i, n in enumerate(names) if n in ("SortMergeJoinExec", "ShuffledHashJoinExec")]
+    if not joins:
+        return None, [], broadcast
+    kind = found[joins[0]].joinType().toString()
+    stages = [n for n, name in zip(found[joins[0] + 1:], names[joins[0] + 1:], strict=True)
+              if name == "ShuffleQueryStageExec"][:2]
+    return _JOIN_TYPE.get(kind, kind), stages, broadcast
+
+
+def _why_not(df: DataFrame, how: str, sides: pd.DataFrame, threshold: int, factor: float, advisory: int
+             ) -> SkewVerdict:
+    """The first of ``OptimizeSkewedJoin``'s conditions that kept an unsplit join whole."""
+    b = format_bytes
+    skewed, ok = sides[sides["skewed_partitions"] > 0], sides[sides["splittable"]]
+    if len(skewed) and not skewed["splittable"].any():
+        return SkewVerdict(False, "side_not_splittable", f"{how} join: only its {' and '.join(skewed['side'])} side "
+                           f"is skewed, and a {how} join keeps that side whole", sides)
+    if not len(skewed):
+        top = (ok if len(ok) else sides).sort_values("max_bytes").iloc[-1]
+        largest = f"the largest partition ({b(top['max_bytes'])}, {top['side']} side)"
+        if top["max_bytes"] <= threshold:
+            return SkewVerdict(False, "under_threshold", f"{largest} is not above skewedPartitionThresholdInBytes "
+                               f"({b(threshold)})", sides)
+        return SkewVerdict(False, "under_factor", f"{largest} is not above skewedPartitionFactor {factor:g} x the "
+                           f"median ({b(top['median_bytes'])})", sides)
+    top = skewed[skewed["splittable"]].sort_values("max_bytes").iloc[-1]
+    partition = f"the skewed partition ({b(top['max_bytes'])}, {top['side']} side)"
+    if top["map_tasks"] == 1:
+        return SkewVerdict(False, "one_map_task", f"{partition} was written by one map task: AQE splits by ranges "
+                           "of map tasks, so it cannot be cut", sides)
+    if top["max_bytes"] <= top["target_bytes"]:
+        return SkewVerdict(False, "under_target_size", f"{partition} is not larger than one piece of the target size,"
+                           f" max(advisoryPartitionSizeInBytes {b(advisory)}, mean of the others) = "
+                           f"{b(top['target_bytes'])}", sides)
+    spark = df.sparkSession
+    with spark_conf(spark, {_FORCE: True}):
+        forced = plan_summary(df.select("*")).skew_split
+    if forced and spark.conf.get(_FORCE) != "true":
+        return SkewVerdict(False, "extra_shuffle", "splitting would break the output partitioning an operator above "
+                           "the join relies on (an extra shuffle): with forceOptimizeSkewedJoin=true it splits", sides)
+    return SkewVerdict(False, "unexplained", f"{partition} is splittable, but its {top['map_tasks']} map tasks' "
+                       f"outputs were not cut into pieces of {b(top['target_bytes'])}", sides)

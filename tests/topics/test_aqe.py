@@ -178,3 +178,81 @@ def test_the_switch_to_broadcast_reads_the_shuffled_side_locally(spark, local):
         summary = plan_summary(big.join(small, "k"))
     assert summary.initial_joins == ["SortMergeJoin"] and summary.joins == ["BroadcastHashJoin"]
     assert (aqe.local_shuffle_reads(summary) > 0) is local
+
+
+# --------------------------------------------------------------------------- why AQE did not split: explain_skew_split
+
+_WHY = {"spark.sql.shuffle.partitions": 8, "spark.sql.autoBroadcastJoinThreshold": -1,
+        "spark.sql.adaptive.autoBroadcastJoinThreshold": -1, "spark.sql.adaptive.coalescePartitions.enabled": False,
+        "spark.sql.adaptive.skewJoin.skewedPartitionThresholdInBytes": "1KB",
+        "spark.sql.adaptive.skewJoin.skewedPartitionFactor": 2,
+        "spark.sql.adaptive.advisoryPartitionSizeInBytes": "16KB"}
+_A = "spark.sql.adaptive."
+
+
+@pytest.fixture(scope="module")
+def why_inputs(spark):
+    """80% of 200,000 rows on key 0, written by 8 map tasks; a 1,000-row dimension."""
+    big = spark.range(200_000).select(F.when(F.col("id") % 10 < 8, 0).otherwise(F.col("id") % 1000).alias("k"),
+                                      "id").repartition(8).cache()
+    dim = spark.range(1000).select(F.col("id").alias("k"), (F.col("id") * 2).alias("v")).cache()
+    big.count(), dim.count()
+    yield big, dim
+    big.unpersist(), dim.unpersist()
+
+
+# reason: (settings over _WHY, the query, the one change that names the fix and makes Spark split)
+_CASES = {
+    "aqe_off": ({f"{_A}enabled": False}, lambda b, d: b.join(d, "k"), ({f"{_A}enabled": True}, None)),
+    "skew_join_off": ({f"{_A}skewJoin.enabled": False}, lambda b, d: b.join(d, "k"),
+                      ({f"{_A}skewJoin.enabled": True}, None)),
+    "no_shuffled_join": ({"spark.sql.autoBroadcastJoinThreshold": "10MB", f"{_A}autoBroadcastJoinThreshold": "10MB"},
+                         lambda b, d: b.join(d, "k"), ({"spark.sql.autoBroadcastJoinThreshold": -1,
+                                                       f"{_A}autoBroadcastJoinThreshold": -1}, None)),
+    "side_not_splittable": ({}, lambda b, d: d.join(b, "k", "left"), ({}, lambda b, d: d.join(b, "k", "inner"))),
+    "under_threshold": ({f"{_A}skewJoin.skewedPartitionThresholdInBytes": "1GB"}, lambda b, d: b.join(d, "k"),
+                        ({f"{_A}skewJoin.skewedPartitionThresholdInBytes": "1KB"}, None)),
+    "under_factor": ({f"{_A}skewJoin.skewedPartitionFactor": 1000}, lambda b, d: b.join(d, "k"),
+                     ({f"{_A}skewJoin.skewedPartitionFactor": 2}, None)),
+    "under_target_size": ({f"{_A}advisoryPartitionSizeInBytes": "64MB"}, lambda b, d: b.join(d, "k"),
+                          ({f"{_A}advisoryPartitionSizeInBytes": "16KB"}, None)),
+    "one_map_task": ({}, lambda b, d: b.coalesce(1).join(d, "k"), ({}, lambda b, d: b.join(d, "k"))),
+    "extra_shuffle": ({}, lambda b, d: b.join(d, "k").groupBy("k").count(),
+                      ({f"{_A}forceOptimizeSkewedJoin": True}, None)),
+}
+
+
+@pytest.mark.parametrize("reason", list(_CASES))
+def test_each_reason_is_named_on_a_job_built_for_it_and_its_fix_makes_spark_split(spark, why_inputs, reason):
+    """Spark's own final plan is the reference: no split under the settings, a split after the one named fix."""
+    conf, query, (fix_conf, fixed_query) = _CASES[reason]
+    big, dim = why_inputs
+    with spark_conf(spark, {**_WHY, **conf}):
+        verdict = aqe.explain_skew_split(query(big, dim))
+        assert (verdict.split, verdict.reason) == (False, reason), verdict.detail
+        if conf.get(f"{_A}enabled", True):  # AQE off has no skew_split to read
+            assert plan_summary(query(big, dim)).skew_split is False
+    with spark_conf(spark, {**_WHY, **conf, **fix_conf}):
+        assert plan_summary((fixed_query or query)(big, dim)).skew_split is True
+    assert reason in aqe.SKEW_REASONS and verdict.detail
+
+
+def test_a_split_join_is_reported_with_the_sizes_spark_read(spark, why_inputs):
+    big, dim = why_inputs
+    with spark_conf(spark, _WHY):
+        verdict = aqe.explain_skew_split(big.join(dim, "k"))
+        assert plan_summary(big.join(dim, "k")).skew_split is True
+    assert (verdict.split, verdict.reason) == (True, "split")
+    left = verdict.sides.set_index("side").loc["left"]
+    hot = big.where("k = 0").count()
+    assert left["map_tasks"] == 8 and left["partitions"] == 8 and left["skewed_partitions"] == 1
+    assert left["max_bytes"] > 2 * left["median_bytes"] and left["max_bytes"] > left["skew_above_bytes"]
+    assert hot == 160_000 and left["max_bytes"] > hot  # the hot key's partition holds its 160,000 rows' bytes
+
+
+def test_explain_skew_split_refuses_a_connect_session(spark, monkeypatch, why_inputs):
+    from labkit.core import runtime
+
+    monkeypatch.setattr(runtime, "is_connect", lambda _spark: True)
+    with pytest.raises(runtime.ConnectUnsupported, match="shuffle statistics"):
+        aqe.explain_skew_split(why_inputs[0].join(why_inputs[1], "k"))
