@@ -9,7 +9,7 @@ import pandas as pd
 
 from labkit.core import runtime
 from labkit.core.measure import Measurement, measure, noop
-from labkit.core.projection import floor_ms, limiting_stages, project_job, project_makespan
+from labkit.core.projection import bounds_ms, floor_ms, limiting_stages, project_job, project_makespan
 from labkit.core.session import spark_conf
 
 if TYPE_CHECKING:
@@ -231,7 +231,10 @@ def sweep_projection(table: pd.DataFrame, cores: Sequence[int] = (8, 64), baseli
     Returns
     -------
     pandas.DataFrame
-        ``dataset, variant`` and, per core count, ``projected_ms_<n>``,
+        ``dataset, variant``; the bounds of :func:`labkit.core.projection.bounds_ms` from the same tasks,
+        ``critical_path_ms`` (on unboundedly many cores) and ``one_core_ms``, with ``driver_ms`` (the
+        measured run's time outside every stage, which none of the projected figures include); and, per
+        core count, ``perfect_ms_<n>`` (no skew), ``projected_ms_<n>``,
         ``projected_speedup_<n>``, ``floor_ms_<n>`` (the job's physical floor on
         n cores: per stage, the larger of its longest task and a perfect split)
         and ``limited_by_<n>`` (the projected stages with fewer than 2n tasks, which
@@ -248,7 +251,10 @@ def sweep_projection(table: pd.DataFrame, cores: Sequence[int] = (8, 64), baseli
         row = {"dataset": dataset, "variant": variant}
         sid = m.shuffle_stage if m.shuffle_stage is not None else m.heaviest_stage
         stages = m.stage_tasks_ms if stage == "job" else {sid: m.stage_tasks_ms.get(sid, [])}
+        row.update({f"{k}_ms": v for k, v in bounds_ms(stages, 1).items() if k != "perfect"})
+        row["driver_ms"] = max(0.0, m.wall_s * 1000 - sum(m.stage_wall_ms.values()))  # outside every stage
         for n in cores:
+            row[f"perfect_ms_{n}"] = bounds_ms(stages, n)["perfect"]
             row[f"projected_ms_{n}"] = (project_job(stages, n) if stage == "job"
                                         else project_makespan(stages[sid], n))
             row[f"floor_ms_{n}"] = floor_ms(stages, n)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["balance", "floor_ms", "limiting_stages", "project_job", "project_makespan", "projected_speedup"]
+__all__ = ["balance", "bounds_ms", "floor_ms", "limiting_stages", "project_job", "project_makespan",
+           "projected_speedup"]
 
 
 def project_makespan(task_durations_ms: Sequence[float], cores: int) -> float:
@@ -123,6 +124,40 @@ def floor_ms(stage_tasks_ms: Mapping[int, Sequence[float]], cores: int) -> float
     8.0
     """
     return float(sum(max(max(t, default=0), sum(t) / cores) for t in stage_tasks_ms.values()))
+
+
+def bounds_ms(stage_tasks_ms: Mapping[int, Sequence[float]], cores: int, driver_ms: float = 0.0) -> dict[str, float]:
+    """The bounds no cluster can beat, from the same task times the projection replays (Sparklens' bounds).
+
+    Parameters
+    ----------
+    stage_tasks_ms : mapping of stage id to task durations (ms)
+    cores : int
+        For ``perfect``.
+    driver_ms : float
+        Time outside the stages (the driver's work between them: planning, result fetch), added to each bound.
+
+    Returns
+    -------
+    dict
+        ``critical_path``: the job on unboundedly many cores, per stage its longest task (no number of cores
+        does better without splitting that task); ``perfect``: every stage's task time split evenly over
+        ``cores`` (no skew, no scheduling loss); ``one_core``: every task one after another. Any projection on
+        ``cores`` lies at or above ``max(critical_path, perfect)`` and at or below ``one_core``.
+
+    Examples
+    --------
+    >>> bounds_ms({0: [4, 1, 1, 1, 1], 1: [2, 2, 2, 2]}, 2, driver_ms=1)
+    {'critical_path': 7.0, 'perfect': 9.0, 'one_core': 17.0}
+    """
+    if isinstance(cores, bool) or not isinstance(cores, int) or cores < 1:
+        raise ValueError(f"cores must be an integer >= 1, got {cores!r}")
+    if driver_ms < 0:
+        raise ValueError(f"driver_ms must be >= 0, got {driver_ms!r}")
+    tasks = [list(t) for t in stage_tasks_ms.values()]
+    return {"critical_path": float(sum(max(t, default=0) for t in tasks) + driver_ms),
+            "perfect": float(sum(sum(t) / cores for t in tasks) + driver_ms),
+            "one_core": float(sum(sum(t) for t in tasks) + driver_ms)}
 
 
 def balance(task_durations_ms: Sequence[float], cores: int, stage_wall_ms: float) -> float:

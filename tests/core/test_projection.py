@@ -2,7 +2,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labkit.core.projection import balance, floor_ms, limiting_stages, project_job, project_makespan, projected_speedup
+from labkit.core.projection import (
+    balance,
+    bounds_ms,
+    floor_ms,
+    limiting_stages,
+    project_job,
+    project_makespan,
+    projected_speedup,
+)
 
 durations = st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=1, max_size=200)
 cores = st.integers(min_value=1, max_value=128)
@@ -66,3 +74,24 @@ def test_limits_floor_and_balance_name_the_coarse_stages():
     assert floor_ms({0: [9, 1, 1, 1]}, 2) == 9.0  # the indivisible task
     assert floor_ms({0: [2, 2, 2, 2]}, 2) == 4.0  # the balanced time
     assert balance([2, 2, 2, 2], 2, 8.0) == 0.5 and balance([2, 2], 2, 0.0) != balance([2, 2], 2, 0.0)  # nan
+
+
+jobs = st.dictionaries(st.integers(0, 20), durations, min_size=1, max_size=6)
+
+
+@given(jobs, cores)
+def test_every_projection_lies_between_the_bounds_and_infinite_cores_reach_the_critical_path(stages, n):
+    """Sparklens' bounds from the same tasks: the list-scheduling projection never beats them, nor exceeds one core."""
+    b = bounds_ms(stages, n)
+    projected, eps = project_job(stages, n), 1e-6 * (1 + b["one_core"])
+    assert max(b["critical_path"], b["perfect"]) - eps <= projected <= b["one_core"] + eps
+    assert abs(project_job(stages, max(len(t) for t in stages.values())) - b["critical_path"]) <= eps  # a core each
+    assert abs(project_job(stages, 1) - b["one_core"]) <= eps and floor_ms(stages, n) <= projected + eps
+
+
+def test_bounds_add_the_driver_time_and_refuse_bad_input():
+    assert bounds_ms({0: [3, 1], 1: [2]}, 2, driver_ms=5) == {"critical_path": 10.0, "perfect": 8.0, "one_core": 11.0}
+    with pytest.raises(ValueError, match="cores"):
+        bounds_ms({0: [1]}, 0)
+    with pytest.raises(ValueError, match="driver_ms"):
+        bounds_ms({0: [1]}, 1, driver_ms=-1)

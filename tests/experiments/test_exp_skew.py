@@ -276,3 +276,7 @@ def test_salting_claims_take_a_real_sweep(spark):
     assert [r["kind"] for r in got] == ["measured", "projected", "projected", "measured"]
     assert re.fullmatch(r"best salt count here: [24]; test data", got[0]["note"])
     assert len(got[0]["spread"]) == len(got[3]["spread"]) == 2
+    for n in (2, 4):  # every projection lies between the bounds computed from the same median run's tasks
+        assert (proj[f"projected_ms_{n}"] >= proj[["critical_path_ms", f"perfect_ms_{n}"]].max(axis=1) - 1e-6).all()
+        assert (proj[f"projected_ms_{n}"] <= proj["one_core_ms"] + 1e-6).all()
+    assert (proj["driver_ms"] >= 0).all() and (proj["critical_path_ms"] < proj["one_core_ms"]).all()
