@@ -389,8 +389,9 @@ def explain_skew_split(df: DataFrame) -> SkewVerdict:
         if spark.conf.get(f"{_P}{key}") != "true":
             reason = "aqe_off" if key == "enabled" else "skew_join_off"
             return SkewVerdict(False, reason, f"{name} is false: no skewed partition is split", empty)
-    split = plan_summary(df.select("*")).skew_split  # runs the query to its final plan
-    how, stages, broadcast = _final_join(df)
+    query = df.select("*")  # planned afresh under the session's settings, run once, read twice
+    split = plan_summary(query).skew_split  # runs the query to its final plan
+    how, stages, broadcast = _final_join(query)
     if how is None:
         what = "a broadcast join (neither side is shuffled)" if broadcast else "no join"
         return SkewVerdict(False, "no_shuffled_join", f"the final plan has no shuffled join: {what}", empty)
