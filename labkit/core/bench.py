@@ -233,7 +233,8 @@ def sweep_projection(table: pd.DataFrame, cores: Sequence[int] = (8, 64), baseli
     pandas.DataFrame
         ``dataset, variant``; the bounds of :func:`labkit.core.projection.bounds_ms` from the same tasks,
         ``critical_path_ms`` (on unboundedly many cores) and ``one_core_ms``, with ``driver_ms`` (the
-        measured run's time outside every stage, which none of the projected figures include); and, per
+        measured run's wall time minus its stages' wall times, at least 0: the driver's time between stages when
+        stages run one after another, less when two overlap; none of the projected figures include it); and, per
         core count, ``perfect_ms_<n>`` (no skew), ``projected_ms_<n>``,
         ``projected_speedup_<n>``, ``floor_ms_<n>`` (the job's physical floor on
         n cores: per stage, the larger of its longest task and a perfect split)
@@ -252,7 +253,7 @@ def sweep_projection(table: pd.DataFrame, cores: Sequence[int] = (8, 64), baseli
         sid = m.shuffle_stage if m.shuffle_stage is not None else m.heaviest_stage
         stages = m.stage_tasks_ms if stage == "job" else {sid: m.stage_tasks_ms.get(sid, [])}
         row.update({f"{k}_ms": v for k, v in bounds_ms(stages, 1).items() if k != "perfect"})
-        row["driver_ms"] = max(0.0, m.wall_s * 1000 - sum(m.stage_wall_ms.values()))  # outside every stage
+        row["driver_ms"] = max(0.0, m.wall_s * 1000 - sum(m.stage_wall_ms.values()))  # between stages, if serial
         for n in cores:
             row[f"perfect_ms_{n}"] = bounds_ms(stages, n)["perfect"]
             row[f"projected_ms_{n}"] = (project_job(stages, n) if stage == "job"
