@@ -33,8 +33,11 @@ def assert_same_rows(actual: DataFrame, expected: DataFrame, what: str = "result
 
     Notes
     -----
-    Uses ``exceptAll`` both ways, so it runs as Spark jobs and needs no
-    ``collect`` of the data; for small frames with floats, prefer
+    One Spark job, with no ``collect`` of the data: both frames are tagged,
+    unioned and grouped by every column (rows compare as ``exceptAll``
+    compares them: nulls equal, ``NaN`` equal to ``NaN``), and the per-row
+    count differences summed; ``exceptAll`` finds the examples only when they
+    differ. For small frames with floats, prefer
     ``pyspark.testing.assertDataFrameEqual`` with ``rtol``.
 
     Examples
@@ -54,10 +57,19 @@ def assert_same_rows(actual: DataFrame, expected: DataFrame, what: str = "result
              for (name, have), (_, want) in zip(actual.dtypes, expected.dtypes, strict=True) if have != want]
     if types:
         raise AssertionError(f"{what}: column types differ: {'; '.join(types)}")
-    missing = expected.exceptAll(actual)
-    extra = actual.exceptAll(expected)
-    n_missing, n_extra = missing.count(), extra.count()
-    if n_missing or n_extra:
-        raise AssertionError(f"{what}: {n_missing} expected rows missing, {n_extra} unexpected rows; "
+    from pyspark.sql import functions as F
+
+    # one aggregation: per distinct row, how many times actual holds it minus how many times expected does.
+    # Columns are renamed by position, so duplicate or dotted names group like any other.
+    names = [f"c{i}" for i in range(len(expected.columns))]
+    both = actual.toDF(*names).withColumn("_side", F.lit(1)).union(expected.toDF(*names).withColumn("_side", F.lit(-1)))
+    per_row = both.groupBy(*names).agg(F.sum("_side").alias("d"), F.count_if(F.col("_side") < 0).alias("n"))
+    zero = F.lit(0).cast("long")
+    row = per_row.agg(F.coalesce(F.sum(F.when(F.col("d") < 0, -F.col("d"))), zero).alias("missing"),
+                      F.coalesce(F.sum(F.when(F.col("d") > 0, F.col("d"))), zero).alias("extra"),
+                      F.coalesce(F.sum("n"), zero).alias("rows")).first()
+    if row["missing"] or row["extra"]:
+        missing, extra = expected.exceptAll(actual), actual.exceptAll(expected)
+        raise AssertionError(f"{what}: {row['missing']} expected rows missing, {row['extra']} unexpected rows; "
                              f"missing e.g. {missing.limit(3).collect()}, extra e.g. {extra.limit(3).collect()}")
-    return expected.count()
+    return int(row["rows"])

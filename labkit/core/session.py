@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from labkit._java import JavaNotFoundError, check_java
-from labkit.core import cluster_state, paths, runtime
+from labkit.core import cluster_state, jvm_archive, paths, runtime
 from labkit.core.units import config_bytes
 
 if TYPE_CHECKING:
@@ -73,7 +73,8 @@ def _defaults(master: str) -> dict[str, str]:
         "spark.ui.port": "0",  # a free port: measure reads the REST API there
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",  # datagen's year/month do not depend on the machine
-        "spark.driver.extraJavaOptions": log4j,
+        # the driver loads the pyspark jars' classes from the CDS archive when `labkit jvm-archive` built one
+        "spark.driver.extraJavaOptions": f"{log4j} {jvm_archive.java_options()}".strip(),
         "spark.executor.extraJavaOptions": log4j,
     }
     parts = default_shuffle_partitions(master)

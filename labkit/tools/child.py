@@ -29,7 +29,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import psutil
 
-from labkit.core import paths
+from labkit.core import jvm_archive, paths
 from labkit.core.poll import wait_until
 
 if TYPE_CHECKING:
@@ -238,7 +238,8 @@ def _leftover_output(proc: subprocess.Popen) -> tuple[str, str, bool]:
 def child_session(app_name: str, conf: Mapping[str, Any] | None = None, master: str = "local[2]") -> SparkSession:
     """The child side: a classic SparkSession on ``master`` with ``conf`` applied before its JVM starts.
 
-    The lab's log4j configuration, everything bound to 127.0.0.1, a free UI
+    The lab's log4j configuration, the driver's CDS archive when one is built
+    (:mod:`labkit.core.jvm_archive`), everything bound to 127.0.0.1, a free UI
     port, no console progress, and (under :func:`run_child`) the JVM's temp
     folder in the child's scratch folder. ``conf`` overrides these defaults.
 
@@ -260,7 +261,8 @@ def child_session(app_name: str, conf: Mapping[str, Any] | None = None, master: 
         java += f" -Djava.io.tmpdir={os.environ[SCRATCH_ENV]}"
     defaults = {"spark.ui.showConsoleProgress": "false", "spark.driver.host": "127.0.0.1",
                 "spark.driver.bindAddress": "127.0.0.1", "spark.ui.port": "0",
-                "spark.driver.extraJavaOptions": java, "spark.executor.extraJavaOptions": java}
+                "spark.driver.extraJavaOptions": f"{java} {jvm_archive.java_options()}".strip(),
+                "spark.executor.extraJavaOptions": java}
     builder = SparkSession.builder.master(master).appName(app_name)
     for key, value in {**defaults, **{k: str(v) for k, v in (conf or {}).items()}}.items():
         builder = builder.config(key, value)
