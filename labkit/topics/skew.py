@@ -43,7 +43,6 @@ import pandas as pd
 
 from labkit.core.args import join_type, positive_int, require_columns
 from labkit.core.datagen import key_distribution
-from labkit.core.session import spark_conf
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -451,7 +450,15 @@ def partition_spread(df: DataFrame, key: str, partitions: Sequence[int]) -> pd.D
     The guide's technique 6 raises ``spark.sql.shuffle.partitions`` (200 -> 400).
     Every row of one key still hashes to one partition, so the largest partition
     never falls below the hottest key's row count: more partitions only thin the
-    cold keys out. AQE is off while this runs, so each count is used as given.
+    cold keys out.
+
+    A row's partition is computed the way Spark's ``HashPartitioning`` computes
+    it for ``repartition(n, key)`` and for a join or aggregation shuffle on the
+    key, ``pmod(hash(key), n)`` (Murmur3, seed 42), on the rows per key: one
+    aggregation for every ``n`` instead of a shuffle into ``n`` partitions each
+    (``tests/topics/test_skew.py`` checks the sizes against a real
+    ``repartition`` and ``spark_partition_id``). The median is over the
+    partitions that hold a row, as a shuffle's non-empty partitions.
 
     Parameters
     ----------
@@ -468,13 +475,17 @@ def partition_spread(df: DataFrame, key: str, partitions: Sequence[int]) -> pd.D
     from pyspark.sql import functions as F
 
     (key,) = _keys(key, df)
-    hottest = df.groupBy(key).count().agg(F.max("count")).first()[0] or 0
-    rows = []
-    for n in partitions:
-        positive_int("partitions", n)
-        with spark_conf(df.sparkSession, {"spark.sql.adaptive.enabled": False, "spark.sql.shuffle.partitions": n}):
-            sizes = df.repartition(key).groupBy(F.spark_partition_id().alias("p")).count()
-            stats = sizes.agg(F.max("count").alias("max"), F.expr("percentile(count, 0.5)").alias("median")).first()
-        rows.append({"partitions": n, "largest partition": stats["max"], "median partition": stats["median"],
-                     "hottest key rows": hottest})
-    return pd.DataFrame(rows)
+    counts = [positive_int("partitions", n) for n in partitions]
+    if not counts:
+        return pd.DataFrame(columns=["partitions", "largest partition", "median partition", "hottest key rows"])
+    per_key = df.groupBy(key).count()
+    placed = per_key.select("count", F.explode(F.array(*[
+        F.struct(F.lit(n).alias("n"), F.pmod(F.hash(F.col(key)), F.lit(n)).alias("p")) for n in counts])).alias("at"))
+    sizes = placed.groupBy("at.n", "at.p").agg(F.sum("count").alias("rows"), F.max("count").alias("hottest"))
+    stats = {r["n"]: r for r in sizes.groupBy("n").agg(
+        F.max("rows").alias("max"), F.expr("percentile(rows, 0.5)").alias("median"),
+        F.max("hottest").alias("hottest")).collect()}
+    hottest = max((r["hottest"] for r in stats.values()), default=0)
+    return pd.DataFrame([{"partitions": n, "largest partition": stats[n]["max"] if n in stats else None,
+                          "median partition": stats[n]["median"] if n in stats else None,
+                          "hottest key rows": hottest} for n in counts])

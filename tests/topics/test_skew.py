@@ -248,3 +248,24 @@ def test_partition_spread_shows_the_hot_key_floor(spark, large):
     hot = large.filter("k = 1").count()
     assert list(table["partitions"]) == [4, 64]
     assert (table["largest partition"] >= hot).all() and (table["hottest key rows"] == hot).all()
+
+
+@pytest.mark.parametrize("cast", ["long", "int", "string"])
+def test_partition_spread_matches_a_real_repartition_partition_by_partition(spark, large, cast):
+    """The reference is Spark's own shuffle: repartition(n, key) and spark_partition_id, null keys included."""
+    frame = large.withColumn("k", F.col("k").cast(cast))
+    table = skew.partition_spread(frame, "k", [3, 7, 64]).set_index("partitions")
+    for n in (3, 7, 64):
+        with spark_conf(spark, {"spark.sql.adaptive.enabled": False}):
+            sizes = frame.repartition(n, "k").groupBy(F.spark_partition_id()).count().toPandas()["count"]
+        assert table.loc[n, "largest partition"] == sizes.max()
+        assert table.loc[n, "median partition"] == pytest.approx(sizes.median())
+    hottest = frame.groupBy("k").count().toPandas()["count"].max()
+    assert (table["hottest key rows"] == hottest).all()
+
+
+def test_partition_spread_refuses_a_bad_count_and_handles_no_rows(spark, large):
+    with pytest.raises(ValueError, match="partitions"):
+        skew.partition_spread(large, "k", [4, 0])
+    empty = skew.partition_spread(large.limit(0), "k", [4])
+    assert empty.iloc[0]["largest partition"] is None and empty.iloc[0]["hottest key rows"] == 0
