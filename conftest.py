@@ -3,9 +3,9 @@
 ``make test`` runs the suite on parallel workers (pytest-xdist, ``-n JOBS``): each worker is one process with its
 own SparkSession, its own dataset cache (no two processes write one cached dataset), and with it its own cluster home
 and warehouse. The scheduler below hands out whole files: a notebook's cells stay on one worker, in order, in one
-kernel; so do the tests of one file, and the files that share one outside resource. The longest files go first, so
-no long file starts last. The tests that read the notebooks' results (``tiny_report``) are marked
-``notebook_results``; make test runs them in a second pytest call, after the notebooks.
+kernel; so do the tests of one file, and the files of one family (``_FAMILIES``: one outside resource or one
+warm-up). The longest files go first, so no long file starts last. The tests that read the notebooks' results
+(``tiny_report``) are marked ``notebook_results``; make test runs them in a second pytest call, after the notebooks.
 
 Durations
 ---------
@@ -27,8 +27,16 @@ import pytest
 
 from labkit.core.paths import REPO as _REPO  # importing labkit starts no JVM
 
-# Files whose tests share one outside resource run on one worker: the standalone cluster's ports and processes.
-_SHARED = {"test_cluster.py": "cluster", "test_adv_cluster.py": "cluster"}
+# Files run on one worker when their tests share one outside resource (the standalone cluster's ports and processes),
+# or one costly warm-up of the worker's JVM: the first CSV read through dq.read_csv_accounted, or the first leak check,
+# in a JVM runs 5-6 times slower than the next (JIT and generated code: 66 s against 8-18 s for a pipeline test, 25 s
+# against 5-7 s for a leak check), so a family on one worker pays it once, not once per worker.
+_FAMILIES = {"cluster": ("test_cluster.py", "test_adv_cluster.py"),
+             "csv": ("test_adv_pipeline.py", "test_pipeline.py", "test_ops.py", "test_adv_csv.py", "test_dq.py",
+                     "test_exp_dq.py", "test_adv_dq_lessons.py"),
+             "phi": ("test_phi.py", "test_adv_phi_leaks.py", "test_adv_phi_lessons.py", "test_exp_phi.py",
+                     "test_adv_phi_keys.py", "test_adv_safe_harbor.py")}
+_SHARED = {name: family for family, names in _FAMILIES.items() for name in names}
 
 # Every JVM a test starts (the session, notebook kernels' sessions, child JVMs, cluster daemons) is short-lived and
 # CPU-bound on 2 cores: C2's optimising compiler spends more CPU compiling than its code saves before the JVM ends.
@@ -127,7 +135,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """Whole files to a worker (the cluster's two files as one), in the order collected: see the module docstring."""
+    """Whole files to a worker (a family of files as one, ``_FAMILIES``), in the order collected (module docstring)."""
     from xdist.scheduler import LoadScopeScheduling
 
     class _Files(LoadScopeScheduling):

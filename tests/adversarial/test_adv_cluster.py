@@ -1,9 +1,10 @@
 """The cluster's open door (issue #23): authentication, the recorded pids, the state file, the ports.
 
-Everything here but one test is pure Python: fake "Spark" processes are plain
-``python -c`` sleepers whose command line names a Spark class. The one slow test
-starts a real master, a worker and a Spark Connect server and knocks on them
-without the secret and without the token.
+Everything here is pure Python: fake "Spark" processes are plain ``python -c``
+sleepers whose command line names a Spark class. The real secured cluster (a
+master, two workers and a Spark Connect server, knocked on without the secret
+and without the token) is started once, in ``tests/tools/test_cluster.py``,
+where a notebook also runs on it.
 """
 
 import fcntl
@@ -11,10 +12,8 @@ import json
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import psutil
@@ -296,76 +295,3 @@ def test_the_secret_reaches_a_new_jvm_through_a_properties_file_never_the_builde
     assert "PYSPARK_SUBMIT_ARGS" not in os.environ  # for that launch only
     running = session._get_or_create(_Builder(), auth, jvm_running=True)  # over py4j: no command line involved
     assert running.options == {"spark.authenticate.secret": "s3cr3t"} and running.submit_args is None
-
-
-# --- one real cluster ----------------------------------------------------------------------------------------------
-
-def _rpc_probe(port: int) -> bytes:
-    """Send one RpcRequest frame (not a SASL message) to a Spark RPC port; the reply's bytes."""
-    body = b"\x00hello"
-    msg = struct.pack(">bqi", 3, 42, len(body)) + body  # type RpcRequest, request id, body length
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.sendall(struct.pack(">q", 8 + len(msg)) + msg)
-        s.settimeout(30)
-        reply = b""
-        try:
-            while chunk := s.recv(65536):
-                reply += chunk
-                if b"Exception" in reply and len(reply) > 200:
-                    break
-        except (TimeoutError, ConnectionResetError):
-            pass
-    return reply
-
-
-CLIENTS = textwrap.dedent("""
-    import json, sys
-    from pyspark.sql import SparkSession
-
-    url, wrong = sys.argv[1], sys.argv[2]
-    out = {}
-    for name, remote in (("no token", url), ("wrong token", wrong)):
-        try:
-            SparkSession.builder.remote(remote).getOrCreate().range(3).count()
-            out[name] = "accepted"
-        except Exception as exc:
-            out[name] = f"{type(exc).__name__}: {exc}"
-        SparkSession.builder.remote(remote).getOrCreate().stop()
-    from labkit import spark_session
-    spark = spark_session(url)
-    out["labkit"] = spark.range(1000).repartition(4).count()
-    print("RESULT " + json.dumps(out))
-""")
-
-
-@pytest.mark.slow
-def test_the_running_cluster_refuses_clients_without_the_secret_or_the_token_and_shows_neither(tmp_path):
-    home = tmp_path / "cluster"
-    env = {**os.environ, "LABKIT_CLUSTER_DIR": str(home)}
-    env.pop("SPARK_CONNECT_AUTHENTICATE_TOKEN", None)
-    port = _port()
-    try:
-        state = cluster.up(workers=1, cores=1, memory="1g", port=port, ui_port=_port(), connect=True,
-                           connect_port=_port(), connect_ui_port=_port(), home=home, echo=lambda *_: None)
-        auth = cluster.client_auth(state["master_url"], home=home)
-        reply = _rpc_probe(port)
-        url = state["connect_url"]
-        wrong = f"{url}/;token=not-the-token"
-        run = subprocess.run([sys.executable, "-c", CLIENTS, url.replace("localhost", "127.0.0.1"), wrong],
-                             capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
-        ps = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True).stdout
-        logs = "".join(f.read_text(errors="replace") for f in home.rglob("*")
-                       if f.is_file() and f.suffix != ".properties")
-        master_log = Path(state["processes"][0]["log"]).read_text(errors="replace")
-    finally:
-        cluster.down(home, echo=lambda *_: None)
-    assert b"Expected SaslMessage" in reply, reply[:500]  # the master speaks to no one without the secret
-    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")]
-    assert run.returncode == 0 and lines, run.stderr[-3000:]
-    got = json.loads(lines[0][len("RESULT "):])
-    assert "UNAUTHENTICATED" in got["no token"] and "UNAUTHENTICATED" in got["wrong token"], got
-    assert got["labkit"] == 1000  # labkit's session on the Connect server, itself a driver on the secured master
-    for value in (auth.secret, auth.token):
-        assert value not in ps and value not in logs and value not in run.stdout + run.stderr
-    assert "REST server" not in master_log and "authentication enabled" in master_log.lower()
-    assert not auth.properties.exists()  # `down` deletes the secret

@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import textwrap
@@ -121,25 +122,69 @@ def _labkit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=300, env=env)
 
 
+def _rpc_probe(port: int) -> bytes:
+    """Send one RpcRequest frame (not a SASL message) to a Spark RPC port; the reply's bytes."""
+    body = b"\x00hello"
+    msg = struct.pack(">bqi", 3, 42, len(body)) + body  # type RpcRequest, request id, body length
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(struct.pack(">q", 8 + len(msg)) + msg)
+        s.settimeout(30)
+        reply = b""
+        try:
+            while chunk := s.recv(65536):
+                reply += chunk
+                if b"Exception" in reply and len(reply) > 200:
+                    break
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return reply
+
+
+CLIENTS = textwrap.dedent("""
+    import json, sys
+    from pyspark.sql import SparkSession
+
+    url, wrong = sys.argv[1], sys.argv[2]
+    out = {}
+    for name, remote in (("no token", url), ("wrong token", wrong)):
+        try:
+            SparkSession.builder.remote(remote).getOrCreate().range(3).count()
+            out[name] = "accepted"
+        except Exception as exc:
+            out[name] = f"{type(exc).__name__}: {exc}"
+        SparkSession.builder.remote(remote).getOrCreate().stop()
+    from labkit import spark_session
+    spark = spark_session(url)
+    out["labkit"] = spark.range(1000).repartition(4).count()
+    print("RESULT " + json.dumps(out))
+""")
+
+
 @pytest.mark.slow
-def test_a_notebook_runs_on_a_two_worker_standalone_cluster_and_down_leaves_nothing(tmp_path):
+def test_a_notebook_runs_on_a_secured_standalone_cluster_that_refuses_strangers_and_down_leaves_nothing(tmp_path):
+    """One real cluster, started as a learner types it: a master, three 1-core workers and a Spark Connect server
+    holding one of the cores (``spark.cores.max=1``), so a notebook's own app gets the other two. The notebook runs on
+    the master; the master speaks to no one without the secret, the Connect server to no one without the token, and
+    neither appears in a command line or a log; ``down`` stops all five processes and deletes the secret."""
     home = tmp_path / "cluster"
     env = {**os.environ, "LABKIT_CLUSTER_DIR": str(home)}
-    state = None
+    env.pop("SPARK_CONNECT_AUTHENTICATE_TOKEN", None)
+    port, state = _port(), None
     try:
-        started = _labkit("cluster", "up", "--workers", "2", "--cores", "1", "--memory", "1g", "--port", str(_port()),
-                          "--ui-port", str(_port()), env=env)
+        started = _labkit("cluster", "up", "--workers", "3", "--cores", "1", "--memory", "1g", "--port", str(port),
+                          "--ui-port", str(_port()), "--connect", "--connect-port", str(_port()),
+                          "--connect-ui-port", str(_port()), "--conf", "spark.cores.max=1", env=env)
         assert started.returncode == 0, started.stderr
         state = cluster.status(home)
         assert f"master URL      {state['master_url']}" in started.stdout and "worker 2 UI" in started.stdout
-        assert state["master_url"].startswith("spark://127.0.0.1:") and len(state["worker_uis"]) == 2
-        assert state["master_view"]["aliveworkers"] == 2 and state["master_view"]["cores"] == 2
-        assert all(p["alive"] for p in state["processes"])
+        assert state["master_url"].startswith("spark://127.0.0.1:") and len(state["worker_uis"]) == 3
+        assert state["master_view"]["aliveworkers"] == 3 and state["master_view"]["cores"] == 3
+        assert all(p["alive"] for p in state["processes"]) and len(state["processes"]) == 5
         run, kernel = _papermill(PROBE, state["master_url"], tmp_path / "out", env)
         assert run.returncode == 0, run.stderr[-3000:] + kernel[-3000:]
         doc = _results(tmp_path / "out", PROBE_NAME)
         assert doc["environment"]["master"] == state["master_url"]
-        assert doc["environment"]["default_parallelism"] == 2  # the two workers' cores, not this machine's
+        assert doc["environment"]["default_parallelism"] == 2  # the two free workers' cores, not this machine's
         assert doc["environment"]["spark_connect"] is False
         ratio = doc["results"]["ctc.row_number_over_groupby"]["value"]
         assert isinstance(ratio, float) and ratio > 0
@@ -147,11 +192,33 @@ def test_a_notebook_runs_on_a_two_worker_standalone_cluster_and_down_leaves_noth
         finished = cluster._get(f"{state['master_ui']}/json/")["completedapps"]
         assert [a["name"] for a in finished] == [PROBE_NAME]  # the notebook's app ran on this master
         assert list((home / "work").glob("worker-*/app-*")), "executor folders belong under the cluster's home"
+        # strangers: no secret for the master, no token or a wrong one for the Connect server
+        auth = cluster.client_auth(state["master_url"], home=home)
+        reply = _rpc_probe(port)
+        url = state["connect_url"]
+        clients = subprocess.run([sys.executable, "-c", CLIENTS, url.replace("localhost", "127.0.0.1"),
+                                  f"{url}/;token=not-the-token"], capture_output=True, text=True, timeout=300,
+                                 env=env, cwd=tmp_path)
+        ps = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True).stdout
+        logs = "".join(f.read_text(errors="replace") for f in home.rglob("*")
+                       if f.is_file() and f.suffix != ".properties")
+        master_log = Path(state["processes"][0]["log"]).read_text(errors="replace")
     finally:
         stopped = _labkit("cluster", "down", env=env)
-    assert stopped.returncode == 0 and stopped.stdout.count("stopped") == 3, stopped.stdout + stopped.stderr
+    assert stopped.returncode == 0 and stopped.stdout.count("stopped") == 5, stopped.stdout + stopped.stderr
     assert state is not None and _pids_alive(state) == [] and _leftovers(home) == []
     assert cluster.status(home) is None
+    assert b"Expected SaslMessage" in reply, reply[:500]  # the master speaks to no one without the secret
+    lines = [ln for ln in clients.stdout.splitlines() if ln.startswith("RESULT ")]
+    assert clients.returncode == 0 and lines, clients.stderr[-3000:]
+    got = json.loads(lines[0][len("RESULT "):])
+    assert "UNAUTHENTICATED" in got["no token"] and "UNAUTHENTICATED" in got["wrong token"], got
+    assert got["labkit"] == 1000  # labkit's session on the Connect server, itself a driver on the secured master
+    for value in (auth.secret, auth.token):
+        assert value not in ps and value not in logs and value not in clients.stdout + clients.stderr
+        assert value not in started.stdout + started.stderr + stopped.stdout + stopped.stderr
+    assert "REST server" not in master_log and "authentication enabled" in master_log.lower()
+    assert not auth.properties.exists()  # `down` deletes the secret
 
 
 @pytest.mark.slow
