@@ -28,9 +28,9 @@ import pytest
 from labkit.core.paths import REPO as _REPO  # importing labkit starts no JVM
 
 # Files run on one worker when their tests share one outside resource (the standalone cluster's ports and processes),
-# or one costly warm-up of the worker's JVM: the first CSV read through dq.read_csv_accounted, or the first leak check,
-# in a JVM runs 5-6 times slower than the next (JIT and generated code: 66 s against 8-18 s for a pipeline test, 25 s
-# against 5-7 s for a leak check), so a family on one worker pays it once, not once per worker.
+# or one costly warm-up of the worker's JVM. Measured in one session on an idle machine: the first pipeline run took
+# 26.5 s against 6.6-8.5 s for the next four (its CSV read through dq.read_csv_accounted 19.9 s against 2-3 s), the
+# first leak check 25 s against 7.5 s; a family on one worker pays that once, not once per worker.
 _FAMILIES = {"cluster": ("test_cluster.py", "test_adv_cluster.py"),
              "csv": ("test_adv_pipeline.py", "test_pipeline.py", "test_ops.py", "test_adv_csv.py", "test_dq.py",
                      "test_exp_dq.py", "test_adv_dq_lessons.py"),
