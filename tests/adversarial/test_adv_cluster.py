@@ -2,7 +2,7 @@
 
 Everything here is pure Python: fake "Spark" processes are plain ``python -c``
 sleepers whose command line names a Spark class. The real secured cluster (a
-master, two workers and a Spark Connect server, knocked on without the secret
+master, three workers and a Spark Connect server, knocked on without the secret
 and without the token) is started once, in ``tests/tools/test_cluster.py``,
 where a notebook also runs on it.
 """

@@ -3,10 +3,12 @@
 Every cluster here is started by the test with free ports and its own state
 folder, and brought down in a ``finally``: nothing is left running, even when an
 assertion fails. The notebook runs go through papermill, like ``labkit report``,
-and their stderr (the kernel's and the JVM's) must hold no ERROR line. The
-standalone cluster runs ``tests/notebooks/1x_cluster_probe.ipynb`` (a lab
-notebook's start, cached data, measured comparison, record and close, in ~10
-Spark jobs); Spark Connect runs a whole lab notebook, ``09_window_top_per_group``.
+and their stderr (the kernel's and the JVM's) must hold no ERROR line. Both the
+secured standalone cluster (which also refuses clients without its secret or
+token) and the Spark Connect server on local[2] run
+``tests/notebooks/1x_cluster_probe.ipynb`` (a lab notebook's start, cached data,
+measured comparison, record and close, in ~10 Spark jobs); every lab notebook
+runs in full at tiny under nbval.
 """
 
 import json
