@@ -15,12 +15,13 @@ class Scale:
     rows: int  # fact rows
     customers: int  # distinct customer keys
     products: int  # distinct products
-    repeats: int  # measured repeats per variant in comparisons (1: a smoke run, without warm-up)
+    repeats: int  # measured rounds per variant after one warm-up (1: a smoke run, without warm-up; small: 2, a quick
+    # look; medium and large: 3, the reference)
 
 
 SCALES = {
     "tiny": Scale("tiny", rows=10_000, customers=500, products=200, repeats=1),
-    "small": Scale("small", rows=1_000_000, customers=20_000, products=2_000, repeats=3),
+    "small": Scale("small", rows=1_000_000, customers=20_000, products=2_000, repeats=2),
     "medium": Scale("medium", rows=10_000_000, customers=200_000, products=20_000, repeats=3),
     "large": Scale("large", rows=100_000_000, customers=2_000_000, products=200_000, repeats=3),
 }
