@@ -7,7 +7,7 @@ queries the notebook builds to show them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -386,7 +386,8 @@ def _rows(table: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
 
 
 def profile_comparison(spark: SparkSession, run: Callable[[], Any], profiles: Mapping[str, Mapping[str, Any]],
-                       fixed: Mapping[str, Any], manual_partitions: int = 400, repeats: int = 3) -> pd.DataFrame:
+                       fixed: Mapping[str, Any], manual_partitions: int = 400, repeats: int = 3,
+                       only: Sequence[str] = ()) -> pd.DataFrame:
     """One workload under every AQE profile and under AQE off with ``manual_partitions`` set by hand.
 
     Parameters
@@ -401,13 +402,24 @@ def profile_comparison(spark: SparkSession, run: Callable[[], Any], profiles: Ma
     manual_partitions : int
         ``spark.sql.shuffle.partitions`` of the extra variant ``off, <n> partitions``.
     repeats : int
+    only : sequence of str
+        The profiles to time besides ``off`` (empty: every one).
 
     Returns
     -------
     pandas.DataFrame
-        The ``compare`` table against ``off``: one row per profile, then ``off, <n> partitions``.
+        The ``compare`` table against ``off``: one row per profile timed, then ``off, <n> partitions``.
+
+    Raises
+    ------
+    ValueError
+        For a name in ``only`` that is not a profile.
     """
     positive_int("manual_partitions", manual_partitions)
-    variants = {**profiles, f"off, {manual_partitions} partitions": {
+    unknown = sorted(set(only) - set(profiles))
+    if unknown:
+        raise ValueError(f"profile_comparison: no profile {unknown}; the profiles are {list(profiles)}")
+    timed = {n: c for n, c in profiles.items() if not only or n == "off" or n in only}
+    variants = {**timed, f"off, {manual_partitions} partitions": {
         **profiles["off"], "spark.sql.shuffle.partitions": manual_partitions}}
     return _compare_under(spark, run, variants, fixed, repeats, "off")

@@ -22,11 +22,15 @@ from labkit.topics.joins import join_with_strategy
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["broadcast_crossover", "crossover_size"]
+__all__ = ["STRATEGIES", "broadcast_crossover", "crossover_size"]
+
+
+STRATEGIES = ("merge", "broadcast", "shuffle_hash")
 
 
 def broadcast_crossover(spark: SparkSession, large: DataFrame, key: str, sizes: Sequence[int], repeats: int = 3,
-                        warmup: int | None = None, payload_chars: int = 40, progress: bool = True) -> pd.DataFrame:
+                        warmup: int | None = None, payload_chars: int = 40, progress: bool = True,
+                        strategies: Sequence[str] = STRATEGIES) -> pd.DataFrame:
     """Time broadcast, sort-merge and shuffle-hash joins as the small side grows.
 
     Parameters
@@ -42,6 +46,9 @@ def broadcast_crossover(spark: SparkSession, large: DataFrame, key: str, sizes: 
     payload_chars : int
         Width of the small side's string column (bytes per row grow with it).
     progress : bool
+    strategies : sequence of str
+        The strategies timed at each size; ``merge`` (the baseline) and ``broadcast`` (what
+        :func:`crossover_size` reads) must be among them.
 
     Returns
     -------
@@ -64,6 +71,8 @@ def broadcast_crossover(spark: SparkSession, large: DataFrame, key: str, sizes: 
 
     if not sizes:
         raise ValueError("sizes must name at least one small-side row count")
+    if not {"merge", "broadcast"} <= set(strategies) or not set(strategies) <= set(STRATEGIES):
+        raise ValueError(f"strategies must include merge and broadcast, out of {STRATEGIES}: got {list(strategies)}")
     for n in sizes:
         positive_int("sizes[i]", n)
     frames = []
@@ -76,7 +85,7 @@ def broadcast_crossover(spark: SparkSession, large: DataFrame, key: str, sizes: 
         estimated = estimated_size_bytes(small)
         off = {"spark.sql.autoBroadcastJoinThreshold": -1, "spark.sql.adaptive.autoBroadcastJoinThreshold": -1}
         with spark_conf(spark, off):
-            variants = {s: _left_join_run(large, small, key, s) for s in ("merge", "broadcast", "shuffle_hash")}
+            variants = {s: _left_join_run(large, small, key, s) for s in strategies}
             table = compare(variants, repeats=repeats, warmup=warmup, baseline="merge", spark=spark,
                             progress=progress)
         runs = {m.label: m for m in table.attrs["runs"]}

@@ -37,14 +37,20 @@ def guide_parity_checks(source: DataFrame, target: DataFrame, amount: str = "amo
     pandas.DataFrame
         Indexed by check: ``source``, ``target``, ``match``.
     """
+    return _parity_table(_guide_checks(source, amount, updated), _guide_checks(target, amount, updated))
+
+
+def _guide_checks(df: DataFrame, amount: str, updated: str) -> dict:
+    """The guide's three validation values of one side, in one job."""
     from pyspark.sql import functions as F
 
-    def run(df: DataFrame) -> dict:
-        return df.agg(F.count("*").alias("row_count_check"),
-                      F.sum(F.col(amount).cast("decimal(18,2)")).alias("checksum_validation"),
-                      F.max(updated).alias("latest_timestamp")).first().asDict()
+    return df.agg(F.count("*").alias("row_count_check"),
+                  F.sum(F.col(amount).cast("decimal(18,2)")).alias("checksum_validation"),
+                  F.max(updated).alias("latest_timestamp")).first().asDict()
 
-    src, tgt = run(source), run(target)
+
+def _parity_table(src: dict, tgt: dict) -> pd.DataFrame:
+    """:func:`guide_parity_checks`' table from both sides' values."""
     return pd.DataFrame({"source": src, "target": tgt, "match": {k: src[k] == tgt[k] for k in src}})
 
 
@@ -99,9 +105,16 @@ def plant_defects(df: DataFrame, key: str, amount: str = "amount", updated: str 
     ValueError
         When the data has no pair of rows to drop/duplicate with equal amounts or no amount to truncate.
     """
+    if only is not None and only not in DEFECTS:
+        raise ValueError(f"unknown defect {only!r}; the defects are {list(DEFECTS)}")
+    require_columns(df, [key, amount, updated], "column")
+    return _plant(df, key, amount, updated, _defect_rows(df, key, amount, updated, seed), only)
+
+
+def _defect_rows(df: DataFrame, key: str, amount: str, updated: str, seed: int) -> dict:
+    """The rows :func:`plant_defects` changes, chosen by ``seed``: the same whichever defects are planted."""
     from pyspark.sql import functions as F
 
-    require_columns(df, [key, amount, updated], "column")
     latest = df.agg(F.max(updated)).first()[0]
     pair = (df.groupBy(amount).agg(F.count("*").alias("n"), F.min(key).alias("a"), F.max(key).alias("b"))
             .where("n >= 2").orderBy(F.xxhash64(F.lit(seed), amount)).first())
@@ -119,11 +132,19 @@ def plant_defects(df: DataFrame, key: str, amount: str = "amount", updated: str 
     amounts = {r[key]: r[amount] for r in free}
     swap_a, swap_b = next((x, y) for x in amounts for y in amounts if x < y and amounts[x] != amounts[y])
     shift = next(k for k in amounts if k not in (swap_a, swap_b))
-    if only is not None and only not in DEFECTS:
-        raise ValueError(f"unknown defect {only!r}; the defects are {list(DEFECTS)}")
+    return {"swapped amounts": [swap_a, swap_b], "dropped row": [drop], "duplicated row": [dup],
+            "time zone shift": [shift], "truncated decimal": [trunc], "amounts": amounts}
+
+
+def _plant(df: DataFrame, key: str, amount: str, updated: str, rows: dict, only: str | None
+           ) -> tuple[DataFrame, dict[str, list]]:
+    """:func:`plant_defects`' target and planted keys, from :func:`_defect_rows`' choice."""
+    from pyspark.sql import functions as F
+
     kinds = set(DEFECTS[only]) if only else set(DEFECT_KINDS)
-    planted = {"swapped amounts": [swap_a, swap_b], "dropped row": [drop], "duplicated row": [dup],
-               "time zone shift": [shift], "truncated decimal": [trunc]}
+    planted = {name: rows[name] for name in DEFECT_KINDS}
+    (swap_a, swap_b), [drop], [dup] = rows["swapped amounts"], rows["dropped row"], rows["duplicated row"]
+    [shift], [trunc], amounts = rows["time zone shift"], rows["truncated decimal"], rows["amounts"]
     none = F.lit(None).cast(df.schema[key].dataType)  # matches no row: the defect is not planted
     k = F.col(key)
     a_key, b_key = (F.lit(swap_a), F.lit(swap_b)) if "swapped amounts" in kinds else (none, none)
@@ -151,10 +172,13 @@ def guide_parity_checks_per_defect(source: DataFrame, key: str, amount: str = "a
     pandas.DataFrame
         Indexed by defect: ``caught`` (any of the three checks mismatches) and ``checks`` (the ones that do).
     """
+    require_columns(source, [key, amount, updated], "column")
+    chosen = _defect_rows(source, key, amount, updated, seed)  # once: each defect alone plants the same rows
+    src = _guide_checks(source, amount, updated)
     rows = {}
     for name in DEFECTS:
-        target, _ = plant_defects(source, key, amount, updated, seed, only=name)
-        checks = guide_parity_checks(source, target, amount, updated)
+        target, _ = _plant(source, key, amount, updated, chosen, name)
+        checks = _parity_table(src, _guide_checks(target, amount, updated))
         failing = list(checks.index[~checks["match"]])
         rows[name] = {"caught": bool(failing), "checks": ", ".join(failing)}
     return pd.DataFrame(rows).T

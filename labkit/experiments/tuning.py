@@ -223,7 +223,7 @@ def partition_settings(counts: Sequence[int] = (8, 200, 400)) -> dict[str, dict[
     return out
 
 
-def hive_layouts(facts: DataFrame, root: str) -> dict[str, str]:
+def hive_layouts(facts: DataFrame, root: str, csv: bool = True) -> dict[str, str]:
     """The 45-minute query's table in each layout the guide names: flat CSV, flat ORC (its source), ORC and
     Parquet partitioned by year, flat Parquet.
 
@@ -233,6 +233,9 @@ def hive_layouts(facts: DataFrame, root: str) -> dict[str, str]:
         Transactions (``customer_id``, ``amount``, ``year``, ...).
     root : str
         A scratch folder.
+    csv : bool
+        Also write the flat CSV (the row-format reference, no fix of the guide's); without it the layouts have no
+        ``"CSV, flat"`` and :func:`hive_variants` leaves its variant out.
 
     Returns
     -------
@@ -244,7 +247,10 @@ def hive_layouts(facts: DataFrame, root: str) -> dict[str, str]:
     paths = {"CSV, flat": f"{root}/csv_flat", "ORC, flat": f"{root}/orc_flat", "Parquet, flat": f"{root}/pq_flat",
              "ORC, by year": f"{root}/orc_year", "Parquet, by year": f"{root}/pq_year"}
     data = facts.select("customer_id", "amount", "year", "month", "region", "product_id", "quantity")
-    data.write.mode("overwrite").option("header", True).csv(paths["CSV, flat"])
+    if csv:
+        data.write.mode("overwrite").option("header", True).csv(paths["CSV, flat"])
+    else:
+        del paths["CSV, flat"]
     data.write.mode("overwrite").orc(paths["ORC, flat"])
     data.write.mode("overwrite").parquet(paths["Parquet, flat"])
     data.repartition("year").write.mode("overwrite").partitionBy("year").orc(paths["ORC, by year"])
@@ -289,16 +295,19 @@ def hive_query(spark: SparkSession, path: str, fmt: str, salted: Callable[[DataF
 
 def hive_variants(spark: SparkSession, paths: Mapping[str, str], salted: Callable[[DataFrame], DataFrame]
                   ) -> dict[str, Callable[[], None]]:
-    """The guide's three fixes one at a time from its ORC source, then together, plus CSV for reference."""
+    """The guide's three fixes one at a time from its ORC source, then together, plus CSV for reference (when
+    ``paths`` has the ``"CSV, flat"`` layout)."""
     q = lambda layout, fmt, s=None: noop(hive_query(spark, paths[layout], fmt, s))  # noqa: E731
-    return {
+    variants = {
         "ORC, flat (the guide's start)": q("ORC, flat", "orc"),
         "1. partitioned by year (ORC)": q("ORC, by year", "orc"),
         "2. Parquet, flat": q("Parquet, flat", "parquet"),
         "3. salted (ORC, flat)": q("ORC, flat", "orc", salted),
         "all three: Parquet by year, salted": q("Parquet, by year", "parquet", salted),
-        "CSV, flat (for reference)": q("CSV, flat", "csv"),
     }
+    if "CSV, flat" in paths:
+        variants["CSV, flat (for reference)"] = q("CSV, flat", "csv")
+    return variants
 
 
 def run_hive_steps(spark: SparkSession, paths: Mapping[str, str], salted: Callable[[DataFrame], DataFrame],

@@ -10,7 +10,7 @@ per group and what the limit saves in the shuffle (:func:`shuffle_records_writte
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -201,7 +201,8 @@ def _guide_benchmark_join(df: DataFrame, departments: int) -> dict[str, Any]:
                           "joined frame, so the join fans out")}
 
 
-def benchmark(spark: SparkSession, datasets: Mapping[str, DataFrame], repeats: int = 3) -> pd.DataFrame:
+def benchmark(spark: SparkSession, datasets: Mapping[str, DataFrame], repeats: int = 3,
+              methods: Sequence[str] = ()) -> pd.DataFrame:
     """Time the methods on each employees dataset, interleaved within a dataset (:func:`labkit.core.bench.sweep`).
 
     Parameters
@@ -210,6 +211,8 @@ def benchmark(spark: SparkSession, datasets: Mapping[str, DataFrame], repeats: i
     datasets : mapping of label to DataFrame
         Employees (``employee_id, employee_name, department, annual_ctc``), cached.
     repeats : int
+    methods : sequence of str
+        The :data:`BENCH_METHODS` to time (empty: all of them); ``row_number``, the baseline, always runs.
 
     Returns
     -------
@@ -217,11 +220,20 @@ def benchmark(spark: SparkSession, datasets: Mapping[str, DataFrame], repeats: i
         One row per (dataset, variant): :data:`BENCH_METHODS` and ``groupBy max only`` (the guide's Method 3,
         no employee details), with ``median_s``, ``speedup`` over ``row_number``, shuffle bytes and ``skew_ratio``
         (max / median task time of the heaviest stage).
+
+    Raises
+    ------
+    ValueError
+        For a method that is not one of :data:`BENCH_METHODS`.
     """
     from pyspark.sql import functions as F
 
+    unknown = sorted(set(methods) - set(BENCH_METHODS))
+    if unknown:
+        raise ValueError(f"benchmark: no method {unknown}; the methods are {list(BENCH_METHODS)}")
+    timed = [m for m in BENCH_METHODS if not methods or m == "row_number" or m in methods]
     variants = {m: (lambda df, m=m: top_per_group(df, "department", "annual_ctc", m, ties=METHODS[m],
-                                                  tiebreak="employee_id")) for m in BENCH_METHODS}
+                                                  tiebreak="employee_id")) for m in timed}
     variants["groupBy max only"] = lambda df: df.groupBy("department").agg(F.max("annual_ctc").alias("max_ctc"))
     return sweep(spark, datasets, variants, repeats=repeats, baseline="row_number")
 

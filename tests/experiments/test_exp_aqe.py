@@ -148,3 +148,12 @@ def test_skew_split_by_join_type_refuses_unknown_join_types_before_running_anyth
     large, small = skewed
     with pytest.raises(ValueError, match=r"unknown join type\(s\) \['outer_apply'\]"):
         aqe_exp.skew_split_by_join_type(spark, large, small, "k", how=("inner", "outer_apply"))
+
+
+def test_profile_comparison_times_only_the_profiles_named_and_refuses_unknown_ones(spark):
+    profiles = aqe_profiles()
+    table = aqe_exp.profile_comparison(spark, noop(_grouped(spark)), profiles, {"spark.sql.shuffle.partitions": 20},
+                                   manual_partitions=40, repeats=1, only=["all_on"])
+    assert list(table.index) == ["off", "all_on", "off, 40 partitions"]
+    with pytest.raises(ValueError, match="no profile"):
+        aqe_exp.profile_comparison(spark, noop(_grouped(spark)), profiles, {}, repeats=1, only=["turbo"])

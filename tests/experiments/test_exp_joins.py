@@ -22,6 +22,20 @@ def test_broadcast_crossover_times_three_strategies_per_size(spark, large):
     assert (b["broadcast_bytes"] > 0).all() and b["broadcast_bytes"].is_monotonic_increasing
 
 
+def test_broadcast_crossover_times_only_the_strategies_asked_for(spark, large):
+    table = joins_exp.broadcast_crossover(spark, large, "k", [10, 1000], repeats=1, warmup=0, progress=False,
+                                          strategies=["merge", "broadcast"])
+    assert len(table) == 4 and set(table["strategy"]) == {"merge", "broadcast"}
+    assert joins_exp.crossover_size(table)["size"] > 0
+
+
+@pytest.mark.parametrize("strategies", [["broadcast", "shuffle_hash"], ["merge", "broadcast", "nested_loop"]])
+def test_broadcast_crossover_refuses_a_sweep_without_its_baseline_or_with_an_unknown_strategy(spark, large,
+                                                                                               strategies):
+    with pytest.raises(ValueError, match="must include merge and broadcast"):
+        joins_exp.broadcast_crossover(spark, large, "k", [10], strategies=strategies)
+
+
 def test_crossover_size_interpolates_and_says_when_it_is_only_a_bound():
     def table(speeds):
         return pd.DataFrame({"strategy": "broadcast", "estimated_bytes": [1e3, 1e4, 1e5], "speedup": speeds})

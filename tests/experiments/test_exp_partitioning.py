@@ -133,7 +133,7 @@ def test_pushdown_format_and_small_file_numbers_are_the_experiments_own(spark, f
 def test_file_size_number_is_skipped_at_0_mb_and_refuses_sizes_off_the_guides_lines(spark, tmp_path):
     assert part_exp.file_size_number(spark, str(tmp_path), 0) == dict(
         key="smallfiles.under_10mb_vs_128mb.slowdown", value=None, unit="x", claim="files-small-files-slower",
-        note="skipped")
+        note="not measured here (large_file_mb 0: tiny and small); measured at medium and large")
     assert not list(tmp_path.iterdir())  # nothing written when skipped
     with pytest.raises(ValueError, match="large_mb"):
         part_exp.file_size_number(spark, str(tmp_path), 64)
@@ -150,3 +150,6 @@ def test_bucketed_join_plans_and_dropped_tables_and_folder_values(spark, facts, 
     days = facts.where("year = 2024 AND month = 1").selectExpr("*", "to_date(ts) AS d")
     per_folder = part_exp.folder_layouts(days, str(tmp_path / "f"), "d", "customer_id", 4)
     assert per_folder.attrs["values"] == days.select("d").distinct().count() == per_folder.iloc[1]["folders"] > 20
+    without = part_exp.folder_layouts(days, str(tmp_path / "g"), "d", None, 4, coarser="month")
+    assert list(without.index) == ["no repartition", "repartition(4, d)", "repartition(4, d), partitionBy(month)"]
+    assert without.iloc[:2].drop(columns="path").equals(per_folder.iloc[:2].drop(columns="path"))

@@ -280,3 +280,15 @@ def test_salting_claims_take_a_real_sweep(spark):
         assert (proj[f"projected_ms_{n}"] >= proj[["critical_path_ms", f"perfect_ms_{n}"]].max(axis=1) - 1e-6).all()
         assert (proj[f"projected_ms_{n}"] <= proj["one_core_ms"] + 1e-6).all()
     assert (proj["driver_ms"] >= 0).all() and (proj["critical_path_ms"] < proj["one_core_ms"]).all()
+
+
+def test_sweep_subsets_runs_each_dataset_with_its_kept_variants_and_the_baseline(spark, large, small):
+    variants = skew_exp.join_variants(small, "k", [2], [1], hot_salts=2)
+    conf = {name: {"spark.sql.adaptive.enabled": False} for name in variants}
+    table = skew_exp.sweep_subsets(spark, {"a": large, "b": large}, variants, conf, repeats=1, keep={"b": ["salted 2"]})
+    assert table[table["dataset"] == "a"]["variant"].tolist() == list(variants)
+    assert table[table["dataset"] == "b"]["variant"].tolist() == ["plain (AQE off)", "salted 2"]
+    assert set(table.attrs["runs"]) == {"a", "b"} and table.attrs["cores"] >= 1
+    assert (table[table["variant"] == "plain (AQE off)"]["speedup"] == 1.0).all()
+    with pytest.raises(ValueError, match="no variant"):
+        skew_exp.sweep_subsets(spark, {"a": large}, variants, conf, repeats=1, keep={"a": ["salted 9"]})

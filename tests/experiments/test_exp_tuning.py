@@ -77,3 +77,10 @@ def test_partition_settings_and_hive_layouts_answer_the_same_query(spark, facts,
         assert_same_rows(tuning_exp.hive_query(spark, paths[layout], fmt), want, layout)
     with pytest.raises(ValueError, match="fmt"):
         tuning_exp.hive_query(spark, paths["ORC, flat"], "avro")
+
+
+def test_hive_layouts_without_csv_leave_out_its_layout_and_its_variant(spark, facts, tmp_path):
+    paths = tuning_exp.hive_layouts(facts, str(tmp_path), csv=False)
+    assert "CSV, flat" not in paths and not (tmp_path / "csv_flat").exists()
+    variants = tuning_exp.hive_variants(spark, paths, lambda df: df.groupBy("customer_id").count())
+    assert "CSV, flat (for reference)" not in variants and "ORC, flat (the guide's start)" in variants

@@ -88,6 +88,14 @@ def test_the_benchmark_times_every_method_and_the_guides_ratios_come_from_its_ro
         windows_exp.claim_ratios(table, "ten")
 
 
+def test_the_benchmark_times_only_the_methods_named_with_row_number_and_the_groupby(spark):
+    one = {"20 departments": datagen.employees(spark, 400, departments=20, seed=3).cache()}
+    table = windows_exp.benchmark(spark, one, repeats=1, methods=["groupby_join"])
+    assert table["variant"].tolist() == ["row_number", "groupby_join", "groupBy max only"]
+    with pytest.raises(ValueError, match="no method"):
+        windows_exp.benchmark(spark, one, repeats=1, methods=["quicksort"])
+
+
 def test_methods_agree_checks_every_method_against_its_reference_in_one_query(spark, staff):
     got = windows_exp.methods_agree(staff, "department", "annual_ctc", "employee_id")
     assert got.index.tolist() == list(windows.METHODS)

@@ -171,7 +171,7 @@ def bucketing_layouts(df: DataFrame, key: str, buckets: int, root: str, database
     return out
 
 
-def folder_layouts(df: DataFrame, root: str, by: str, other: str, tasks: int, coarser: str | None = None
+def folder_layouts(df: DataFrame, root: str, by: str, other: str | None, tasks: int, coarser: str | None = None
                    ) -> pd.DataFrame:
     """Files per ``partitionBy`` folder after no repartition, ``repartition(tasks, by)`` and by another column.
 
@@ -183,8 +183,9 @@ def folder_layouts(df: DataFrame, root: str, by: str, other: str, tasks: int, co
         A folder that does not exist yet; each layout is written to ``<root>/<n>``.
     by : str
         The partition column (the guide's ``date_column``).
-    other : str
-        Another column to hash on (a key that is not the partition column).
+    other : str or None
+        Another column to hash on (a key that is not the partition column); None skips that layout, the one that
+        writes the most files (up to ``tasks`` x folders).
     tasks : int
         ``n`` of the ``repartition(n, ...)`` layouts (the guide's 200).
     coarser : str, optional
@@ -215,12 +216,13 @@ def folder_layouts(df: DataFrame, root: str, by: str, other: str, tasks: int, co
     every task that holds a value writes into its folder: up to tasks x folders files.
     """
     spark = df.sparkSession
-    require_columns(df, [by, other] + ([coarser] if coarser else []))
+    require_columns(df, [by] + ([other] if other else []) + ([coarser] if coarser else []))
     positive_int("tasks", tasks)
     root = root.rstrip("/")
     _refuse_existing(spark, root)
-    layouts = {"no repartition": (df, by), f"repartition({tasks}, {by})": (df.repartition(tasks, by), by),
-               f"repartition({tasks}, {other})": (df.repartition(tasks, other), by)}
+    layouts = {"no repartition": (df, by), f"repartition({tasks}, {by})": (df.repartition(tasks, by), by)}
+    if other:
+        layouts[f"repartition({tasks}, {other})"] = (df.repartition(tasks, other), by)
     if coarser:
         layouts[f"repartition({tasks}, {by}), partitionBy({coarser})"] = (df.repartition(tasks, by), coarser)
     rows = []

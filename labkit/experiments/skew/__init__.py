@@ -21,9 +21,10 @@ from labkit.experiments.skew.sweep import (
     replication_table,
     salting_claims,
     sweep_guidance,
+    sweep_subsets,
     sweep_summary,
 )
 
 __all__ = ["CHECKED_AGGS", "best_salt_tasks", "broadcast_skew_effect", "detector_checks", "groupby_skew_table",
            "isolation_check", "join_task_view", "join_variants", "replication_table", "salt_stability",
-           "salting_claims", "sweep_guidance", "sweep_summary", "verify_techniques"]
+           "salting_claims", "sweep_guidance", "sweep_subsets", "sweep_summary", "verify_techniques"]

@@ -139,7 +139,8 @@ def verify_techniques(large: DataFrame, small: DataFrame, key: str, hot_keys: Se
     hot, with_null = list(hot_keys), [None, *hot_keys]
     half = small.filter(F.pmod(F.xxhash64(F.col(key)), F.lit(2)) == 0)
     # the plain results each check reads three times (rows missing, rows extra, rows), some in several checks:
-    # cached, so each is computed once; unpersisted when the checks end
+    # cached, so each is computed once; so is the large side, which every check reads; unpersisted when they end
+    large = large.cache()
     plain_agg = skew.plain_aggregate(large, key, aggs).cache()
     inner, left = large.join(small, key).cache(), large.join(half, key, "left").cache()
     left_all = large.join(small, key, "left").cache()
@@ -147,7 +148,7 @@ def verify_techniques(large: DataFrame, small: DataFrame, key: str, hot_keys: Se
         return _verified(large, small, half, key, hot, with_null, salts, aggs, salt_by, plain_agg, inner, left,
                          left_all)
     finally:
-        for frame in (plain_agg, inner, left, left_all):
+        for frame in (plain_agg, inner, left, left_all, large):
             frame.unpersist()
 
 

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from labkit.core import runtime
 from labkit.core.args import positive_int, require_columns
-from labkit.core.bench import compare, median_run, sweep_projection
+from labkit.core.bench import compare, median_run, sweep, sweep_projection
 from labkit.core.measure import Measurement, noop
 from labkit.core.projection import balance, floor_ms
 from labkit.topics import skew
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 __all__ = ["best_salt_tasks", "broadcast_skew_effect", "groupby_skew_table", "join_task_view", "join_variants",
-           "replication_table", "salting_claims", "sweep_guidance", "sweep_summary"]
+           "replication_table", "salting_claims", "sweep_guidance", "sweep_subsets", "sweep_summary"]
 
 
 def join_task_view(large: DataFrame, small: DataFrame, key: str, conf: Mapping[str, Any],
@@ -124,6 +125,50 @@ def join_variants(small: DataFrame, key: str, salts: Sequence[int], hot_keys: Se
     }
 
 
+def sweep_subsets(spark: Any, datasets: Mapping[str, DataFrame], variants: Mapping[str, Any],
+                  conf: Mapping[str, Mapping[str, Any]], repeats: int, keep: Mapping[str, Sequence[str]] | None = None
+                  ) -> pd.DataFrame:
+    """:func:`labkit.core.bench.sweep`, each dataset with only the variants ``keep`` names for it (and the baseline).
+
+    Parameters
+    ----------
+    spark : SparkSession
+    datasets, variants, repeats
+        As in :func:`labkit.core.bench.sweep`; the first variant is every dataset's baseline.
+    conf : mapping of variant name to settings
+        As in :func:`labkit.core.bench.sweep`; entries of variants a dataset does not run are left out for it.
+    keep : mapping of dataset to variant names, optional
+        A dataset that is not named runs every variant; an empty list runs every variant too.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Shaped as :func:`labkit.core.bench.sweep`'s output: one row per (dataset, variant) run, ``attrs["runs"]``
+        per dataset and ``attrs["cores"]``.
+
+    Raises
+    ------
+    ValueError
+        For a kept name that is not a variant, or a dataset ``keep`` names that is not in ``datasets``.
+    """
+    keep = {d: list(v) for d, v in (keep or {}).items() if v}
+    unknown = sorted({v for names in keep.values() for v in names} - set(variants))
+    if unknown or set(keep) - set(datasets):
+        raise ValueError(f"sweep_subsets: no variant {unknown} or dataset {sorted(set(keep) - set(datasets))}")
+    baseline = next(iter(variants))
+    frames, runs = [], {}
+    for label, df in datasets.items():
+        names = [v for v in variants if v == baseline or label not in keep or v in keep[label]]
+        table = sweep(spark, {label: df}, {v: variants[v] for v in names},
+                      conf={v: c for v, c in conf.items() if v in names}, repeats=repeats, baseline=baseline)
+        runs.update(table.attrs["runs"])
+        frames.append(table)
+    out = pd.concat(frames, ignore_index=True)
+    out.attrs["runs"] = runs
+    out.attrs["cores"] = runtime.parallelism(spark)
+    return out
+
+
 def sweep_summary(table: pd.DataFrame, projection: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """One dataset of a sweep, one row per variant: measured and projected speedups, skew and shuffle volume.
 
@@ -194,12 +239,14 @@ def sweep_guidance(table: pd.DataFrame, projection: pd.DataFrame, salted: Sequen
     for dataset, part in projection.groupby("dataset", sort=False):
         measured = table[table["dataset"] == dataset].set_index("variant")["speedup"]
         projected = part.set_index("variant")
+        ran = [v for v in salted if v in measured.index]  # a dataset of sweep_subsets may run none of them
         row = {"dataset": dataset, "fastest here": measured.idxmax(),
-               "best salts, measured": measured[list(salted)].idxmax(),
-               "its speedup": round(float(measured[list(salted)].max()), 2)}
+               "best salts, measured": measured[ran].idxmax() if ran else "not run",
+               "its speedup": round(float(measured[ran].max()), 2) if ran else float("nan")}
         for n in cores:
-            row[f"best salts, {n} cores (projected)"] = projected.loc[list(salted), f"projected_speedup_{n}"].idxmax()
-        row["salting wins here"] = bool(measured[list(salted)].max() > 1.0)
+            row[f"best salts, {n} cores (projected)"] = (projected.loc[ran, f"projected_speedup_{n}"].idxmax()
+                                                         if ran else "not run")
+        row["salting wins here"] = bool(ran) and bool(measured[ran].max() > 1.0)
         rows.append(row)
     return pd.DataFrame(rows).set_index("dataset")
 
