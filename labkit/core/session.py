@@ -180,6 +180,43 @@ def _jvm_running() -> bool:
     return SparkContext._gateway is not None
 
 
+def _jvm_stderr() -> int | None:
+    """Where the driver JVM's stderr should go: in a Jupyter kernel, the kernel's own stderr, else None (inherit).
+
+    ipykernel captures file descriptor 2 into the notebook and answers ``sys.stderr.fileno()`` with a copy of
+    the stderr the kernel started with (the Jupyter server's terminal; ``labkit report``'s ``NN.kernel.log``).
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # pytest's capture, a StringIO: inherit as before
+        return None
+    return fd if fd != 2 else None
+
+
+def _launch_jvm(builder) -> None:
+    """Start the driver JVM with its stderr on the kernel's stderr when in a notebook (see :func:`_jvm_stderr`).
+
+    A JVM a kernel starts writes to that kernel's captured descriptor 2, so its start-up lines ("Using incubator
+    modules", "Setting default log level") and Spark's own task-failure logs showed as red stderr boxes in every
+    executed notebook, though no lesson printed them. pyspark's ``launch_gateway(conf, popen_kwargs)`` takes
+    the Popen arguments for this; it is started with the builder's settings, as ``getOrCreate`` would.
+    Nothing happens when a JVM runs already or the process is not a kernel.
+    """
+    fd = _jvm_stderr()
+    if fd is None or _jvm_running():
+        return
+    from pyspark import SparkConf, SparkContext
+    from pyspark.java_gateway import launch_gateway
+
+    conf = SparkConf(loadDefaults=False)
+    for key, value in builder._options.items():
+        conf.set(key, str(value))
+    with SparkContext._lock:
+        if SparkContext._gateway is None:
+            SparkContext._gateway = launch_gateway(conf, popen_kwargs={"stderr": fd})
+            SparkContext._jvm = SparkContext._gateway.jvm
+
+
 def _get_or_create(builder, auth, jvm_running: bool | None = None) -> SparkSession:
     """``builder.getOrCreate()``, with the cluster's secret where ``ps`` cannot show it.
 
@@ -189,6 +226,7 @@ def _get_or_create(builder, auth, jvm_running: bool | None = None) -> SparkSessi
     launch only); when one runs, the builder's settings travel over py4j.
     """
     if auth is None:
+        _launch_jvm(builder)
         return builder.getOrCreate()
     if _jvm_running() if jvm_running is None else jvm_running:
         return builder.config("spark.authenticate.secret", auth.secret).getOrCreate()
@@ -196,6 +234,7 @@ def _get_or_create(builder, auth, jvm_running: bool | None = None) -> SparkSessi
     props = shlex.quote(str(auth.properties))
     os.environ["PYSPARK_SUBMIT_ARGS"] = f"--properties-file {props} {old or 'pyspark-shell'}"
     try:
+        _launch_jvm(builder)
         return builder.getOrCreate()
     finally:
         if old is None:

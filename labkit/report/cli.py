@@ -1,5 +1,5 @@
-"""``labkit`` command line: ``labkit report [--scale ...]``, ``labkit reference``, ``labkit cluster up|down|status``,
-``labkit jvm-archive``."""
+"""``labkit`` command line: ``labkit report [--scale ...]``, ``labkit reference``, ``labkit answers``, ``labkit drill``,
+``labkit cluster up|down|status``, ``labkit jvm-archive``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 from labkit import report
 from labkit.core.scales import SCALES
+from labkit.report.reference import write_reference_answers
 from labkit.tools import cluster, jvm_archive
 
 __all__ = ["main"]
@@ -33,6 +34,20 @@ def main(argv: list[str] | None = None) -> int:
                      help="destination: benchmarks/reference (default), a folder an earlier `labkit reference` "
                           "wrote (it holds manifest.json; only the files listed there are replaced), or a new or "
                           "empty folder; any other folder is refused")
+    ans = sub.add_parser("answers", help="write answers.html (the interview answers with a run's numbers) for a "
+                                         "results folder without executed notebooks, e.g. the reference")
+    ans.add_argument("--results", default=str(report.REPO / "benchmarks" / "reference"),
+                     help="a folder with run.json and the notebooks' results JSON (default: benchmarks/reference)")
+    dr = sub.add_parser("drill", help="interview questions one at a time, the answer hidden until Enter; numbers to "
+                                      "predict before the measurement; missed cards come back sooner")
+    dr.add_argument("--topic", default=None, help="a notebook's two digits, e.g. 02 (default: every topic)")
+    dr.add_argument("--count", type=int, default=10, help="cards at most (default: 10)")
+    dr.add_argument("--results", default=None, help="a report run or the reference whose numbers are shown "
+                                                    "(default: reports/latest, else benchmarks/reference)")
+    dr.add_argument("--state", default=None, help="the schedule file (default: ~/.cache/labkit/drill.json)")
+    dr.add_argument("--kind", default=None, choices=["question", "predict"], help="only questions, or only "
+                                                                                   "predictions (default: both)")
+    dr.add_argument("--seed", type=int, default=None, help="the order of cards never seen (default: random)")
     rep.add_argument("--spark-ui", default=None,
                      help="for an sc:// master: the Connect server's UI, where measure reads task metrics "
                           "(sets LABKIT_SPARK_UI; default: what `labkit cluster up --connect` recorded)")
@@ -41,37 +56,55 @@ def main(argv: list[str] | None = None) -> int:
                                              "(about 1.5 minutes once; 13-17 CPU-seconds less for every session after)")
     cds.add_argument("--rebuild", action="store_true", help="build it again even when it exists")
     args = parser.parse_args(argv)
-    if args.command == "cluster":
-        return _cluster(args)
-    if args.command == "jvm-archive":
-        return _jvm_archive(args.rebuild)
     if args.command == "report" and args.spark_ui:
         os.environ["LABKIT_SPARK_UI"] = args.spark_ui
-    if args.command == "reference":
-        try:
-            print(report.save_reference(args.run_dir, args.to))
-        except ValueError as exc:
-            print(f"labkit reference: {exc}", file=sys.stderr)
-            return 2
-        return 0
-    if args.command == "report":
-        if _cluster_auth_missing(args.master):
-            return 2
-        try:
-            result = report.run(
-                scale=args.scale,
-                only=args.only.split(",") if args.only else None,
-                master=args.master,
-                out=args.out,
-                timeout=args.timeout_per_notebook,
-                compare=args.compare,
-                notebook_dir=Path(args.notebooks),
-            )
-        except ValueError as exc:
-            print(f"labkit report: {exc}", file=sys.stderr)
-            return 2
-        return 0 if result.ok else 1
-    return 2
+    commands = {"cluster": _cluster, "jvm-archive": lambda a: _jvm_archive(a.rebuild), "answers": _answers,
+                "reference": _reference, "report": _report, "drill": _drill}
+    return commands[args.command](args)
+
+
+def _answers(args) -> int:
+    try:
+        print(write_reference_answers(args.results))
+    except (ValueError, OSError) as exc:  # CatalogueError is a ValueError: it names the notebook and cell
+        print(f"labkit answers: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _drill(args) -> int:
+    from labkit.report.drill import STATE, drill
+
+    latest = report.REPO / "reports" / "latest"
+    results = args.results or (latest if (latest / "run.json").exists() else report.REPO / "benchmarks" / "reference")
+    try:
+        drill(results, args.state or STATE, topic=args.topic, count=args.count, seed=args.seed, kind=args.kind)
+    except (ValueError, OSError) as exc:
+        print(f"labkit drill: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _reference(args) -> int:
+    try:
+        print(report.save_reference(args.run_dir, args.to))
+    except ValueError as exc:
+        print(f"labkit reference: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _report(args) -> int:
+    if _cluster_auth_missing(args.master):
+        return 2
+    try:
+        result = report.run(scale=args.scale, only=args.only.split(",") if args.only else None, master=args.master,
+                            out=args.out, timeout=args.timeout_per_notebook, compare=args.compare,
+                            notebook_dir=Path(args.notebooks))
+    except ValueError as exc:
+        print(f"labkit report: {exc}", file=sys.stderr)
+        return 2
+    return 0 if result.ok else 1
 
 
 def _jvm_archive(rebuild: bool) -> int:

@@ -1,7 +1,7 @@
 """The report's ``index.html``: the environment, the claims and statements tables, the notebooks and the key plots.
 
 The page is rendered from ``templates/index.html.j2`` with autoescape on (:mod:`labkit.report.render`); this
-module only prepares the template's data. Writing it also writes ``claims.csv`` and ``guide.html``.
+module only prepares the template's data. Writing it also writes ``claims.csv``, ``guide.html`` and ``answers.html``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from labkit.core.results import load
+from labkit.report.answers import run_setting, write_answers
 from labkit.report.claims import REGISTRY, evaluate, load_registry
 from labkit.report.guide import write_guide
 from labkit.report.model import NOTEBOOKS, ReportRun
@@ -91,7 +92,8 @@ def _plots(run: ReportRun) -> list[dict[str, Any]]:
 
 
 def write_index(run: ReportRun, compare: str | None = None, notebook_dir: Path = NOTEBOOKS) -> Path:
-    """Write ``index.html``, ``claims.csv`` and ``guide.html`` for a run: environment, claims, notebooks, key plots.
+    """Write ``index.html``, ``claims.csv``, ``guide.html`` and ``answers.html`` for a run: environment, claims,
+    notebooks, key plots; the interview answers with this run's numbers.
 
     Parameters
     ----------
@@ -114,6 +116,8 @@ def write_index(run: ReportRun, compare: str | None = None, notebook_dir: Path =
     present = {p.stem for p in Path(notebook_dir).glob("[0-9][0-9]_*.ipynb")}
     write_guide(run.run_dir, table, present, htmls)
     env = next((nb.results["environment"] for nb in run.notebooks if nb.results), {})
+    write_answers(run.run_dir, {nb.name: nb.results for nb in run.notebooks}, table, htmls,
+                  run_setting(run.scale, env))
     page = render_template(
         "index.html.j2", run=run, failed=sum(nb.status != "ok" for nb in run.notebooks), compare=bool(compare),
         environment=[(k, env.get(k, "?")) for k in _ENVIRONMENT], rule=RULE,

@@ -9,11 +9,15 @@ so is a save that would overwrite a file the manifest does not list.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
+
 from labkit.core.args import confined, plain_name
 from labkit.core.paths import REPO
+from labkit.report.answers import run_setting, write_answers
 from labkit.report.claims import evaluate, load_registry
 from labkit.report.html import load_runs
 from labkit.report.model import NOTEBOOKS
@@ -21,7 +25,7 @@ from labkit.report.redact import redact
 from labkit.report.statements import evaluate_statements, load_statements
 from labkit.report.verdicts import RULE, VERDICTS
 
-__all__ = ["DEFAULT", "KEY_PLOTS", "MANIFEST", "readme_section", "save_reference"]
+__all__ = ["DEFAULT", "KEY_PLOTS", "MANIFEST", "readme_section", "save_reference", "write_reference_answers"]
 
 
 README = REPO / "README.md"
@@ -30,6 +34,7 @@ MANIFEST = "manifest.json"
 _WRITER = "labkit reference"
 KEY_PLOTS = ("01_partitioning_and_file_formats.pruning.png", "02_data_skew_and_salting.speedup_vs_skew.png",
              "02_data_skew_and_salting.projected_speedup.png", "03_broadcast_joins.crossover.png")
+_ANSWERS = ("answers.html", "answers.json")  # written from the saved results by write_reference_answers
 _START, _END = "<!-- reference-results:start -->", "<!-- reference-results:end -->"
 
 
@@ -89,7 +94,7 @@ def _link(path: Path) -> str:
 
 def _legacy(dest: Path) -> set[str]:
     """The files an older ``labkit reference`` wrote into the lab's own reference folder (it kept no manifest)."""
-    names = {p.name for p in dest.glob("[0-9][0-9]_*.json")} | {"claims.csv", "run.json", *KEY_PLOTS}
+    names = {p.name for p in dest.glob("[0-9][0-9]_*.json")} | {"claims.csv", "run.json", *KEY_PLOTS, *_ANSWERS}
     return {n for n in names if (dest / n).is_file()}
 
 
@@ -178,7 +183,8 @@ def save_reference(run_dir: str | Path, dest: str | Path = DEFAULT, readme: Path
         raise ValueError(f"{run_dir} is not a report run (no claims.csv)")
     names, docs = _planned(run_dir)
     owned = _owned(dest)
-    clash = sorted(n for n in [*names, "run.json", MANIFEST] if (dest / n).exists() and n not in owned | {MANIFEST})
+    clash = sorted(n for n in [*names, "run.json", *_ANSWERS, MANIFEST]
+                   if (dest / n).exists() and n not in owned | {MANIFEST})
     if clash:
         raise ValueError(f"--to {str(dest)!r} already holds {len(clash)} file(s) that {_WRITER} did not write "
                          f"({', '.join(clash)}): refusing to overwrite them")
@@ -189,7 +195,9 @@ def save_reference(run_dir: str | Path, dest: str | Path = DEFAULT, readme: Path
     for name in names:
         shutil.copy(run_dir / name, dest / name)
     (dest / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    (dest / MANIFEST).write_text(json.dumps({"written_by": _WRITER, "files": sorted([*names, "run.json"])},
+    write_reference_answers(dest)
+    (dest / MANIFEST).write_text(json.dumps({"written_by": _WRITER, "files": sorted([*names, "run.json",
+                                                                                       *_ANSWERS])},
                                             indent=2) + "\n", encoding="utf-8")
     text = readme.read_text(encoding="utf-8")
     if _START in text and _END in text:
@@ -197,3 +205,29 @@ def save_reference(run_dir: str | Path, dest: str | Path = DEFAULT, readme: Path
         text = head + readme_section(dest) + rest.split(_END, 1)[1]
         readme.write_text(text, encoding="utf-8")
     return dest
+
+
+def write_reference_answers(results_dir: str | Path = DEFAULT, notebook_dir: Path = NOTEBOOKS) -> Path:
+    """``answers.html`` (and ``answers.json``) for a saved reference: its numbers, today's verdicts, links to the
+    notebooks in the repository (a reference keeps no executed notebooks).
+
+    Parameters
+    ----------
+    results_dir : path
+        ``benchmarks/reference`` or another folder :func:`save_reference` wrote (``run.json`` and results JSON).
+    notebook_dir : path
+
+    Returns
+    -------
+    pathlib.Path
+        ``answers.html`` in ``results_dir``.
+    """
+    results_dir = Path(results_dir)
+    meta = json.loads((results_dir / "run.json").read_text(encoding="utf-8"))
+    runs = load_runs(results_dir)
+    present = {p.stem for p in Path(notebook_dir).glob("[0-9][0-9]_*.ipynb")}
+    table = pd.concat([evaluate(load_registry(), runs, present)[["id", "verdict"]],
+                       evaluate_statements(load_statements(), runs, present)[["id", "verdict"]]])
+    links = os.path.relpath(Path(notebook_dir).resolve(), results_dir.resolve())
+    return write_answers(results_dir, runs, table, {}, run_setting(meta.get("scale", "?"), meta.get("environment", {})),
+                         notebook_links=links, index=False)

@@ -12,6 +12,7 @@ for the tests that read the notebooks' results.
 """
 
 import base64
+import json
 import shutil
 from pathlib import Path
 
@@ -95,3 +96,14 @@ def test_run_json_and_the_report_pages_hold_no_identifier_of_the_input(phi_run, 
 def test_the_executed_notebook_holds_no_identifier_of_the_input(phi_run, identifiers):
     """Its one sample row is a generated patient from another seed, not a row of the input."""
     assert _leaks([phi_run / "07_phi_masking.ipynb", phi_run / "07_phi_masking.html"], identifiers) == {}
+
+
+def test_the_executed_notebook_shows_no_stderr_it_did_not_print_and_the_jvm_writes_to_the_kernel_log(phi_run):
+    """The JVM's start-up lines and Spark's own logs go to the kernel's stderr (the run's kernel log), not into the
+    notebook as red boxes; Spark's "Setting default log level" line is not printed at all."""
+    cells = json.loads((phi_run / "07_phi_masking.ipynb").read_text(encoding="utf-8"))["cells"]
+    shown = ["".join(o.get("text", ""))[:80] for c in cells for o in c.get("outputs", [])
+             if o.get("name") == "stderr"]
+    assert shown == []
+    log = (phi_run / "07_phi_masking.kernel.log").read_text(encoding="utf-8")
+    assert "Using incubator modules" in log and "Setting default log level" not in log
