@@ -179,9 +179,10 @@ def test_answers_render_in_headless_chromium_hidden_until_a_click(tiny_report, t
     page = (tiny_report.run_dir / "answers.html").read_text(encoding="utf-8")
     probe = """<script>window.addEventListener("load", () => {
       const all = [...document.querySelectorAll("details.answer")];
-      const hidden = all.filter(d => !d.open && d.querySelector(".numbers, p").offsetParent === null).length;
+      const seen = el => el.checkVisibility() && el.getClientRects().length > 0;
+      const hidden = all.filter(d => !d.open && !seen(d.querySelector("p"))).length;
       all[0].querySelector("summary").click();
-      const shown = all[0].open && all[0].querySelector("p").offsetParent !== null;
+      const shown = all[0].open && seen(all[0].querySelector("p"));
       const bad = [...document.querySelectorAll('a[href^="#"]')].filter(a => !document.getElementById(
         a.getAttribute("href").slice(1))).length;
       document.body.setAttribute("data-probe", JSON.stringify({all: all.length, hidden, shown, bad,
