@@ -186,9 +186,11 @@ def _jvm_stderr() -> int | None:
     ipykernel captures file descriptor 2 into the notebook and answers ``sys.stderr.fileno()`` with a copy of
     the stderr the kernel started with (the Jupyter server's terminal; ``labkit report``'s ``NN.kernel.log``).
     """
+    if not type(sys.stderr).__module__.startswith("ipykernel"):  # a terminal, pytest, a StringIO: inherit
+        return None
     try:
         fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # pytest's capture, a StringIO: inherit as before
+    except (AttributeError, OSError, ValueError):
         return None
     return fd if fd != 2 else None
 
@@ -203,13 +205,14 @@ def _launch_jvm(builder) -> None:
     Nothing happens when a JVM runs already or the process is not a kernel.
     """
     fd = _jvm_stderr()
-    if fd is None or _jvm_running():
+    options = getattr(builder, "_options", None)
+    if fd is None or not isinstance(options, dict) or _jvm_running():
         return
     from pyspark import SparkConf, SparkContext
     from pyspark.java_gateway import launch_gateway
 
     conf = SparkConf(loadDefaults=False)
-    for key, value in builder._options.items():
+    for key, value in options.items():
         conf.set(key, str(value))
     with SparkContext._lock:
         if SparkContext._gateway is None:

@@ -195,7 +195,7 @@ def save_reference(run_dir: str | Path, dest: str | Path = DEFAULT, readme: Path
     for name in names:
         shutil.copy(run_dir / name, dest / name)
     (dest / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    write_reference_answers(dest)
+    write_reference_answers(dest, runs=docs)  # the saved results only, not other files beside them
     (dest / MANIFEST).write_text(json.dumps({"written_by": _WRITER, "files": sorted([*names, "run.json",
                                                                                        *_ANSWERS])},
                                             indent=2) + "\n", encoding="utf-8")
@@ -207,7 +207,8 @@ def save_reference(run_dir: str | Path, dest: str | Path = DEFAULT, readme: Path
     return dest
 
 
-def write_reference_answers(results_dir: str | Path = DEFAULT, notebook_dir: Path = NOTEBOOKS) -> Path:
+def write_reference_answers(results_dir: str | Path = DEFAULT, notebook_dir: Path = NOTEBOOKS,
+                            runs: dict | None = None) -> Path:
     """``answers.html`` (and ``answers.json``) for a saved reference: its numbers, today's verdicts, links to the
     notebooks in the repository (a reference keeps no executed notebooks).
 
@@ -216,6 +217,8 @@ def write_reference_answers(results_dir: str | Path = DEFAULT, notebook_dir: Pat
     results_dir : path
         ``benchmarks/reference`` or another folder :func:`save_reference` wrote (``run.json`` and results JSON).
     notebook_dir : path
+    runs : dict, optional
+        Notebook name to its results document; default: every ``NN_*.json`` in ``results_dir``.
 
     Returns
     -------
@@ -224,7 +227,7 @@ def write_reference_answers(results_dir: str | Path = DEFAULT, notebook_dir: Pat
     """
     results_dir = Path(results_dir)
     meta = json.loads((results_dir / "run.json").read_text(encoding="utf-8"))
-    runs = load_runs(results_dir)
+    runs = load_runs(results_dir) if runs is None else runs
     present = {p.stem for p in Path(notebook_dir).glob("[0-9][0-9]_*.ipynb")}
     table = pd.concat([evaluate(load_registry(), runs, present)[["id", "verdict"]],
                        evaluate_statements(load_statements(), runs, present)[["id", "verdict"]]])

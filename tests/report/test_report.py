@@ -185,7 +185,8 @@ def test_reference_replaces_only_the_files_its_manifest_lists(tmp_path):
     readme.write_text("# x\n")
     dest = report.save_reference(run_dir, tmp_path / "ref", readme=readme)
     manifest = json.loads((dest / "manifest.json").read_text())
-    assert manifest == {"written_by": "labkit reference", "files": ["01_ok.json", "claims.csv", "run.json"]}
+    assert manifest == {"written_by": "labkit reference",
+                        "files": ["01_ok.json", "answers.html", "answers.json", "claims.csv", "run.json"]}
     assert "123-45-6789" not in (dest / "run.json").read_text()  # an old run's error is redacted on the way
     (dest / "notes.csv").write_text("mine")  # a file the user added beside the reference
     (dest / "02_other.json").write_text("mine")
