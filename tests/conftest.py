@@ -137,3 +137,14 @@ def small_pages():
             events.unregister(f"after-call.s3.{operation}", unique_id=f"small-pages-count-{operation}")
 
     return shrink
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Chromium's path; a skip when it is missing, a failure where ``.ci/run`` installed it (LABKIT_REQUIRE_BROWSER)."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not browser:
+        if os.environ.get("LABKIT_REQUIRE_BROWSER"):
+            pytest.fail("LABKIT_REQUIRE_BROWSER is set but no chromium is on PATH")
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium); the browser check is skipped")
+    return browser

@@ -170,12 +170,7 @@ def test_the_committed_reference_answers_are_current_and_link_to_the_notebooks(t
     assert fresh.name == "answers.html"
 
 
-def test_answers_render_in_headless_chromium_hidden_until_a_click(tiny_report, tmp_path):
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not browser:
-        if os.environ.get("LABKIT_REQUIRE_BROWSER"):
-            pytest.fail("LABKIT_REQUIRE_BROWSER is set but no chromium is on PATH")
-        pytest.skip("Chromium is not installed (Debian: apt-get install chromium); the click check is skipped")
+def test_answers_render_in_headless_chromium_hidden_until_a_click(tiny_report, tmp_path, chromium):
     page = (tiny_report.run_dir / "answers.html").read_text(encoding="utf-8")
     probe = """<script>window.addEventListener("load", () => {
       const all = [...document.querySelectorAll("details.answer")];
@@ -189,7 +184,7 @@ def test_answers_render_in_headless_chromium_hidden_until_a_click(tiny_report, t
         others_closed: all.slice(1).every(d => !d.open)}));
     });</script>"""
     (tmp_path / "answers.html").write_text(page.replace("</body>", probe + "</body>"), encoding="utf-8")
-    out = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    out = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
                           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
                           (tmp_path / "answers.html").as_uri()], capture_output=True, text=True, timeout=120)

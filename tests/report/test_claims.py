@@ -1,6 +1,4 @@
-import os
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 
@@ -192,14 +190,9 @@ def test_the_report_from_the_tiny_run_is_complete_and_self_contained(tiny_report
     assert env["spark"].startswith("4.3.") and env["java"] not in ("", "?")  # the environment a notebook recorded
 
 
-def test_the_report_renders_in_headless_chromium(tiny_report, tmp_path):
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not browser:
-        if os.environ.get("LABKIT_REQUIRE_BROWSER"):  # .ci/run installs it: there, a missing browser is a failure
-            pytest.fail("LABKIT_REQUIRE_BROWSER is set but no chromium is on PATH")
-        pytest.skip("Chromium is not installed (Debian: apt-get install chromium); the screenshot check is skipped")
+def test_the_report_renders_in_headless_chromium(tiny_report, tmp_path, chromium):
     shot = tmp_path / "report.png"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,2000",
                     (tiny_report.run_dir / "index.html").as_uri()], capture_output=True, timeout=120, check=False)
@@ -217,14 +210,9 @@ def test_guide_html_marks_claims_links_sections_and_gives_coverage(tiny_report):
     assert "One verdict rule" in index
 
 
-def test_guide_html_renders_in_headless_chromium(tiny_report, tmp_path):
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not browser:
-        if os.environ.get("LABKIT_REQUIRE_BROWSER"):
-            pytest.fail("LABKIT_REQUIRE_BROWSER is set but no chromium is on PATH")
-        pytest.skip("Chromium is not installed (Debian: apt-get install chromium); the screenshot check is skipped")
+def test_guide_html_renders_in_headless_chromium(tiny_report, tmp_path, chromium):
     shot = tmp_path / "guide.png"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
                     f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}", "--window-size=1200,2000",
                     (tiny_report.run_dir / "guide.html").as_uri()], capture_output=True, timeout=120, check=False)
